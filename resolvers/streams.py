@@ -1,0 +1,92 @@
+"""Following stored event streams live: subscribe first, replay from the log after the
+client's position, then pass live events on in seq order, with no gap and no duplicate."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+
+from pubsub.envelope import Envelope
+from pubsub.hub import Hub
+from storage import events
+from storage.database import Database
+
+SNAPSHOT = "snapshot"
+_PAGE = 500
+
+
+class StreamFollower:
+    """`positions` holds the last seq passed on per stream: what a resume cursor encodes.
+
+    A stream given a start position is replayed from there; one without starts at its head,
+    or with a snapshot marker when `snapshot` is set. A start position older than the log
+    still holds also gets a snapshot marker (kind "snapshot", seq = the stream's head), so the
+    reader rebuilds current state instead of silently skipping what was pruned."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        hub: Hub,
+        streams: Sequence[str],
+        start: Mapping[str, int] | None = None,
+        snapshot: bool = False,
+    ) -> None:
+        self._db = db
+        self._hub = hub
+        self._streams = list(dict.fromkeys(streams))
+        self._start = dict(start or {})
+        self._snapshot = snapshot
+        self.positions: dict[str, int] = {}
+
+    async def __aiter__(self) -> AsyncIterator[Envelope]:
+        async with self._hub.listen(self._streams) as listener:
+            async with self._db.read() as session:
+                heads = await events.heads(session, self._streams)
+            for stream in self._streams:
+                start = self._start.get(stream)
+                if start is None:
+                    self.positions[stream] = heads[stream]
+                    if self._snapshot:
+                        yield self._mark_snapshot(stream, heads[stream])
+                else:
+                    self.positions[stream] = start
+                    async for event in self._catch_up(stream):
+                        yield event
+            while True:
+                if listener.overflowed and listener.empty():
+                    listener.overflowed = False
+                    for stream in self._streams:
+                        async for event in self._catch_up(stream):
+                            yield event
+                    continue
+                event = await listener.get()
+                position = self.positions.get(event.stream)
+                if position is None or event.seq <= position:
+                    continue
+                if event.seq > position + 1:
+                    async for missed in self._catch_up(event.stream, until=event.seq - 1):
+                        yield missed
+                    if event.seq <= self.positions[event.stream]:
+                        continue
+                self.positions[event.stream] = event.seq
+                yield event
+
+    async def _catch_up(self, stream: str, until: int | None = None) -> AsyncIterator[Envelope]:
+        while True:
+            after = self.positions[stream]
+            async with self._db.read() as session:
+                page = await events.read_after(session, stream=stream, after=after, until=until, limit=_PAGE)
+                head = (await events.heads(session, [stream]))[stream]
+            wanted = head if until is None else min(until, head)
+            if (page and page[0].seq != after + 1) or (not page and wanted > after):
+                yield self._mark_snapshot(stream, head)
+                return
+            for event in page:
+                self.positions[stream] = event.seq
+                yield event
+            if len(page) < _PAGE:
+                return
+
+    def _mark_snapshot(self, stream: str, head: int) -> Envelope:
+        self.positions[stream] = head
+        return Envelope(stream=stream, seq=head, kind=SNAPSHOT, payload={}, created_at="")

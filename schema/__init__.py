@@ -1,0 +1,1 @@
+"""Racewire's GraphQL schema: Strawberry types and the root operations, thin and declarative."""

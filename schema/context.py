@@ -1,0 +1,42 @@
+"""The typed request context every resolver receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from strawberry.types import Info as StrawberryInfo
+
+from pubsub.hub import Hub
+from resolvers.loaders import Loaders
+from resolvers.viewer import ANONYMOUS, Viewer
+from storage.database import Database
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_page_size: int = 100
+    max_race_ids: int = 50
+
+
+@dataclass
+class Context:
+    db: Database
+    hub: Hub
+    limits: Limits = field(default_factory=Limits)
+    viewer: Viewer = ANONYMOUS
+    # Why the presented token was refused; the viewer is then anonymous.
+    auth_error: str | None = None
+    loaders: Loaders = field(init=False)
+    # Filled in by the graphql-transport-ws handler from `connection_init`.
+    connection_params: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.db)
+
+    def fresh_loaders(self) -> None:
+        """A WebSocket connection keeps one context: each operation gets its own cache."""
+        self.loaders = Loaders(self.db)
+
+
+Info: TypeAlias = StrawberryInfo[Context, None]

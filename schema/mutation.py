@@ -1,0 +1,35 @@
+"""The root Mutation: each write names the token scope it needs."""
+
+from __future__ import annotations
+
+import strawberry
+
+from schema.mutations.publish_news import publish_news
+from schema.mutations.race_cards import load_race_cards, scratch_runner
+from schema.mutations.set_race_status import set_race_status
+from schema.mutations.store_odds import store_odds
+from schema.permissions import CanWriteNews, CanWriteOdds, CanWriteRaces
+
+
+@strawberry.type(description="Writes. Each needs a bearer token whose `scope` claim holds the named scope.")
+class Mutation:
+    store_odds = strawberry.mutation(
+        resolver=store_odds, permission_classes=[CanWriteOdds],
+        description="Store one source's prices for a race and publish the changes (scope odds:write).",
+    )
+    set_race_status = strawberry.mutation(
+        resolver=set_race_status, permission_classes=[CanWriteRaces],
+        description="Move a race through its status state machine (scope races:write).",
+    )
+    publish_news = strawberry.mutation(
+        resolver=publish_news, permission_classes=[CanWriteNews],
+        description="Publish a news article now (scope news:write).",
+    )
+    load_race_cards = strawberry.mutation(
+        resolver=load_race_cards, permission_classes=[CanWriteRaces],
+        description="Load meetings with their races and runners (scope races:write).",
+    )
+    scratch_runner = strawberry.mutation(
+        resolver=scratch_runner, permission_classes=[CanWriteRaces],
+        description="Withdraw a runner before the off (scope races:write).",
+    )

@@ -1,0 +1,70 @@
+"""The `storeOdds` mutation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from typing import Annotated
+
+import strawberry
+
+from resolvers import store_odds as use_case
+from resolvers.errors import BadUserInput, parse_id
+from schema.context import Info
+from schema.types.odds import Price, StaleQuote, StoreOddsResult
+
+
+@strawberry.input(description="One runner's price.")
+class RunnerPriceInput:
+    runner_id: strawberry.ID = strawberry.field(description="The runner, which must be in the race and not scratched.")
+    decimal: float = strawberry.field(description="Decimal odds, above 1.0 and at most 1000.")
+
+
+@strawberry.input(description="One source's prices for runners of one race at one moment.")
+class StoreOddsInput:
+    race_id: strawberry.ID = strawberry.field(description="The race; it must accept prices (before OFF, not ABANDONED).")
+    source: str = strawberry.field(description="The bookmaker or exchange code, e.g. 'bet365' (a-z, 0-9, . _ -).")
+    observed_at: datetime = strawberry.field(
+        description="When the source offered these prices, with time zone. Older than a stored quote: reported stale."
+    )
+    prices: list[RunnerPriceInput] = strawberry.field(description="1 to 100 runner prices, one per runner.")
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Retries with the same key get the first answer and store nothing twice."
+    )
+
+
+async def store_odds(
+    info: Info, input: Annotated[StoreOddsInput, strawberry.argument(description="The prices to store.")]
+) -> StoreOddsResult:
+    key = input.idempotency_key
+    if key is not None and not 1 <= len(key) <= 200:
+        raise BadUserInput("idempotencyKey must be 1-200 characters", field="idempotencyKey")
+    command = use_case.StoreOdds(
+        race_id=parse_id(input.race_id, what="race"),
+        source=input.source,
+        observed_at=input.observed_at,
+        quotes=tuple(
+            use_case.Quote(runner_id=parse_id(p.runner_id, what="runner"), decimal=p.decimal)
+            for p in input.prices
+        ),
+        idempotency_key=key,
+    )
+    outcome = await use_case.store_odds(db=info.context.db, hub=info.context.hub, command=command)
+    observed = datetime.fromisoformat(outcome.observed_at)
+    return StoreOddsResult(
+        race_id=strawberry.ID(str(outcome.race_id)),
+        seq=outcome.seq,
+        cursor=outcome.cursor,
+        stored=outcome.stored,
+        changed=[
+            Price(runner_id=strawberry.ID(str(c["runnerId"])), source=outcome.source,
+                  decimal=c["decimal"], observed_at=observed)
+            for c in outcome.changed
+        ],
+        stale=[
+            StaleQuote(runner_id=strawberry.ID(str(s["runnerId"])), decimal=s["decimal"],
+                       current_observed_at=datetime.fromisoformat(s["currentObservedAt"]))
+            for s in outcome.stale
+        ],
+        replayed=outcome.replayed,
+    )

@@ -1,0 +1,106 @@
+"""The root Query."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from typing import Annotated
+
+import strawberry
+
+from resolvers.cursors import decode_keyset, encode_keyset
+from resolvers.errors import BadUserInput, parse_id
+from schema.context import Info
+from schema.types.news import NewsArticle, NewsConnection, NewsEdge
+from schema.types.races import Meeting, PageInfo, Race, RaceConnection, RaceEdge, RaceStatus, Runner
+from storage import models, news, races
+
+
+@strawberry.input(description="Which races to list.")
+class RaceFilter:
+    date: dt.date | None = strawberry.field(default=None, description="Meeting date.")
+    venue: str | None = strawberry.field(default=None, description="Venue, case-insensitive.")
+    status: list[RaceStatus] | None = strawberry.field(default=None, description="Any of these statuses.")
+
+
+@strawberry.input(description="Which news to list.")
+class NewsFilter:
+    tag: str | None = strawberry.field(default=None, description="Articles with this tag.")
+    race_id: strawberry.ID | None = strawberry.field(default=None, description="Articles about this race.")
+
+
+def _page_size(info: Info, first: int) -> int:
+    limit = info.context.limits.max_page_size
+    if not 1 <= first <= limit:
+        raise BadUserInput(f"first must be between 1 and {limit}", field="first")
+    return first
+
+
+@strawberry.type(description="Read race cards, markets and news.")
+class Query:
+    @strawberry.field(description="A race by id; null when there is none.")
+    async def race(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The race's id.")]) -> Race | None:
+        row = await info.context.loaders.race.load(parse_id(id, what="race"))
+        return Race.from_row(row) if row else None
+
+    @strawberry.field(description="A runner by id; null when there is none.")
+    async def runner(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The runner's id.")]
+    ) -> Runner | None:
+        row = await info.context.loaders.runner.load(parse_id(id, what="runner"))
+        return Runner.from_row(row) if row else None
+
+    @strawberry.field(description="Races by post time, filtered, one page at a time.")
+    async def races(
+        self,
+        info: Info,
+        filter: Annotated[RaceFilter | None, strawberry.argument(description="Which races.")] = None,
+        first: Annotated[int, strawberry.argument(description="Page size (at most the published limit).")] = 20,
+        after: Annotated[str | None, strawberry.argument(description="The endCursor of the previous page.")] = None,
+    ) -> RaceConnection:
+        size = _page_size(info, first)
+        filter = filter or RaceFilter()
+        async with info.context.db.read() as session:
+            rows = await races.page_races(
+                session, day=filter.date, venue=filter.venue,
+                statuses=[models.RaceStatus(s.value) for s in filter.status] if filter.status else None,
+                after=decode_keyset(after) if after else None, limit=size + 1,
+            )
+        edges = [RaceEdge(cursor=encode_keyset(r.post_time, r.id), node=Race.from_row(r)) for r in rows[:size]]
+        return RaceConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None),
+        )
+
+    @strawberry.field(description="The meetings on a date, by venue.")
+    async def meetings(
+        self, info: Info, date: Annotated[dt.date, strawberry.argument(description="The meeting date.")]
+    ) -> list[Meeting]:
+        async with info.context.db.read() as session:
+            rows = await races.meetings_on(session, date)
+        return [Meeting.from_row(row) for row in rows]
+
+    @strawberry.field(description="News, newest first, one page at a time.")
+    async def news(
+        self,
+        info: Info,
+        filter: Annotated[NewsFilter | None, strawberry.argument(description="Which articles.")] = None,
+        first: Annotated[int, strawberry.argument(description="Page size (at most the published limit).")] = 20,
+        after: Annotated[str | None, strawberry.argument(description="The endCursor of the previous page.")] = None,
+    ) -> NewsConnection:
+        size = _page_size(info, first)
+        filter = filter or NewsFilter()
+        race_id = parse_id(filter.race_id, what="race") if filter.race_id is not None else None
+        async with info.context.db.read() as session:
+            rows = await news.page_articles(
+                session, tag=filter.tag, race_id=race_id,
+                after=decode_keyset(after) if after else None, limit=size + 1,
+            )
+        edges = [
+            NewsEdge(cursor=encode_keyset(r.published_at, r.id), node=NewsArticle.from_row(r))
+            for r in rows[:size]
+        ]
+        return NewsConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None),
+        )

@@ -1,0 +1,75 @@
+"""The root Subscription, served over graphql-transport-ws."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+from typing import Annotated
+
+import strawberry
+
+from resolvers import live
+from resolvers.errors import parse_id
+from schema.context import Info
+from schema.types.news import NewsArticle, NewsEvent
+from schema.types.odds import OddsUpdate, Price
+from schema.types.races import RaceStatus, RaceStatusEvent
+
+
+def _ids(values: list[int] | tuple[int, ...] | None) -> list[strawberry.ID] | None:
+    return None if values is None else [strawberry.ID(str(v)) for v in values]
+
+
+@strawberry.type(description="Live updates. Every event carries a cursor; pass it as `after` to resume.")
+class Subscription:
+    @strawberry.subscription(description="Odds changes for the given races, in seq order per race.")
+    async def odds_updated(
+        self,
+        info: Info,
+        race_ids: Annotated[list[strawberry.ID], strawberry.argument(description="The races to follow (at most the published limit).")],
+        after: Annotated[str | None, strawberry.argument(description="The cursor of the last event seen: replays what was missed, then goes live.")] = None,
+        snapshot: Annotated[bool, strawberry.argument(description="Start each race (not resumed by `after`) with its full current market.")] = False,
+    ) -> AsyncGenerator[OddsUpdate, None]:
+        ctx = info.context
+        updates = live.odds_updates(
+            db=ctx.db, hub=ctx.hub, race_ids=[parse_id(r, what="race") for r in race_ids],
+            after=after, snapshot=snapshot, max_races=ctx.limits.max_race_ids,
+        )
+        async for u in updates:
+            yield OddsUpdate(
+                race_id=strawberry.ID(str(u.race_id)), seq=u.seq, cursor=u.cursor, snapshot=u.snapshot,
+                conflated=u.conflated, source=u.source, observed_at=u.observed_at,
+                published_at=u.published_at, prices=[Price.from_quote(q) for q in u.prices],
+                scratched_runner_ids=_ids(u.scratched_runner_ids) or [],
+            )
+
+    @strawberry.subscription(description="Race status changes; all races when raceIds is omitted.")
+    async def race_status(
+        self,
+        info: Info,
+        race_ids: Annotated[list[strawberry.ID] | None, strawberry.argument(description="The races to follow.")] = None,
+        after: Annotated[str | None, strawberry.argument(description="The cursor of the last event seen.")] = None,
+    ) -> AsyncGenerator[RaceStatusEvent, None]:
+        ctx = info.context
+        changes = live.status_changes(
+            db=ctx.db, hub=ctx.hub,
+            race_ids=[parse_id(r, what="race") for r in race_ids] if race_ids else None,
+            after=after, max_races=ctx.limits.max_race_ids,
+        )
+        async for c in changes:
+            yield RaceStatusEvent(
+                race_id=strawberry.ID(str(c.race_id)), status=RaceStatus(c.status),
+                previous_status=RaceStatus(c.previous) if c.previous else None,
+                result_runner_ids=_ids(c.result), seq=c.seq, cursor=c.cursor, changed_at=c.changed_at,
+            )
+
+    @strawberry.subscription(description="Newly published news; only articles with one of the tags when given.")
+    async def news(
+        self,
+        info: Info,
+        tags: Annotated[list[str] | None, strawberry.argument(description="Tags to follow.")] = None,
+        after: Annotated[str | None, strawberry.argument(description="The cursor of the last event seen.")] = None,
+    ) -> AsyncGenerator[NewsEvent, None]:
+        ctx = info.context
+        async for n in live.published_news(db=ctx.db, hub=ctx.hub, tags=tags, after=after):
+            yield NewsEvent(seq=n.seq, cursor=n.cursor, article=NewsArticle.from_row(n.article))

@@ -1,0 +1,1 @@
+"""Racewire's process edge: settings, app factory, auth, health and the command line."""

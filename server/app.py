@@ -1,0 +1,126 @@
+"""The app factory: wires storage, the broadcaster, the schema and the routes together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from broadcaster import Broadcast
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+
+from pubsub.hub import Hub
+from schema.schema import schema
+from server.graphql_view import RacewireGraphQL
+from server.settings import Settings
+from storage import events
+from storage.database import Database
+from storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    broadcast: Broadcast
+    hub: Hub
+    graphql: RacewireGraphQL
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    db = Database(settings.database_url)
+    broadcast = Broadcast(settings.broadcast_url)
+    hub = Hub(broadcast, buffer=settings.subscriber_buffer)
+    graphql = RacewireGraphQL(schema=schema, settings=settings, db=db, hub=hub)
+    runtime = Runtime(settings=settings, db=db, broadcast=broadcast, hub=hub, graphql=graphql)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await upgrade(db)
+        await broadcast.connect()
+        background = [asyncio.create_task(_prune_forever(runtime))]
+        if settings.demo:
+            from server.demo import load_demo
+            from server.feed import run_feed
+
+            await load_demo(db=db)
+            background.append(asyncio.create_task(run_feed(db=db, hub=hub, interval=settings.feed_interval_seconds)))
+        try:
+            yield
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await broadcast.disconnect()
+            await db.dispose()
+
+    middleware = []
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                       allow_methods=["GET", "POST"], allow_headers=["authorization", "content-type"])
+        )
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/health", _health),
+            Route("/ready", _ready),
+        ],
+        middleware=middleware,
+        lifespan=lifespan,
+    )
+    app.state.racewire = runtime
+    return app
+
+
+async def _health(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def _ready(request: Request) -> JSONResponse:
+    runtime: Runtime = request.app.state.racewire
+    checks = {"database": await _check(runtime.db.ping()), "broadcaster": await _check(_ping_broadcast(runtime))}
+    ready = all(value == "ok" for value in checks.values())
+    body = {
+        "status": "ready" if ready else "unavailable",
+        "checks": checks,
+        "connections": runtime.graphql.open_connections,
+        "subscriptions": runtime.hub.listener_count,
+    }
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+async def _ping_broadcast(runtime: Runtime) -> None:
+    await runtime.broadcast.publish("racewire:ping", "ping")
+
+
+async def _check(probe: object) -> str:
+    try:
+        await asyncio.wait_for(probe, timeout=2)  # type: ignore[arg-type]
+    except Exception as error:  # noqa: BLE001 - any failure means not ready
+        return f"error: {type(error).__name__}"
+    return "ok"
+
+
+async def _prune_forever(runtime: Runtime) -> None:
+    while True:
+        await asyncio.sleep(runtime.settings.prune_interval_seconds)
+        try:
+            async with runtime.db.write() as session:
+                removed = await events.prune(session, keep=runtime.settings.event_log_keep)
+            if removed:
+                log.info("pruned %d old events from the log", removed)
+        except Exception:
+            log.exception("pruning the event log failed")

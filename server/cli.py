@@ -1,0 +1,141 @@
+"""The `racewire` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from server.settings import PREFIX, Settings
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "graphql" / "schema.graphql"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    return int(args.run(args) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="racewire", description="Live horse-racing odds over GraphQL.")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the API server (GraphQL and GraphiQL at /graphql)")
+    serve.add_argument("--host", help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="server processes (needs a shared database and redis://)")
+    serve.add_argument("--demo", action="store_true", help="load today's demo cards and run the simulated feed")
+    serve.set_defaults(run=_serve)
+
+    commands.add_parser("migrate", help="bring the database to the newest schema").set_defaults(run=_migrate)
+    commands.add_parser("demo", help="load today's demo meetings, races and runners").set_defaults(run=_demo)
+    commands.add_parser("feed", help="run the simulated price feed against the database").set_defaults(run=_feed)
+
+    token = commands.add_parser("token", help="mint a development token signed with RACEWIRE_JWT_SECRET")
+    token.add_argument("--sub", default="dev", help="the token's subject")
+    token.add_argument("--scope", action="append", default=[], help="a scope (repeat, or space-separated)")
+    token.add_argument("--hours", type=float, default=12, help="lifetime in hours")
+    token.set_defaults(run=_token)
+
+    export = commands.add_parser("export-schema", help="print the schema as SDL, or write it with --output")
+    export.add_argument("--output", type=Path, help=f"file to write (the repository keeps {SCHEMA_FILE.name})")
+    export.set_defaults(run=_export_schema)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    overrides = {"HOST": args.host, "PORT": args.port, "DEMO": "true" if args.demo else None}
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[PREFIX + name] = str(value)
+    settings = Settings.from_env()
+    if args.workers > 1 and (settings.is_sqlite or settings.broadcast_url.startswith("memory")):
+        sys.exit("--workers > 1 needs a shared database (PostgreSQL) and RACEWIRE_BROADCAST_URL=redis://…")
+    uvicorn.run(
+        "server.app:create_app", factory=True, host=settings.host, port=settings.port,
+        workers=args.workers, ws="websockets", log_level="info",
+    )
+
+
+def _migrate(args: argparse.Namespace) -> None:
+    from storage.database import Database
+    from storage.migrate import upgrade
+
+    async def run() -> None:
+        db = Database(Settings.from_env().database_url)
+        try:
+            await upgrade(db)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    print("database is at the newest schema")
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from server.demo import load_demo
+    from storage.database import Database
+    from storage.migrate import upgrade
+
+    async def run() -> int:
+        db = Database(Settings.from_env().database_url)
+        try:
+            await upgrade(db)
+            return await load_demo(db=db)
+        finally:
+            await db.dispose()
+
+    print(f"loaded {asyncio.run(run())} demo races")
+
+
+def _feed(args: argparse.Namespace) -> None:
+    from broadcaster import Broadcast
+
+    from pubsub.hub import Hub
+    from server.feed import run_feed
+    from storage.database import Database
+
+    async def run() -> None:
+        settings = Settings.from_env()
+        db = Database(settings.database_url)
+        broadcast = Broadcast(settings.broadcast_url)
+        await broadcast.connect()
+        try:
+            await run_feed(db=db, hub=Hub(broadcast), interval=settings.feed_interval_seconds)
+        finally:
+            await broadcast.disconnect()
+            await db.dispose()
+
+    if Settings.from_env().broadcast_url.startswith("memory"):
+        print("note: with memory:// only this process hears the feed; use serve --demo instead", file=sys.stderr)
+    asyncio.run(run())
+
+
+def _token(args: argparse.Namespace) -> None:
+    from server.auth import create_access_token
+
+    scopes = [part for value in args.scope for part in value.split()]
+    print(create_access_token(secret=Settings.from_env().jwt_secret, subject=args.sub, scopes=scopes,
+                              ttl=timedelta(hours=args.hours)))
+
+
+def _export_schema(args: argparse.Namespace) -> None:
+    from schema.schema import schema
+
+    sdl = schema.as_str() + "\n"
+    if args.output is None:
+        sys.stdout.write(sdl)
+    else:
+        args.output.write_text(sdl)
+        print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

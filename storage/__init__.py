@@ -1,0 +1,1 @@
+"""Racewire's storage: SQLAlchemy models, sessions, repositories and migrations."""

@@ -1,0 +1,76 @@
+"""The event log: append with the stream's next `seq`, read back after a position."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pubsub.envelope import Envelope
+from storage.database import upsert_insert
+from storage.models import Event, Stream
+
+
+async def append(
+    session: AsyncSession, *, stream: str, kind: str, payload: dict[str, Any], now: datetime
+) -> Envelope:
+    """Adds an event with the stream's next seq. The upsert takes the stream row's lock, so
+    concurrent writers to one stream queue up and seq stays unique and contiguous."""
+    seq = await _next_seq(session, stream)
+    session.add(Event(stream=stream, seq=seq, kind=kind, payload=payload, created_at=now))
+    await session.flush()
+    return Envelope(stream=stream, seq=seq, kind=kind, payload=payload, created_at=now.isoformat())
+
+
+async def _next_seq(session: AsyncSession, stream: str) -> int:
+    statement = (
+        upsert_insert(session)(Stream)
+        .values(name=stream, last_seq=1)
+        .on_conflict_do_update(index_elements=[Stream.name], set_={"last_seq": Stream.last_seq + 1})
+        .returning(Stream.last_seq)
+    )
+    return int((await session.execute(statement)).scalar_one())
+
+
+async def read_after(
+    session: AsyncSession, *, stream: str, after: int, until: int | None = None, limit: int = 1000
+) -> list[Envelope]:
+    """Events with after < seq (<= until), oldest first."""
+    query = select(Event).where(Event.stream == stream, Event.seq > after)
+    if until is not None:
+        query = query.where(Event.seq <= until)
+    rows = (await session.scalars(query.order_by(Event.seq).limit(limit))).all()
+    return [_envelope(row) for row in rows]
+
+
+async def heads(session: AsyncSession, streams: Iterable[str]) -> dict[str, int]:
+    """The last seq of each stream; 0 for a stream with no events yet."""
+    names = list(streams)
+    rows = await session.execute(select(Stream.name, Stream.last_seq).where(Stream.name.in_(names)))
+    found = {name: int(seq) for name, seq in rows}
+    return {name: found.get(name, 0) for name in names}
+
+
+async def oldest_kept(session: AsyncSession, stream: str) -> int | None:
+    return await session.scalar(select(func.min(Event.seq)).where(Event.stream == stream))
+
+
+async def prune(session: AsyncSession, *, keep: int) -> int:
+    """Deletes all but the newest `keep` events of every stream; returns how many went."""
+    head = select(Stream.last_seq).where(Stream.name == Event.stream).scalar_subquery()
+    result = await session.execute(delete(Event).where(Event.seq <= head - keep))
+    return int(result.rowcount or 0)
+
+
+def _envelope(row: Event) -> Envelope:
+    return Envelope(
+        stream=row.stream,
+        seq=row.seq,
+        kind=row.kind,
+        payload=row.payload,
+        created_at=row.created_at.isoformat(),
+    )
+

@@ -1,0 +1,84 @@
+"""Race cards: meetings, races and runners."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Meeting, Race, RaceStatus, Runner
+
+
+async def races_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, Race]:
+    rows = await session.scalars(select(Race).where(Race.id.in_(ids)))
+    return {race.id: race for race in rows}
+
+
+async def meetings_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, Meeting]:
+    rows = await session.scalars(select(Meeting).where(Meeting.id.in_(ids)))
+    return {meeting.id: meeting for meeting in rows}
+
+
+async def runners_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, Runner]:
+    rows = await session.scalars(select(Runner).where(Runner.id.in_(ids)))
+    return {runner.id: runner for runner in rows}
+
+
+async def runners_of_races(session: AsyncSession, race_ids: Sequence[int]) -> dict[int, list[Runner]]:
+    rows = await session.scalars(
+        select(Runner).where(Runner.race_id.in_(race_ids)).order_by(Runner.race_id, Runner.number)
+    )
+    grouped: dict[int, list[Runner]] = {race_id: [] for race_id in race_ids}
+    for runner in rows:
+        grouped[runner.race_id].append(runner)
+    return grouped
+
+
+async def races_of_meetings(session: AsyncSession, meeting_ids: Sequence[int]) -> dict[int, list[Race]]:
+    rows = await session.scalars(
+        select(Race).where(Race.meeting_id.in_(meeting_ids)).order_by(Race.meeting_id, Race.number)
+    )
+    grouped: dict[int, list[Race]] = {meeting_id: [] for meeting_id in meeting_ids}
+    for race in rows:
+        grouped[race.meeting_id].append(race)
+    return grouped
+
+
+async def meetings_on(session: AsyncSession, day: date) -> list[Meeting]:
+    rows = await session.scalars(select(Meeting).where(Meeting.date == day).order_by(Meeting.venue))
+    return list(rows)
+
+
+async def page_races(
+    session: AsyncSession,
+    *,
+    day: date | None,
+    venue: str | None,
+    statuses: Sequence[RaceStatus] | None,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> list[Race]:
+    """Races by post time then id, starting after the keyset position `after`."""
+    query = select(Race)
+    if day is not None or venue is not None:
+        query = query.join(Meeting, Meeting.id == Race.meeting_id)
+    if day is not None:
+        query = query.where(Meeting.date == day)
+    if venue is not None:
+        query = query.where(Meeting.venue.ilike(venue))
+    if statuses:
+        query = query.where(Race.status.in_(statuses))
+    if after is not None:
+        post_time, race_id = after
+        query = query.where(
+            or_(Race.post_time > post_time, and_(Race.post_time == post_time, Race.id > race_id))
+        )
+    rows = await session.scalars(query.order_by(Race.post_time, Race.id).limit(limit))
+    return list(rows)
+
+
+async def lock_race(session: AsyncSession, race_id: int) -> Race | None:
+    """Reads a race for a write, holding its row until commit (writers of one race queue)."""
+    return await session.scalar(select(Race).where(Race.id == race_id).with_for_update())

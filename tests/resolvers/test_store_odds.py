@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import func, select
+
+from conftest import Api
+from resolvers.viewer import ANONYMOUS, Viewer
+from storage.database import Database
+from storage.models import Event, Price
+
+STORE = """
+mutation Store($input: StoreOddsInput!) {
+  storeOdds(input: $input) {
+    raceId seq cursor stored replayed
+    changed { runnerId source decimal fractional }
+    stale { runnerId decimal currentObservedAt }
+  }
+}
+"""
+MARKET = """
+query Market($id: ID!) {
+  race(id: $id) { market { favouriteRunnerId overround bestPrices { runnerId source decimal fractional } } }
+}
+"""
+
+
+def odds_input(race: dict[str, Any], decimals: list[float], *, at: datetime | None = None,
+               source: str = "bet365", key: str | None = None) -> dict[str, Any]:
+    at = at or datetime.now(timezone.utc)
+    body: dict[str, Any] = {
+        "raceId": str(race["id"]), "source": source, "observedAt": at.isoformat(),
+        "prices": [{"runnerId": str(r), "decimal": d} for r, d in zip(race["runners"], decimals)],
+    }
+    if key is not None:
+        body["idempotencyKey"] = key
+    return body
+
+
+async def counts(db: Database) -> tuple[int, int]:
+    async with db.read() as session:
+        prices = await session.scalar(select(func.count()).select_from(Price))
+        events = await session.scalar(select(func.count()).select_from(Event))
+    return prices, events
+
+
+async def test_stores_prices_and_one_event_with_the_next_seq(api: Api, race: dict[str, Any]) -> None:
+    first = await api.data(STORE, input=odds_input(race, [2.5, 1.91, 4.33]))
+    second = await api.data(STORE, input=odds_input(race, [3.5]))
+
+    assert first["storeOdds"]["seq"] == 1 and second["storeOdds"]["seq"] == 2
+    assert [c["fractional"] for c in first["storeOdds"]["changed"]] == ["6/4", "10/11", "10/3"]
+    assert await counts(api.db) == (4, 2)
+    market = (await api.data(MARKET, id=str(race["id"])))["race"]["market"]
+    assert market["favouriteRunnerId"] == str(race["runners"][1])
+    assert market["overround"] == round(100 / 3.5 + 100 / 1.91 + 100 / 4.33, 2)
+
+
+async def test_a_write_needs_a_token_with_the_odds_scope(api: Api, race: dict[str, Any]) -> None:
+    anonymous = await api.error(STORE, ANONYMOUS, input=odds_input(race, [2.0]))
+    reader = await api.error(STORE, Viewer("someone", frozenset({"news:write"})), input=odds_input(race, [2.0]))
+
+    assert anonymous["code"] == "UNAUTHENTICATED"
+    assert reader["code"] == "FORBIDDEN" and reader["requiredScope"] == "odds:write"
+    assert await counts(api.db) == (0, 0)
+
+
+async def test_invalid_prices_name_the_item_and_store_nothing(api: Api, race: dict[str, Any]) -> None:
+    for bad in (1.0, 0.5, 1000.01, -3.0):
+        error = await api.error(STORE, input=odds_input(race, [2.0, bad]))
+        assert error["code"] == "BAD_USER_INPUT"
+        assert error["index"] == 1 and error["runnerId"] == str(race["runners"][1])
+        assert "prices[1]" in error["message"]
+    assert await counts(api.db) == (0, 0)
+
+
+async def test_runners_must_belong_to_the_race(api: Api, race: dict[str, Any]) -> None:
+    body = odds_input(race, [2.0])
+    body["prices"].append({"runnerId": "999999", "decimal": 3.0})
+    error = await api.error(STORE, input=body)
+
+    assert error["code"] == "BAD_USER_INPUT" and error["runnerId"] == "999999"
+    assert await counts(api.db) == (0, 0)
+
+
+async def test_unknown_race_and_bad_ids_are_typed_errors(api: Api, race: dict[str, Any]) -> None:
+    missing = await api.error(STORE, input={**odds_input(race, [2.0]), "raceId": "424242"})
+    garbage = await api.error(STORE, input={**odds_input(race, [2.0]), "raceId": "abc"})
+
+    assert missing["code"] == "NOT_FOUND"
+    assert garbage["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_race_that_is_off_accepts_no_prices(api: Api, race: dict[str, Any]) -> None:
+    for status in ("BETTING_OPEN", "OFF"):
+        await api.data(
+            "mutation($id: ID!, $s: RaceStatus!) { setRaceStatus(raceId: $id, status: $s) { status } }",
+            id=str(race["id"]), s=status,
+        )
+    error = await api.error(STORE, input=odds_input(race, [2.0]))
+
+    assert error["code"] == "BAD_USER_INPUT" and error["status"] == "OFF"
+    assert (await counts(api.db))[0] == 0
+
+
+async def test_an_older_quote_is_reported_stale_and_never_overwrites(api: Api, race: dict[str, Any]) -> None:
+    now = datetime.now(timezone.utc)
+    await api.data(STORE, input=odds_input(race, [3.0], at=now))
+    late = await api.data(STORE, input=odds_input(race, [9.0, 4.0], at=now - timedelta(seconds=5)))
+
+    result = late["storeOdds"]
+    assert [s["runnerId"] for s in result["stale"]] == [str(race["runners"][0])]
+    assert [c["runnerId"] for c in result["changed"]] == [str(race["runners"][1])]
+    best = (await api.data(MARKET, id=str(race["id"])))["race"]["market"]["bestPrices"]
+    assert {b["runnerId"]: b["decimal"] for b in best}[str(race["runners"][0])] == 3.0
+
+
+async def test_an_unchanged_price_is_history_but_not_published(api: Api, race: dict[str, Any]) -> None:
+    now = datetime.now(timezone.utc)
+    await api.data(STORE, input=odds_input(race, [3.0], at=now - timedelta(seconds=1)))
+    again = await api.data(STORE, input=odds_input(race, [3.0], at=now))
+
+    assert again["storeOdds"]["seq"] is None and again["storeOdds"]["changed"] == []
+    assert again["storeOdds"]["stored"] == 1
+    assert await counts(api.db) == (2, 1)
+
+
+async def test_the_same_idempotency_key_stores_once_and_answers_the_same(api: Api, race: dict[str, Any]) -> None:
+    body = odds_input(race, [2.2, 5.0], key="feed-1:batch-77")
+    first = (await api.data(STORE, input=body))["storeOdds"]
+    retry = (await api.data(STORE, input=body))["storeOdds"]
+
+    assert retry == {**first, "replayed": True}
+    assert await counts(api.db) == (2, 1)
+    reused = await api.error(STORE, input={**body, "prices": body["prices"][:1]})
+    assert reused["code"] == "CONFLICT"
+    assert await counts(api.db) == (2, 1)
