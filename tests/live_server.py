@@ -1,0 +1,112 @@
+"""Real parts for process-level tests: a uvicorn server process and a graphql-transport-ws client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    """`racewire serve` in a child process; started() returns once uvicorn says it is up."""
+
+    env: Mapping[str, str]
+    port: int = field(default_factory=free_port)
+    log: list[str] = field(default_factory=list)
+
+    def start(self, timeout: float = 30) -> ServerProcess:
+        env = {**os.environ, **self.env, "RACEWIRE_PORT": str(self.port), "RACEWIRE_HOST": "127.0.0.1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        up = threading.Event()
+
+        def drain() -> None:
+            assert self.process.stderr is not None
+            for line in self.process.stderr:
+                self.log.append(line)
+                if "Application startup complete" in line:
+                    up.set()
+            up.set()
+
+        threading.Thread(target=drain, daemon=True).start()
+        if not up.wait(timeout) or self.process.poll() is not None:
+            self.stop()
+            raise RuntimeError("server did not start:\n" + "".join(self.log))
+        return self
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/graphql"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+class GraphQLWs:
+    """A minimal graphql-transport-ws client, strict about the protocol."""
+
+    def __init__(self, connection: ClientConnection) -> None:
+        self.connection = connection
+
+    @classmethod
+    async def open(cls, url: str, payload: dict[str, Any] | None = None) -> GraphQLWs:
+        connection = await connect(url, subprotocols=["graphql-transport-ws"], open_timeout=5)
+        client = cls(connection)
+        await client.send({"type": "connection_init", "payload": payload or {}})
+        ack = await client.receive()
+        assert ack["type"] == "connection_ack", ack
+        return client
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.connection.send(json.dumps(message))
+
+    async def receive(self, timeout: float = 10) -> dict[str, Any]:
+        while True:
+            message = json.loads(await asyncio.wait_for(self.connection.recv(), timeout))
+            if message["type"] == "ping":
+                await self.send({"type": "pong"})
+                continue
+            return message
+
+    async def subscribe(self, id: str, query: str, **variables: Any) -> None:
+        await self.send({"id": id, "type": "subscribe", "payload": {"query": query, "variables": variables}})
+
+    async def next(self, id: str, timeout: float = 10) -> dict[str, Any]:
+        message = await self.receive(timeout)
+        assert message.get("id") == id and message["type"] == "next", message
+        assert "errors" not in message["payload"], message
+        return message["payload"]["data"]
+
+    async def close(self) -> None:
+        await self.connection.close()

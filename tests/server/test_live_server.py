@@ -1,0 +1,140 @@
+"""End to end through a real uvicorn process: HTTP writes, graphql-transport-ws reads."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from conftest import card
+from live_server import GraphQLWs, ServerProcess
+from resolvers.race_cards import load_race_cards
+from server.auth import create_access_token
+from storage.database import Database
+
+SECRET = "test-secret-for-racewire-0123456789abcdef"
+ODDS = """subscription($ids: [ID!]!, $after: String) {
+  oddsUpdated(raceIds: $ids, after: $after) { raceId seq cursor prices { runnerId decimal fractional } }
+}"""
+STORE = """mutation($input: StoreOddsInput!) { storeOdds(input: $input) { seq cursor } }"""
+
+
+@pytest.fixture
+def server(database_url: str) -> Iterator[ServerProcess]:
+    process = ServerProcess({"RACEWIRE_DATABASE_URL": database_url, "RACEWIRE_JWT_SECRET": SECRET}).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+async def race(database_url: str, server: ServerProcess) -> dict[str, Any]:
+    db = Database(database_url)
+    try:
+        meeting = (await load_race_cards(db=db, cards=[card(runners=4)]))[0]
+    finally:
+        await db.dispose()
+    async with httpx.AsyncClient(base_url=server.http) as client:
+        body = {"query": "query($d: Date!) { meetings(date: $d) { races { id runners { id } } } }",
+                "variables": {"d": meeting.date.isoformat()}}
+        found = (await client.post("/graphql", json=body)).json()["data"]["meetings"][0]["races"][0]
+    return {"id": found["id"], "runners": [r["id"] for r in found["runners"]]}
+
+
+def token(*scopes: str) -> str:
+    return create_access_token(secret=SECRET, subject="feed", scopes=scopes)
+
+
+async def store(server: ServerProcess, race: dict[str, Any], price: float, *, bearer: str | None = None,
+                at: datetime | None = None) -> httpx.Response:
+    body = {"query": STORE, "variables": {"input": {
+        "raceId": race["id"], "source": "betfair",
+        "observedAt": (at or datetime.now(timezone.utc)).isoformat(),
+        "prices": [{"runnerId": race["runners"][0], "decimal": price}],
+    }}}
+    headers = {"Authorization": f"Bearer {bearer or token('odds:write')}"}
+    async with httpx.AsyncClient(base_url=server.http) as client:
+        return await client.post("/graphql", json=body, headers=headers)
+
+
+async def wait_subscribed(server: ServerProcess, count: int) -> None:
+    """Waits for /ready to count the subscriptions, so no update is sent before they listen."""
+    async with httpx.AsyncClient(base_url=server.http) as client:
+        for _ in range(200):
+            if (await client.get("/ready")).json()["subscriptions"] >= count:
+                return
+            await asyncio.sleep(0.025)
+    raise AssertionError("subscription never became active")
+
+
+async def test_a_stored_price_reaches_a_websocket_subscriber(server: ServerProcess, race: dict[str, Any]) -> None:
+    client = await GraphQLWs.open(server.ws)
+    await client.subscribe("1", ODDS, ids=[race["id"]])
+    await wait_subscribed(server, 1)
+    response = await store(server, race, 2.5)
+    update = (await client.next("1"))["oddsUpdated"]
+
+    assert response.json()["data"]["storeOdds"]["seq"] == 1
+    assert update["seq"] == 1 and update["raceId"] == race["id"]
+    assert update["prices"] == [{"runnerId": race["runners"][0], "decimal": 2.5, "fractional": "6/4"}]
+    await client.close()
+
+
+async def test_a_disconnected_subscriber_resumes_with_exactly_what_it_missed(
+    server: ServerProcess, race: dict[str, Any]
+) -> None:
+    start = datetime.now(timezone.utc) - timedelta(minutes=5)
+    client = await GraphQLWs.open(server.ws)
+    await client.subscribe("a", ODDS, ids=[race["id"]])
+    await wait_subscribed(server, 1)
+    await store(server, race, 3.0, at=start)
+    last_seen = (await client.next("a"))["oddsUpdated"]
+    await client.close()
+
+    for n in range(1, 5):
+        await store(server, race, 3.0 + n / 10, at=start + timedelta(seconds=n))
+    resumed = await GraphQLWs.open(server.ws)
+    await resumed.subscribe("b", ODDS, ids=[race["id"]], after=last_seen["cursor"])
+    missed = [(await resumed.next("b"))["oddsUpdated"] for _ in range(4)]
+    await store(server, race, 9.0, at=start + timedelta(seconds=10))
+    live = (await resumed.next("b"))["oddsUpdated"]
+
+    assert [m["seq"] for m in missed] == [2, 3, 4, 5]
+    assert [m["prices"][0]["decimal"] for m in missed] == [3.1, 3.2, 3.3, 3.4]
+    assert live["seq"] == 6
+    await resumed.close()
+
+
+async def test_writes_need_a_valid_token(server: ServerProcess, race: dict[str, Any]) -> None:
+    forged = create_access_token(secret="another-secret-entirely-0123456789", subject="x", scopes=["odds:write"])
+    for bearer, code in ((forged, "UNAUTHENTICATED"), (token("news:write"), "FORBIDDEN")):
+        body = (await store(server, race, 2.0, bearer=bearer)).json()
+        assert body["data"] is None and body["errors"][0]["extensions"]["code"] == code
+    async with httpx.AsyncClient(base_url=server.http) as client:
+        anonymous = await client.post("/graphql", json={"query": STORE, "variables": {"input": {
+            "raceId": race["id"], "source": "x", "observedAt": "2026-01-01T00:00:00Z", "prices": []}}})
+    assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_an_invalid_websocket_token_is_refused_with_4403(server: ServerProcess) -> None:
+    with pytest.raises(ConnectionClosed) as closed:
+        client = await GraphQLWs.open(server.ws, {"Authorization": "Bearer not-a-jwt"})
+        await client.receive()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def test_health_and_readiness(server: ServerProcess) -> None:
+    client = await GraphQLWs.open(server.ws)
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        health = await http.get("/health")
+        ready = await http.get("/ready")
+    await client.close()
+
+    assert health.json() == {"status": "ok"}
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "broadcaster": "ok"}
+    assert ready.json()["connections"] == 1
