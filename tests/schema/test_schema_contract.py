@@ -1,0 +1,74 @@
+"""The published contract: the SDL file, descriptions everywhere, example operations that run."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLObjectType
+
+from conftest import Api
+from schema.schema import schema
+
+ROOT = Path(__file__).resolve().parents[2]
+OPERATIONS = ROOT / "graphql" / "operations"
+
+
+def test_the_exported_sdl_is_up_to_date() -> None:
+    stored = (ROOT / "graphql" / "schema.graphql").read_text()
+    assert stored == schema.as_str() + "\n", "run: racewire export-schema --output graphql/schema.graphql"
+
+
+def test_every_type_field_and_argument_is_described() -> None:
+    missing = []
+    for name, kind in schema._schema.type_map.items():
+        if name.startswith("__") or not isinstance(kind, (GraphQLObjectType, GraphQLInputObjectType, GraphQLEnumType)):
+            continue
+        if not kind.description:
+            missing.append(name)
+        members = kind.values if isinstance(kind, GraphQLEnumType) else kind.fields
+        for member_name, member in members.items():
+            if not member.description:
+                missing.append(f"{name}.{member_name}")
+            for arg_name, arg in getattr(member, "args", {}).items():
+                if not arg.description:
+                    missing.append(f"{name}.{member_name}({arg_name})")
+    assert missing == []
+
+
+async def test_the_example_queries_and_mutation_run(api: Api, race: dict[str, Any]) -> None:
+    runner = str(race["runners"][0])
+    store = await api.data((OPERATIONS / "StoreOdds.graphql").read_text(), input={
+        "raceId": str(race["id"]), "source": "bet365", "observedAt": datetime.now(timezone.utc).isoformat(),
+        "prices": [{"runnerId": runner, "decimal": 4.33}],
+    })
+    card = await api.data((OPERATIONS / "RaceCard.graphql").read_text(), raceId=str(race["id"]))
+    market = await api.data((OPERATIONS / "Market.graphql").read_text(), raceId=str(race["id"]), runnerId=runner)
+    races = await api.data((OPERATIONS / "TodaysRaces.graphql").read_text(), date=card["race"]["meeting"]["date"])
+
+    assert store["storeOdds"]["changed"][0]["fractional"] == "10/3"
+    assert card["race"]["runners"][0]["bestPrice"]["fractional"] == "10/3"
+    assert market["runner"]["priceHistory"][0]["decimal"] == 4.33
+    assert [e["node"]["id"] for e in races["races"]["edges"]] == [str(race["id"])]
+    assert date.fromisoformat(card["race"]["meeting"]["date"])
+
+
+async def test_the_example_subscriptions_run(api: Api, race: dict[str, Any]) -> None:
+    odds = await api.subscribe((OPERATIONS / "OddsUpdated.graphql").read_text(), raceIds=[str(race["id"])])
+    snapshot = await asyncio.wait_for(odds.__anext__(), 5)
+    status = await api.subscribe((OPERATIONS / "RaceStatus.graphql").read_text())
+    news = await api.subscribe((OPERATIONS / "News.graphql").read_text(), tags=["going"])
+    pending = [asyncio.ensure_future(s.__anext__()) for s in (status, news)]
+    while api.hub.listener_count < 3:
+        await asyncio.sleep(0.01)
+    await api.data('mutation($id: ID!) { setRaceStatus(raceId: $id, status: BETTING_OPEN) { status } }', id=str(race["id"]))
+    await api.data('mutation { publishNews(input: {headline: "Soft ground", body: "Rain", tags: ["going"]}) { id } }')
+    status_event, news_event = [await asyncio.wait_for(p, 5) for p in pending]
+
+    assert snapshot.errors is None and snapshot.data["oddsUpdated"]["snapshot"] is True
+    assert status_event.data["raceStatus"]["status"] == "BETTING_OPEN"
+    assert news_event.data["news"]["article"]["headline"] == "Soft ground"
+    for stream in (odds, status, news):
+        await stream.aclose()
