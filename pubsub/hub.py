@@ -52,6 +52,15 @@ class Hub:
         self._stopping: dict[str, asyncio.Task[None]] = {}
         self.listener_count = 0
 
+    async def close(self) -> None:
+        """Stops every channel subscription and waits until each has unsubscribed."""
+        tasks = [pump.task for pump in self._pumps.values()] + list(self._stopping.values())
+        self._pumps.clear()
+        self._stopping.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def publish(self, event: Envelope) -> None:
         await self._broadcast.publish(event.stream, event.encode())
 
@@ -96,6 +105,11 @@ class Hub:
         if pump is not None:
             pump.task.cancel()
             self._stopping[channel] = pump.task
+            pump.task.add_done_callback(lambda task: self._forget_stopped(channel, task))
+
+    def _forget_stopped(self, channel: str, task: asyncio.Task[None]) -> None:
+        if self._stopping.get(channel) is task:
+            del self._stopping[channel]
 
     async def _pump(self, channel: str, ready: asyncio.Event) -> None:
         # A channel being left must finish unsubscribing before it is subscribed again.

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
+from pubsub.broadcast import create_broadcast
 from pubsub.hub import Hub
 from schema.schema import schema
 from server.graphql_view import RacewireGraphQL
@@ -39,7 +40,7 @@ class Runtime:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     db = Database(settings.database_url)
-    broadcast = Broadcast(settings.broadcast_url)
+    broadcast = create_broadcast(settings.broadcast_url)
     hub = Hub(broadcast, buffer=settings.subscriber_buffer)
     graphql = RacewireGraphQL(schema=schema, settings=settings, db=db, hub=hub)
     runtime = Runtime(settings=settings, db=db, broadcast=broadcast, hub=hub, graphql=graphql)
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+            await hub.close()
             await broadcast.disconnect()
             await db.dispose()
 

@@ -96,8 +96,7 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _feed(args: argparse.Namespace) -> None:
-    from broadcaster import Broadcast
-
+    from pubsub.broadcast import create_broadcast
     from pubsub.hub import Hub
     from server.feed import run_feed
     from storage.database import Database
@@ -105,7 +104,7 @@ def _feed(args: argparse.Namespace) -> None:
     async def run() -> None:
         settings = Settings.from_env()
         db = Database(settings.database_url)
-        broadcast = Broadcast(settings.broadcast_url)
+        broadcast = create_broadcast(settings.broadcast_url)
         await broadcast.connect()
         try:
             await run_feed(db=db, hub=Hub(broadcast), interval=settings.feed_interval_seconds)

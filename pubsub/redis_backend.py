@@ -1,0 +1,77 @@
+"""A Redis pub/sub backend for `broadcaster` that is safe under concurrent subscribes and
+outlives Redis restarts. broadcaster's own backend can stop listening for good when its listener
+starts before the first SUBSCRIBE completes, and its listener dies with the connection."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from broadcaster import Event
+from broadcaster._backends.base import BroadcastBackend
+from redis import asyncio as redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = logging.getLogger(__name__)
+
+# Subscribed for the backend's whole life, so the pub/sub connection always has a reader.
+CONTROL_CHANNEL = "racewire:control"
+_RETRY = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+
+
+class RedisBackend(BroadcastBackend):
+    def __init__(self, url: str, *, max_backoff: float = 5.0) -> None:
+        self._redis = redis.Redis.from_url(url, health_check_interval=15, socket_connect_timeout=2)
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._listener: asyncio.Task[None] | None = None
+        self._max_backoff = max_backoff
+        self.connected = False
+        self.reconnects = 0
+
+    async def connect(self) -> None:
+        await self._pubsub.subscribe(CONTROL_CHANNEL)
+        self.connected = True
+        self._listener = asyncio.create_task(self._listen())
+
+    async def disconnect(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+        await self._pubsub.aclose()
+        await self._redis.aclose()
+
+    async def subscribe(self, channel: str) -> None:
+        await self._pubsub.subscribe(channel)
+
+    async def unsubscribe(self, channel: str) -> None:
+        await self._pubsub.unsubscribe(channel)
+
+    async def publish(self, channel: str, message: Any) -> None:
+        await self._redis.publish(channel, message)
+
+    async def next_published(self) -> Event:
+        return await self._queue.get()
+
+    async def _listen(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=None)
+            except _RETRY as error:
+                if self.connected:
+                    log.warning("redis pub/sub connection lost: %s", error)
+                self.connected = False
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+                continue
+            if not self.connected:
+                # redis-py re-subscribes every channel when it reconnects.
+                log.info("redis pub/sub connection restored")
+                self.connected = True
+                self.reconnects += 1
+            backoff = 0.1
+            if message is not None and message["type"] == "message":
+                self._queue.put_nowait(Event(message["channel"].decode(), message["data"].decode()))

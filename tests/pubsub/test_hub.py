@@ -1,0 +1,59 @@
+"""The hub: one broadcaster subscription per channel, bounded buffers that flag overflow."""
+
+from __future__ import annotations
+
+import asyncio
+
+from broadcaster import Broadcast
+
+from pubsub.envelope import Envelope
+from pubsub.hub import Hub
+
+
+def event(seq: int, stream: str = "odds:1") -> Envelope:
+    return Envelope(stream=stream, seq=seq, kind="odds", payload={"n": seq}, created_at="2026-01-01T00:00:00+00:00")
+
+
+async def test_every_listener_gets_each_event_once_and_leaving_unsubscribes() -> None:
+    async with Broadcast("memory://") as broadcast:
+        hub = Hub(broadcast)
+        async with hub.listen(["odds:1"]) as a, hub.listen(["odds:1", "odds:2"]) as b:
+            await hub.publish(event(1))
+            await hub.publish(event(1, "odds:2"))
+            got_a = await asyncio.wait_for(a.get(), 5)
+            got_b = [await asyncio.wait_for(b.get(), 5) for _ in range(2)]
+            assert got_a == event(1) and a.empty()
+            assert sorted(e.stream for e in got_b) == ["odds:1", "odds:2"]
+        await hub.close()
+        assert hub.listener_count == 0 and broadcast._subscribers == {}  # noqa: SLF001
+
+
+async def test_a_full_buffer_drops_and_flags_instead_of_growing() -> None:
+    async with Broadcast("memory://") as broadcast:
+        hub = Hub(broadcast, buffer=3)
+        async with hub.listen(["odds:1"]) as slow, hub.listen(["odds:1"]) as fast:
+            for seq in range(1, 11):
+                await hub.publish(event(seq))
+                assert (await asyncio.wait_for(fast.get(), 5)).seq == seq
+            kept = [await slow.get() for _ in range(3)]
+            assert [e.seq for e in kept] == [1, 2, 3]
+            assert slow.overflowed and slow.empty()
+
+
+async def test_many_listeners_joining_one_channel_at_once_all_receive() -> None:
+    async with Broadcast("memory://") as broadcast:
+        hub = Hub(broadcast)
+
+        async def listen(ready: asyncio.Event, go: asyncio.Event) -> int:
+            async with hub.listen(["odds:7"]) as listener:
+                ready.set()
+                await go.wait()
+                return (await asyncio.wait_for(listener.get(), 5)).seq
+
+        readies = [asyncio.Event() for _ in range(100)]
+        go = asyncio.Event()
+        tasks = [asyncio.create_task(listen(r, go)) for r in readies]
+        await asyncio.gather(*(r.wait() for r in readies))
+        await hub.publish(event(1, "odds:7"))
+        go.set()
+        assert await asyncio.gather(*tasks) == [1] * 100
