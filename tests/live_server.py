@@ -27,13 +27,22 @@ def free_port() -> int:
 
 @dataclass
 class ServerProcess:
-    """`racewire serve` in a child process; started() returns once uvicorn says it is up."""
+    """`racewire serve` in a child process; start() returns once uvicorn listens."""
 
     env: Mapping[str, str]
     port: int = field(default_factory=free_port)
     log: list[str] = field(default_factory=list)
 
     def start(self, timeout: float = 30) -> ServerProcess:
+        for _ in range(3):
+            if self._start(timeout):
+                return self
+            if "address already in use" not in "".join(self.log):
+                break
+            self.port, self.log = free_port(), []  # the free port was taken meanwhile
+        raise RuntimeError("server did not start:\n" + "".join(self.log))
+
+    def _start(self, timeout: float) -> bool:
         env = {**os.environ, **self.env, "RACEWIRE_PORT": str(self.port), "RACEWIRE_HOST": "127.0.0.1"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=env,
@@ -45,15 +54,15 @@ class ServerProcess:
             assert self.process.stderr is not None
             for line in self.process.stderr:
                 self.log.append(line)
-                if "Application startup complete" in line:
+                if "Uvicorn running on" in line:  # printed once the socket is bound
                     up.set()
             up.set()
 
         threading.Thread(target=drain, daemon=True).start()
-        if not up.wait(timeout) or self.process.poll() is not None:
-            self.stop()
-            raise RuntimeError("server did not start:\n" + "".join(self.log))
-        return self
+        if up.wait(timeout) and self.process.poll() is None and "Uvicorn running on" in "".join(self.log):
+            return True
+        self.stop()
+        return False
 
     @property
     def http(self) -> str:
