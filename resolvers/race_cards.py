@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pubsub import channels
@@ -51,8 +52,12 @@ async def load_race_cards(*, db: Database, cards: Sequence[MeetingCard]) -> list
     """Adds the cards' races to their meetings (a meeting is found by venue and date)."""
     for index, card in enumerate(cards):
         _validate(card, index)
-    async with db.write() as session:
-        return [await _load(session, card) for card in cards]
+    try:
+        async with db.write() as session:
+            return [await _load(session, card) for card in cards]
+    except IntegrityError:
+        # Another writer loaded the same meeting or race number at the same moment.
+        raise Conflict("a meeting or race on these cards was loaded concurrently; retry") from None
 
 
 def _validate(card: MeetingCard, index: int) -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions import SchemaExtension
 
-from resolvers.errors import ApiError
 from schema.context import Context
+from schema.errors import TypedErrors
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
@@ -23,13 +22,6 @@ class FreshLoaders(SchemaExtension):
         yield
 
 
-def _should_mask(error: GraphQLError) -> bool:
-    original = error.original_error
-    if original is None:
-        return False  # parse and validation errors from graphql-core
-    return not isinstance(original, GraphQLError)
-
-
 def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
@@ -37,7 +29,7 @@ def build_schema() -> strawberry.Schema:
         subscription=Subscription,
         extensions=[
             FreshLoaders,
-            lambda: MaskErrors(should_mask_error=_should_mask, error_message="Internal server error."),
+            TypedErrors,
         ],
     )
 
