@@ -72,6 +72,7 @@ async def test_a_full_card_costs_a_fixed_number_of_statements(api: Api, db: Any)
         assert len(data["race"]["runners"]) == runners
         assert all(len(r["prices"]) == 5 for r in data["race"]["runners"])
         counts.append(len([s for s in statements if s.lstrip().upper().startswith("SELECT")]))
+    print(f"SELECT statements for a full card: {counts}")
     assert counts[0] == counts[1] <= 6, counts
 
 
