@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlparse
 
 from broadcaster import Broadcast
@@ -9,7 +10,13 @@ from broadcaster import Broadcast
 from pubsub.redis_backend import RedisBackend
 
 
-def create_broadcast(url: str) -> Broadcast:
+def create_broadcast(url: str, *, on_reconnect: Callable[[], None] | None = None) -> Broadcast:
     if urlparse(url).scheme in ("redis", "rediss"):
-        return Broadcast(backend=RedisBackend(url))
+        return Broadcast(backend=RedisBackend(url, on_reconnect=on_reconnect))
     return Broadcast(url)
+
+
+def is_connected(broadcast: Broadcast) -> bool:
+    """Whether the backend holds its connection now (the in-memory one always does)."""
+    backend = broadcast._backend  # noqa: SLF001 - broadcaster exposes no connection state
+    return bool(getattr(backend, "connected", True))

@@ -1,13 +1,20 @@
-"""The fan-out hub: one broadcaster subscription per channel per process, shared by every
-local listener, so an event is received and decoded once however many listen to it."""
+"""The fan-out hub: one broadcaster subscription per channel per process, shared by every local
+listener, so an event is received and decoded once however many listen to it.
+
+The hub also keeps each channel in order and complete. It knows the last seq it passed on per
+channel; an event that skips ahead makes it read the missing ones from the log first, and a
+watchdog compares the log's heads with what it passed on, so an event whose publish failed, or
+that was published while Redis was away, still arrives (late, never lost, read once per process)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from broadcaster import Broadcast
 
@@ -16,25 +23,45 @@ from pubsub.envelope import Envelope
 log = logging.getLogger(__name__)
 
 
+class EventLog(Protocol):
+    """Where the truth is: the stored event log."""
+
+    async def heads(self, streams: Sequence[str]) -> dict[str, int]: ...
+
+    async def read(self, stream: str, *, after: int, until: int) -> list[Envelope]: ...
+
+
 class Listener:
-    """A bounded inbox. When it overflows, events are dropped and `overflowed` is set: the
-    reader then catches up from the stored log, so nothing is lost and memory stays bounded."""
+    """A bounded inbox. Past `maxsize` unread events it drops them all and sets `overflowed`:
+    the reader then catches up from the log, so memory stays bounded and nothing is lost."""
 
     def __init__(self, maxsize: int) -> None:
-        self._queue: asyncio.Queue[Envelope] = asyncio.Queue(maxsize)
+        self._events: deque[Envelope] = deque()
+        self._maxsize = maxsize
+        self._wake = asyncio.Event()
         self.overflowed = False
 
     def deliver(self, event: Envelope) -> None:
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
+        if len(self._events) >= self._maxsize:
+            self._events.clear()
             self.overflowed = True
+        else:
+            self._events.append(event)
+        self._wake.set()
 
-    async def get(self) -> Envelope:
-        return await self._queue.get()
+    async def get(self) -> Envelope | None:
+        """The next event, or None once the listener has overflowed: the reader must catch up
+        from the log (and clear `overflowed`) before anything else."""
+        while not self._events and not self.overflowed:
+            self._wake.clear()
+            await self._wake.wait()
+        if self.overflowed:
+            self._events.clear()
+            return None
+        return self._events.popleft()
 
     def empty(self) -> bool:
-        return self._queue.empty()
+        return not self._events
 
 
 @dataclass
@@ -44,17 +71,36 @@ class _Pump:
 
 
 class Hub:
-    def __init__(self, broadcast: Broadcast, *, buffer: int = 256) -> None:
+    def __init__(
+        self, broadcast: Broadcast, *, log: EventLog | None = None, buffer: int = 256, watch_interval: float = 1.0
+    ) -> None:
         self._broadcast = broadcast
+        self._log = log
         self._buffer = buffer
+        self._watch_interval = watch_interval
         self._listeners: dict[str, set[Listener]] = {}
         self._pumps: dict[str, _Pump] = {}
         self._stopping: dict[str, asyncio.Task[None]] = {}
+        self._passed: dict[str, int] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._poke = asyncio.Event()
+        self._watchdog: asyncio.Task[None] | None = None
         self.listener_count = 0
 
+    def start(self) -> None:
+        if self._log is not None and self._watchdog is None:
+            self._watchdog = asyncio.create_task(self._watch())
+
+    def poke(self) -> None:
+        """Check the log now, e.g. because the broadcaster has just reconnected."""
+        self._poke.set()
+
     async def close(self) -> None:
-        """Stops every channel subscription and waits until each has unsubscribed."""
+        """Stops the watchdog and every channel subscription, waiting until each has ended."""
         tasks = [pump.task for pump in self._pumps.values()] + list(self._stopping.values())
+        if self._watchdog is not None:
+            tasks.append(self._watchdog)
+            self._watchdog = None
         self._pumps.clear()
         self._stopping.clear()
         for task in tasks:
@@ -101,6 +147,10 @@ class Hub:
         if listeners:
             return
         del self._listeners[channel]
+        self._passed.pop(channel, None)
+        lock = self._locks.get(channel)
+        if lock is not None and not lock.locked():
+            del self._locks[channel]
         pump = self._pumps.pop(channel, None)
         if pump is not None:
             pump.task.cancel()
@@ -117,6 +167,11 @@ class Hub:
         if previous is not None:
             await asyncio.wait({previous})
         async with self._broadcast.subscribe(channel) as subscriber:
+            if self._log is not None:
+                try:
+                    self._passed[channel] = (await self._log.heads([channel]))[channel]
+                except Exception:
+                    log.exception("reading the head of %s failed; its order is left to readers", channel)
             ready.set()
             async for message in subscriber:
                 try:
@@ -124,5 +179,65 @@ class Hub:
                 except (ValueError, KeyError, TypeError):
                     log.warning("undecodable message on %s", channel)
                     continue
-                for listener in tuple(self._listeners.get(channel, ())):
-                    listener.deliver(event)
+                await self._pass_on(channel, event)
+
+    async def _pass_on(self, channel: str, event: Envelope) -> None:
+        async with self._lock(channel):
+            passed = self._passed.get(channel)
+            if passed is not None:
+                if event.seq <= passed:
+                    return
+                if event.seq > passed + 1 and self._log is not None:
+                    for missed in await self._read(channel, passed, event.seq - 1):
+                        self._fan_out(channel, missed)
+            self._fan_out(channel, event)
+
+    def _fan_out(self, channel: str, event: Envelope) -> None:
+        if event.seq <= self._passed.get(channel, 0):
+            return
+        if channel in self._listeners:
+            self._passed[channel] = event.seq
+        for listener in tuple(self._listeners.get(channel, ())):
+            listener.deliver(event)
+
+    async def _read(self, channel: str, after: int, until: int) -> list[Envelope]:
+        assert self._log is not None
+        try:
+            return await self._log.read(channel, after=after, until=until)
+        except Exception:
+            log.exception("reading %s after %d from the log failed", channel, after)
+            return []
+
+    def _lock(self, channel: str) -> asyncio.Lock:
+        lock = self._locks.get(channel)
+        if lock is None:
+            lock = self._locks[channel] = asyncio.Lock()
+        return lock
+
+    async def _watch(self) -> None:
+        assert self._log is not None
+        while True:
+            try:
+                await asyncio.wait_for(self._poke.wait(), self._watch_interval)
+            except TimeoutError:
+                pass
+            self._poke.clear()
+            try:
+                await self._catch_up()
+            except Exception:
+                log.exception("the log watchdog failed; retrying")
+
+    async def _catch_up(self) -> None:
+        assert self._log is not None
+        channels = [c for c in self._passed if c in self._listeners]
+        if not channels:
+            return
+        heads = await self._log.heads(channels)
+        for channel in channels:
+            passed = self._passed.get(channel)
+            if passed is None or heads.get(channel, 0) <= passed:
+                continue
+            async with self._lock(channel):
+                passed = self._passed.get(channel, 0)
+                for event in await self._read(channel, passed, heads[channel]):
+                    self._fan_out(channel, event)

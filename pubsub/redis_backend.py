@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from broadcaster import Event
@@ -22,12 +23,13 @@ _RETRY = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 
 
 class RedisBackend(BroadcastBackend):
-    def __init__(self, url: str, *, max_backoff: float = 5.0) -> None:
+    def __init__(self, url: str, *, max_backoff: float = 5.0, on_reconnect: Callable[[], None] | None = None) -> None:
         self._redis = redis.Redis.from_url(url, health_check_interval=15, socket_connect_timeout=2)
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._listener: asyncio.Task[None] | None = None
         self._max_backoff = max_backoff
+        self._on_reconnect = on_reconnect
         self.connected = False
         self.reconnects = 0
 
@@ -50,6 +52,9 @@ class RedisBackend(BroadcastBackend):
         await self._pubsub.unsubscribe(channel)
 
     async def publish(self, channel: str, message: Any) -> None:
+        if not self.connected:
+            # Fail fast while Redis is away: the event is in the log and is delivered from there.
+            raise RedisConnectionError("redis is unreachable")
         await self._redis.publish(channel, message)
 
     async def next_published(self) -> Event:
@@ -72,6 +77,8 @@ class RedisBackend(BroadcastBackend):
                 log.info("redis pub/sub connection restored")
                 self.connected = True
                 self.reconnects += 1
+                if self._on_reconnect is not None:
+                    self._on_reconnect()
             backoff = 0.1
             if message is not None and message["type"] == "message":
                 self._queue.put_nowait(Event(message["channel"].decode(), message["data"].decode()))

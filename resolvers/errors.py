@@ -43,3 +43,7 @@ def parse_id(value: str, *, what: str) -> int:
     if number <= 0:
         raise BadUserInput(f"{what} id {value!r} is not a valid id", field=what)
     return number
+
+
+class SubscriberTooSlow(ApiError):
+    code = "SUBSCRIBER_TOO_SLOW"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pubsub import channels
 from pubsub.envelope import Envelope
@@ -31,6 +32,9 @@ class OddsUpdate:
     scratched_runner_ids: tuple[int, ...] = ()
     conflated: bool = False
     seq_from: int | None = None
+
+
+CONFLATED = "conflated"
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,7 @@ async def odds_updates(
     streams = [channels.odds(i) for i in ids]
     follower = StreamFollower(
         db=db, hub=hub, streams=streams,
-        start={s: start[s] for s in streams if s in start}, snapshot=snapshot,
+        start={s: start[s] for s in streams if s in start}, snapshot=snapshot, conflate=conflate_odds,
     )
     async for event in follower:
         race_id = channels.race_of(event.stream)
@@ -82,19 +86,54 @@ async def odds_updates(
             yield _odds_update(race_id, event, cursor)
 
 
+def conflate_odds(events: Sequence[Envelope]) -> Envelope:
+    """Merges consecutive odds events into one: the latest price per runner and source."""
+    latest: dict[tuple[int, str], dict[str, Any]] = {}
+    scratched: list[int] = []
+    for event in events:
+        for price in _priced(event):
+            latest[(price["runnerId"], price["source"])] = price
+        for runner_id in _scratched(event):
+            scratched.append(runner_id)
+            latest = {key: p for key, p in latest.items() if key[0] != runner_id}
+    first, last = events[0], events[-1]
+    return Envelope(
+        stream=last.stream, seq=last.seq, kind=CONFLATED, created_at=last.created_at,
+        payload={"seqFrom": first.payload.get("seqFrom", first.seq), "prices": list(latest.values()),
+                 "scratched": scratched},
+    )
+
+
+def _priced(event: Envelope) -> list[dict[str, Any]]:
+    """An event's prices, each with its own source and observation time."""
+    payload = event.payload
+    if event.kind == CONFLATED:
+        return list(payload["prices"])
+    return [{"runnerId": p["runnerId"], "source": payload["source"], "decimal": p["decimal"],
+             "observedAt": payload["observedAt"]} for p in payload.get("prices", ())]
+
+
+def _scratched(event: Envelope) -> list[int]:
+    if event.kind == CONFLATED:
+        return list(event.payload["scratched"])
+    return [event.payload["runnerId"]] if event.kind == "scratch" else []
+
+
 def _odds_update(race_id: int, event: Envelope, cursor: str) -> OddsUpdate:
     payload = event.payload
-    observed = datetime.fromisoformat(payload["observedAt"]) if "observedAt" in payload else None
-    source = payload.get("source")
+    conflated = event.kind == CONFLATED
     return OddsUpdate(
         race_id=race_id, seq=event.seq, cursor=cursor, snapshot=False,
-        source=source, observed_at=observed,
+        source=None if conflated else payload.get("source"),
+        observed_at=datetime.fromisoformat(payload["observedAt"]) if "observedAt" in payload else None,
         published_at=datetime.fromisoformat(event.created_at),
         prices=tuple(
-            Quote(p["runnerId"], source, p["decimal"], observed)  # type: ignore[arg-type]
-            for p in payload.get("prices", ())
+            Quote(p["runnerId"], p["source"], p["decimal"], datetime.fromisoformat(p["observedAt"]))
+            for p in _priced(event)
         ),
-        scratched_runner_ids=(payload["runnerId"],) if event.kind == "scratch" else (),
+        scratched_runner_ids=tuple(_scratched(event)),
+        conflated=conflated,
+        seq_from=payload["seqFrom"] if conflated else event.seq,
     )
 
 

@@ -3,15 +3,19 @@ client's position, then pass live events on in seq order, with no gap and no dup
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 from pubsub.envelope import Envelope
 from pubsub.hub import Hub
+from resolvers.cursors import encode_positions
+from resolvers.errors import SubscriberTooSlow
 from storage import events
 from storage.database import Database
 
 SNAPSHOT = "snapshot"
 _PAGE = 500
+
+Conflate = Callable[[Sequence[Envelope]], Envelope]
 
 
 class StreamFollower:
@@ -20,7 +24,11 @@ class StreamFollower:
     A stream given a start position is replayed from there; one without starts at its head,
     or with a snapshot marker when `snapshot` is set. A start position older than the log
     still holds also gets a snapshot marker (kind "snapshot", seq = the stream's head), so the
-    reader rebuilds current state instead of silently skipping what was pruned."""
+    reader rebuilds current state instead of silently skipping what was pruned.
+
+    A reader that falls more than the hub's buffer behind is caught up from the log: with
+    `conflate`, in one merged event per stream; without, the stream ends with
+    SUBSCRIBER_TOO_SLOW and the cursor to resume from."""
 
     def __init__(
         self,
@@ -30,12 +38,14 @@ class StreamFollower:
         streams: Sequence[str],
         start: Mapping[str, int] | None = None,
         snapshot: bool = False,
+        conflate: Conflate | None = None,
     ) -> None:
         self._db = db
         self._hub = hub
         self._streams = list(dict.fromkeys(streams))
         self._start = dict(start or {})
         self._snapshot = snapshot
+        self._conflate = conflate
         self.positions: dict[str, int] = {}
 
     async def __aiter__(self) -> AsyncIterator[Envelope]:
@@ -53,13 +63,12 @@ class StreamFollower:
                     async for event in self._catch_up(stream):
                         yield event
             while True:
-                if listener.overflowed and listener.empty():
-                    listener.overflowed = False
-                    for stream in self._streams:
-                        async for event in self._catch_up(stream):
-                            yield event
-                    continue
                 event = await listener.get()
+                if event is None:
+                    listener.overflowed = False
+                    async for caught_up in self._recover():
+                        yield caught_up
+                    continue
                 position = self.positions.get(event.stream)
                 if position is None or event.seq <= position:
                     continue
@@ -70,6 +79,19 @@ class StreamFollower:
                         continue
                 self.positions[event.stream] = event.seq
                 yield event
+
+    async def _recover(self) -> AsyncIterator[Envelope]:
+        if self._conflate is None:
+            raise SubscriberTooSlow(
+                "this subscription fell too far behind and was ended: resubscribe with `after` set to the cursor",
+                cursor=encode_positions(self.positions),
+            )
+        for stream in self._streams:
+            caught = [event async for event in self._catch_up(stream)]
+            if len(caught) == 1 or (caught and caught[-1].kind == SNAPSHOT):
+                yield caught[-1]  # a snapshot supersedes whatever came before it
+            elif caught:
+                yield self._conflate(caught)
 
     async def _catch_up(self, stream: str, until: int | None = None) -> AsyncIterator[Envelope]:
         while True:

@@ -38,7 +38,7 @@ class Subscription:
         async for u in updates:
             yield OddsUpdate(
                 race_id=strawberry.ID(str(u.race_id)), seq=u.seq, cursor=u.cursor, snapshot=u.snapshot,
-                conflated=u.conflated, source=u.source, observed_at=u.observed_at,
+                conflated=u.conflated, seq_from=u.seq_from, source=u.source, observed_at=u.observed_at,
                 published_at=u.published_at, prices=[Price.from_quote(q) for q in u.prices],
                 scratched_runner_ids=_ids(u.scratched_runner_ids) or [],
             )

@@ -16,12 +16,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
-from pubsub.broadcast import create_broadcast
+from pubsub.broadcast import create_broadcast, is_connected
 from pubsub.hub import Hub
 from schema.schema import schema
 from server.graphql_view import RacewireGraphQL
 from server.settings import Settings
 from storage import events
+from storage.events import LogReader
 from storage.database import Database
 from storage.migrate import upgrade
 
@@ -40,8 +41,9 @@ class Runtime:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     db = Database(settings.database_url)
-    broadcast = create_broadcast(settings.broadcast_url)
-    hub = Hub(broadcast, buffer=settings.subscriber_buffer)
+    broadcast = create_broadcast(settings.broadcast_url, on_reconnect=lambda: hub.poke())
+    hub = Hub(broadcast, log=LogReader(db), buffer=settings.subscriber_buffer,
+              watch_interval=settings.watch_interval_seconds)
     graphql = RacewireGraphQL(schema=schema, settings=settings, db=db, hub=hub)
     runtime = Runtime(settings=settings, db=db, broadcast=broadcast, hub=hub, graphql=graphql)
 
@@ -50,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.migrate_on_start:
             await upgrade(db)
         await broadcast.connect()
+        hub.start()
         background = [asyncio.create_task(_prune_forever(runtime))]
         if settings.demo:
             from server.demo import load_demo
@@ -94,6 +97,8 @@ async def _health(request: Request) -> JSONResponse:
 async def _ready(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.racewire
     checks = {"database": await _check(runtime.db.ping()), "broadcaster": await _check(_ping_broadcast(runtime))}
+    if not is_connected(runtime.broadcast):
+        checks["broadcaster"] = "error: disconnected"
     ready = all(value == "ok" for value in checks.values())
     body = {
         "status": "ready" if ready else "unavailable",

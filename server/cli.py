@@ -61,6 +61,7 @@ def _serve(args: argparse.Namespace) -> None:
     uvicorn.run(
         "server.app:create_app", factory=True, host=settings.host, port=settings.port,
         workers=args.workers, ws="websockets", log_level="info",
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 

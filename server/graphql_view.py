@@ -15,11 +15,14 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from pubsub.hub import Hub
 from schema.context import Context, Limits
 from server.auth import InvalidToken, viewer_from_header
+from server.heartbeat import HeartbeatHandler
 from server.settings import Settings
 from storage.database import Database
 
 
 class RacewireGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = HeartbeatHandler
+
     def __init__(self, *, schema: Any, settings: Settings, db: Database, hub: Hub) -> None:
         super().__init__(
             schema,
@@ -27,6 +30,8 @@ class RacewireGraphQL(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         )
+        self.ping_interval = settings.ws_ping_interval_seconds
+        self.pong_timeout = settings.ws_pong_timeout_seconds
         self._secret = settings.jwt_secret
         self._db = db
         self._hub = hub

@@ -22,6 +22,10 @@ class Settings:
     max_race_ids: int = 50
     max_subscriptions_per_connection: int = 100
     subscriber_buffer: int = 256
+    watch_interval_seconds: float = 1.0
+    ws_ping_interval_seconds: float = 15.0
+    ws_pong_timeout_seconds: float = 10.0
+    shutdown_grace_seconds: float = 10.0
     event_log_keep: int = 10_000
     prune_interval_seconds: float = 60.0
     migrate_on_start: bool = True

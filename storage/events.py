@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pubsub.envelope import Envelope
-from storage.database import upsert_insert
+from storage.database import Database, upsert_insert
 from storage.models import Event, Stream
 
 
@@ -74,3 +74,19 @@ def _envelope(row: Event) -> Envelope:
         created_at=row.created_at.isoformat(),
     )
 
+
+
+class LogReader:
+    """The event log as the hub reads it: heads, and the events in a seq range."""
+
+    def __init__(self, db: Database, *, max_read: int = 10_000) -> None:
+        self._db = db
+        self._max_read = max_read
+
+    async def heads(self, streams: Sequence[str]) -> dict[str, int]:
+        async with self._db.read() as session:
+            return await heads(session, streams)
+
+    async def read(self, stream: str, *, after: int, until: int) -> list[Envelope]:
+        async with self._db.read() as session:
+            return await read_after(session, stream=stream, after=after, until=until, limit=self._max_read)

@@ -84,7 +84,11 @@ class OddsUpdate:
     )
     snapshot: bool = strawberry.field(description="True when `prices` is the race's full current market, not a change.")
     conflated: bool = strawberry.field(
-        description="True when several updates were merged into one (latest price per runner)."
+        description="True when several updates were merged into one (latest price per runner and source): "
+        "sent to a subscriber that fell behind, instead of a backlog."
+    )
+    seq_from: int | None = strawberry.field(
+        description="The first seq this event covers: equal to `seq` except for a conflated update; null for a snapshot."
     )
     source: str | None = strawberry.field(description="The source whose quotes changed; null for a snapshot.")
     observed_at: datetime | None = strawberry.field(description="When the source observed the prices.")

@@ -13,7 +13,7 @@ from storage import events
 ODDS = """
 subscription Odds($ids: [ID!]!, $after: String, $snapshot: Boolean! = false) {
   oddsUpdated(raceIds: $ids, after: $after, snapshot: $snapshot) {
-    raceId seq cursor snapshot conflated source
+    raceId seq seqFrom cursor snapshot conflated source
     prices { runnerId decimal fractional }
     scratchedRunnerIds
   }

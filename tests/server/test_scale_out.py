@@ -1,0 +1,215 @@
+"""Several server processes, one Redis, one PostgreSQL: delivery across processes, Redis
+restarts, concurrent writers, slow readers, rolling restarts and heartbeats."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from conftest import card
+from live_server import GraphQLWs, ServerProcess
+from redis_server import RedisServer
+from resolvers.race_cards import load_race_cards
+from server.auth import create_access_token
+from storage.database import Database
+
+SECRET = "scale-out-secret-0123456789abcdefghijkl"
+ODDS = """subscription($ids: [ID!]!, $after: String) {
+  oddsUpdated(raceIds: $ids, after: $after) { seq seqFrom conflated cursor prices { runnerId source decimal } }
+}"""
+STORE = "mutation($i: StoreOddsInput!) { storeOdds(input: $i) { seq stale { runnerId } } }"
+TOKEN = create_access_token(secret=SECRET, subject="feed", scopes=["odds:write"])
+
+
+@pytest.fixture
+def redis() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.kill()
+
+
+class Cluster:
+    def __init__(self, postgres_url: str, redis: RedisServer) -> None:
+        self.db_url = postgres_url
+        self.env = {"RACEWIRE_DATABASE_URL": postgres_url, "RACEWIRE_BROADCAST_URL": redis.url,
+                    "RACEWIRE_JWT_SECRET": SECRET, "RACEWIRE_WATCH_INTERVAL_SECONDS": "0.2"}
+        self.servers: list[ServerProcess] = []
+
+    def start(self, count: int, **env: str) -> list[ServerProcess]:
+        started = [ServerProcess({**self.env, **env}).start() for _ in range(count)]
+        self.servers += started
+        return started
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+    async def race(self, runners: int = 4) -> dict[str, Any]:
+        db = Database(self.db_url)
+        try:
+            meeting = (await load_race_cards(db=db, cards=[card(venue=f"Venue {os.urandom(3).hex()}", runners=runners)]))[0]
+            async with db.read() as session:
+                race_id = (await session.execute(text("SELECT id FROM races WHERE meeting_id = :m"), {"m": meeting.id})).scalar_one()
+                ids = [r for (r,) in await session.execute(text("SELECT id FROM runners WHERE race_id = :r ORDER BY number"), {"r": race_id})]
+        finally:
+            await db.dispose()
+        return {"id": str(race_id), "runners": [str(r) for r in ids]}
+
+
+@pytest.fixture
+async def cluster(postgres_url: str, redis: RedisServer) -> AsyncIterator[Cluster]:
+    running = Cluster(postgres_url, redis)
+    yield running
+    running.stop()
+
+
+class Writer:
+    """Stores a new price for one runner per call through one server, one second apart."""
+
+    def __init__(self, http: httpx.AsyncClient, race: dict[str, Any], source: str = "feed") -> None:
+        self.http = http
+        self.race = race
+        self.source = source
+        self.at = datetime.now(timezone.utc) - timedelta(hours=2)
+        self.n = 0
+
+    async def __call__(self, runner: int = 0) -> dict[str, Any]:
+        self.n += 1
+        self.at += timedelta(seconds=1)
+        body = {"query": STORE, "variables": {"i": {
+            "raceId": self.race["id"], "source": self.source, "observedAt": self.at.isoformat(),
+            "prices": [{"runnerId": self.race["runners"][runner], "decimal": 2 + (self.n % 50) / 10}],
+        }}}
+        response = await self.http.post("/graphql", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+        payload = response.json()
+        assert "errors" not in payload, payload
+        return payload["data"]["storeOdds"]
+
+
+async def subscriptions(server: ServerProcess) -> int:
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        return (await http.get("/ready")).json()["subscriptions"]
+
+
+async def wait_until(predicate: Any, timeout: float = 20) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+class Collector:
+    """A subscriber that records every seq it receives, in order."""
+
+    def __init__(self, client: GraphQLWs, id: str) -> None:
+        self.client = client
+        self.id = id
+        self.seqs: list[int] = []
+        self.cursor: str | None = None
+
+    async def run(self) -> None:
+        while True:
+            update = (await self.client.next(self.id, timeout=60))["oddsUpdated"]
+            self.seqs.extend(range(update["seqFrom"], update["seq"] + 1))
+            self.cursor = update["cursor"]
+
+
+async def test_hundreds_subscribing_at_once_on_three_processes_all_receive(cluster: Cluster) -> None:
+    servers = cluster.start(3)
+    race = await cluster.race()
+    clients = await asyncio.gather(*[GraphQLWs.open(servers[n % 3].ws) for n in range(300)])
+    await asyncio.gather(*[c.subscribe("s", ODDS, ids=[race["id"]]) for c in clients])
+    for server in servers:
+        await wait_until(lambda server=server: _at_least(server, 100))
+
+    async with httpx.AsyncClient(base_url=servers[0].http) as http:
+        stored = await Writer(http, race)()
+    updates = await asyncio.gather(*[c.next("s") for c in clients])
+
+    assert [u["oddsUpdated"]["seq"] for u in updates] == [stored["seq"]] * 300
+    await asyncio.gather(*[c.close() for c in clients])
+
+
+async def _at_least(server: ServerProcess, count: int) -> bool:
+    return await subscriptions(server) >= count
+
+
+async def test_redis_killed_and_restarted_mid_stream_loses_and_duplicates_nothing(
+    cluster: Cluster, redis: RedisServer
+) -> None:
+    writer_server, reader_server = cluster.start(2)
+    race = await cluster.race()
+    collectors = []
+    for n in range(20):
+        client = await GraphQLWs.open((reader_server if n % 2 else writer_server).ws)
+        await client.subscribe(str(n), ODDS, ids=[race["id"]])
+        collectors.append(Collector(client, str(n)))
+    await wait_until(lambda: _at_least(reader_server, 10))
+    await wait_until(lambda: _at_least(writer_server, 10))
+    tasks = [asyncio.create_task(c.run()) for c in collectors]
+    async with httpx.AsyncClient(base_url=writer_server.http) as http:
+        write = Writer(http, race)
+        for _ in range(30):
+            await write()
+        redis.kill()
+        for _ in range(30):  # stored while Redis is down: the log is the truth
+            await write()
+        async with httpx.AsyncClient(base_url=reader_server.http) as reader_http:
+            down = await reader_http.get("/ready")
+        redis.start()
+        for _ in range(30):
+            await write()
+    stored = write.n
+
+    async def everyone_has_everything() -> bool:
+        return all(len(c.seqs) >= stored for c in collectors)
+
+    await wait_until(everyone_has_everything, timeout=30)
+    for task in tasks:
+        task.cancel()
+    lost = sum(len(set(range(1, stored + 1)) - set(c.seqs)) for c in collectors)
+    duplicated = sum(len(c.seqs) - len(set(c.seqs)) for c in collectors)
+    print(f"redis restart: stored={stored} subscribers={len(collectors)} "
+          f"delivered={sum(len(c.seqs) for c in collectors)} lost={lost} duplicated={duplicated}")
+    assert down.status_code == 503 and down.json()["checks"]["broadcaster"] != "ok"
+    assert lost == 0 and duplicated == 0
+    assert all(c.seqs == list(range(1, stored + 1)) for c in collectors)
+    for collector in collectors:
+        await collector.client.close()
+
+
+async def test_concurrent_writers_on_three_processes_keep_seq_unique_and_contiguous(cluster: Cluster) -> None:
+    servers = cluster.start(3)
+    race = await cluster.race(runners=6)
+
+    async def hammer(server: ServerProcess, source: str) -> list[dict[str, Any]]:
+        async with httpx.AsyncClient(base_url=server.http) as http:
+            write = Writer(http, race, source)
+            return await asyncio.gather(*[write(runner=n % 6) for n in range(40)])
+
+    answers = [a for batch in await asyncio.gather(*[hammer(s, f"book{i}") for i, s in enumerate(servers)]) for a in batch]
+    db = Database(cluster.db_url)
+    try:
+        async with db.read() as session:
+            seqs = [s for (s,) in await session.execute(
+                text("SELECT seq FROM events WHERE stream = :s ORDER BY seq"), {"s": f"odds:{race['id']}"})]
+            prices = (await session.execute(text("SELECT count(*) FROM prices WHERE race_id = :r"), {"r": int(race["id"])})).scalar_one()
+    finally:
+        await db.dispose()
+    published = sorted(a["seq"] for a in answers if a["seq"] is not None)
+    stale = sum(len(a["stale"]) for a in answers)
+
+    assert seqs == list(range(1, len(seqs) + 1)) == published
+    assert prices + stale == 120  # every quote is either stored or reported stale
