@@ -60,8 +60,8 @@ def _serve(args: argparse.Namespace) -> None:
         sys.exit("--workers > 1 needs a shared database (PostgreSQL) and RACEWIRE_BROADCAST_URL=redis://…")
     uvicorn.run(
         "server.app:create_app", factory=True, host=settings.host, port=settings.port,
-        workers=args.workers, ws="websockets", log_level="info",
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        workers=args.workers, ws="websockets-sansio", log_level="info",
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds, ws_per_message_deflate=settings.ws_compression,
     )
 
 

@@ -26,6 +26,7 @@ class Settings:
     ws_ping_interval_seconds: float = 15.0
     ws_pong_timeout_seconds: float = 10.0
     shutdown_grace_seconds: float = 10.0
+    ws_compression: bool = True
     event_log_keep: int = 10_000
     prune_interval_seconds: float = 60.0
     migrate_on_start: bool = True

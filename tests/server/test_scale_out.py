@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -20,13 +21,22 @@ from websockets.exceptions import ConnectionClosed
 from conftest import card
 from live_server import GraphQLWs, ServerProcess
 from redis_server import RedisServer
+from pubsub.broadcast import create_broadcast
+from pubsub.hub import Hub
 from resolvers.race_cards import load_race_cards
+from resolvers.store_odds import Quote, StoreOdds, store_odds
 from server.auth import create_access_token
 from storage.database import Database
 
 SECRET = "scale-out-secret-0123456789abcdefghijkl"
 ODDS = """subscription($ids: [ID!]!, $after: String) {
   oddsUpdated(raceIds: $ids, after: $after) { seq seqFrom conflated cursor prices { runnerId source decimal } }
+}"""
+RICH_ODDS = """subscription($ids: [ID!]!) {
+  oddsUpdated(raceIds: $ids) {
+    seq seqFrom conflated cursor observedAt publishedAt
+    prices { runnerId source decimal fractional american impliedProbability observedAt }
+  }
 }"""
 STORE = "mutation($i: StoreOddsInput!) { storeOdds(input: $i) { seq stale { runnerId } } }"
 TOKEN = create_access_token(secret=SECRET, subject="feed", scopes=["odds:write"])
@@ -213,3 +223,148 @@ async def test_concurrent_writers_on_three_processes_keep_seq_unique_and_contigu
 
     assert seqs == list(range(1, len(seqs) + 1)) == published
     assert prices + stale == 120  # every quote is either stored or reported stale
+
+
+def rss_kib(server: ServerProcess) -> int:
+    with open(f"/proc/{server.process.pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+async def test_a_client_that_stops_reading_keeps_memory_flat_and_others_served(
+    cluster: Cluster, redis: RedisServer
+) -> None:
+    # Pings are slowed down here: a reader that stops reading for long is dropped as dead otherwise.
+    # Uncompressed, rich updates fill the socket buffers between server and client quickly.
+    (server,) = cluster.start(1, RACEWIRE_SUBSCRIBER_BUFFER="64", RACEWIRE_WS_PING_INTERVAL_SECONDS="600",
+                              RACEWIRE_WS_COMPRESSION="false")
+    race = await cluster.race(runners=40)
+    stalled = await _stalled_subscriber(server, race)
+    healthy = Collector(await GraphQLWs.open(server.ws), "fast")
+    await healthy.client.subscribe("fast", ODDS, ids=[race["id"]])
+    await wait_until(lambda: _at_least(server, 2))
+    reading = asyncio.create_task(healthy.run())
+
+    # A feed process of its own, publishing through the same Redis: fast enough to flood the reader.
+    async with Feed(cluster.db_url, redis.url) as feed:
+        await feed.store(race, 300)
+        before = rss_kib(server)
+        await feed.store(race, 2500)
+        after = rss_kib(server)
+        stored = feed.stored
+    await wait_until(lambda: _has(healthy, stored), timeout=60)
+    reading.cancel()
+
+    seqs, conflated = await _drain(stalled, stored)
+    print(f"slow reader: stored={stored} rss_before={before} KiB rss_after={after} KiB growth={after - before} KiB "
+          f"healthy_received={len(healthy.seqs)} stalled_received={len(seqs)} conflated_updates={conflated}")
+    assert healthy.seqs == list(range(1, stored + 1))
+    assert seqs == list(range(1, stored + 1)) and conflated >= 1
+    assert after - before < 16 * 1024
+    await stalled.close()
+    await healthy.client.close()
+
+
+async def _stalled_subscriber(server: ServerProcess, race: dict[str, Any]) -> Any:
+    """A client that will stop reading, with a small socket buffer so the server feels it."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", server.port))
+    client = await connect(server.ws, sock=sock, subprotocols=["graphql-transport-ws"], max_queue=1, max_size=2**22)
+    await client.send(json.dumps({"type": "connection_init", "payload": {}}))
+    assert json.loads(await client.recv())["type"] == "connection_ack"
+    await client.send(json.dumps({"id": "slow", "type": "subscribe", "payload": {"query": RICH_ODDS, "variables": {"ids": [race["id"]]}}}))
+    return client
+
+
+async def _drain(client: Any, until: int) -> tuple[list[int], int]:
+    """Reads until `until`: individual updates up to where the server fell behind, then conflated."""
+    seqs: list[int] = []
+    conflated = 0
+    while not seqs or seqs[-1] < until:
+        message = json.loads(await asyncio.wait_for(client.recv(), 30))
+        if message["type"] == "ping":
+            await client.send(json.dumps({"type": "pong"}))
+            continue
+        update = message["payload"]["data"]["oddsUpdated"]
+        conflated += update["conflated"]
+        seqs.extend(range(update["seqFrom"], update["seq"] + 1))
+    return seqs, conflated
+
+
+class Feed:
+    """Stores prices through the use case directly, as a separate feed process would."""
+
+    def __init__(self, db_url: str, redis_url: str) -> None:
+        self.db = Database(db_url)
+        self.broadcast = create_broadcast(redis_url)
+        self.hub = Hub(self.broadcast)
+        self.at = datetime.now(timezone.utc) - timedelta(hours=3)
+        self.stored = 0
+
+    async def __aenter__(self) -> Feed:
+        await self.broadcast.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.broadcast.disconnect()
+        await self.db.dispose()
+
+    async def store(self, race: dict[str, Any], count: int) -> None:
+        runners = [int(r) for r in race["runners"]]
+        for _ in range(count):
+            self.stored += 1
+            self.at += timedelta(seconds=1)
+            quotes = tuple(Quote(r, 2 + ((self.stored + i) % 90) / 10) for i, r in enumerate(runners))
+            await store_odds(db=self.db, hub=self.hub, command=StoreOdds(int(race["id"]), "feed", self.at, quotes))
+
+
+async def _has(collector: Collector, count: int) -> bool:
+    return len(collector.seqs) >= count
+
+
+async def test_sigterm_closes_websockets_with_1012_and_clients_resume_elsewhere(cluster: Cluster) -> None:
+    leaving, staying = cluster.start(2)
+    race = await cluster.race()
+    client = await GraphQLWs.open(leaving.ws)
+    await client.subscribe("a", ODDS, ids=[race["id"]])
+    await wait_until(lambda: _at_least(leaving, 1))
+    async with httpx.AsyncClient(base_url=staying.http) as http:
+        write = Writer(http, race)
+        await write()
+        cursor = (await client.next("a"))["oddsUpdated"]["cursor"]
+        leaving.process.send_signal(signal.SIGTERM)
+        with pytest.raises(ConnectionClosed) as closed:
+            await client.next("a")
+        for _ in range(5):
+            await write()
+    resumed = await GraphQLWs.open(staying.ws)
+    await resumed.subscribe("b", ODDS, ids=[race["id"]], after=cursor)
+    missed = [(await resumed.next("b"))["oddsUpdated"]["seq"] for _ in range(5)]
+
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+    assert leaving.process.wait(15) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once done
+    assert any("Application shutdown complete" in line for line in leaving.log)
+    assert missed == [2, 3, 4, 5, 6]
+    await resumed.close()
+
+
+async def test_heartbeats_drop_a_silent_peer_and_keep_a_live_one(cluster: Cluster) -> None:
+    (server,) = cluster.start(1, RACEWIRE_WS_PING_INTERVAL_SECONDS="0.2", RACEWIRE_WS_PONG_TIMEOUT_SECONDS="0.3")
+    race = await cluster.race()
+    silent = await connect(server.ws, subprotocols=["graphql-transport-ws"])
+    await silent.send(json.dumps({"type": "connection_init", "payload": {}}))
+    live = await GraphQLWs.open(server.ws)
+    await live.subscribe("l", ODDS, ids=[race["id"]])
+    await wait_until(lambda: _at_least(server, 1))
+    live_update = asyncio.create_task(live.next("l"))  # answers every ping while it waits
+    pings = 0
+    with pytest.raises(ConnectionClosed) as dropped:
+        while True:
+            message = json.loads(await asyncio.wait_for(silent.recv(), 5))
+            pings += message["type"] == "ping"
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        stored = await Writer(http, race)()
+
+    assert pings >= 1 and dropped.value.rcvd is not None and dropped.value.rcvd.code == 4504
+    assert (await live_update)["oddsUpdated"]["seq"] == stored["seq"]
+    await live.close()
