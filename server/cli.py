@@ -58,6 +58,8 @@ def _serve(args: argparse.Namespace) -> None:
     settings = Settings.from_env()
     if args.workers > 1 and (settings.is_sqlite or settings.broadcast_url.startswith("memory")):
         sys.exit("--workers > 1 needs a shared database (PostgreSQL) and RACEWIRE_BROADCAST_URL=redis://…")
+    if args.workers > 1 and settings.demo:
+        sys.exit("--demo runs one feed per process: with --workers, run `racewire demo` and `racewire feed` beside it")
     uvicorn.run(
         "server.app:create_app", factory=True, host=settings.host, port=settings.port,
         workers=args.workers, ws="websockets-sansio", log_level="info",

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from storage.database import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x72616365  # any constant shared by every Racewire process
 
 
 def alembic_config(url: str) -> Config:
@@ -26,5 +27,8 @@ async def upgrade(database: Database) -> None:
 
 
 def _upgrade(connection: Connection, config: Config) -> None:
+    if connection.dialect.name == "postgresql":
+        # Several processes starting at once migrate one after another, not into each other.
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
     config.attributes["connection"] = connection
     command.upgrade(config, "head")

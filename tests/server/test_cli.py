@@ -47,3 +47,33 @@ def test_migrate_creates_the_sqlite_file(tmp_path: Path) -> None:
 def test_workers_refuse_an_unshared_setup() -> None:
     done = racewire("serve", "--workers", "2")
     assert done.returncode != 0 and "redis://" in done.stderr
+
+
+def test_processes_starting_together_migrate_one_after_another() -> None:
+    import asyncio
+    import os
+    import uuid
+
+    import asyncpg
+
+    from conftest import POSTGRES_ADMIN_URL
+
+    name = f"racewire_migrate_{uuid.uuid4().hex[:8]}"
+
+    async def admin(sql: str) -> None:
+        connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+        env = {**os.environ, "RACEWIRE_DATABASE_URL": f"{base}/{name}"}
+        runs = [subprocess.Popen([sys.executable, "-m", "server.cli", "migrate"], cwd=ROOT, env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        outcomes = [(run.wait(60), run.stderr.read()) for run in runs]  # type: ignore[union-attr]
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    assert [code for code, _ in outcomes] == [0, 0, 0], outcomes
