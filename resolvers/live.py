@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -58,7 +58,7 @@ class NewsPublished:
 
 async def odds_updates(
     *, db: Database, hub: Hub, race_ids: Sequence[int], after: str | None, snapshot: bool,
-    max_races: int,
+    max_races: int, on_listening: Callable[[], None] | None = None, conflate_replay: bool = False,
 ) -> AsyncIterator[OddsUpdate]:
     ids = list(dict.fromkeys(race_ids))
     if not ids:
@@ -75,6 +75,7 @@ async def odds_updates(
     follower = StreamFollower(
         db=db, hub=hub, streams=streams,
         start={s: start[s] for s in streams if s in start}, snapshot=snapshot, conflate=conflate_odds,
+        on_listening=on_listening, conflate_replay=conflate_replay,
     )
     async for event in follower:
         race_id = channels.race_of(event.stream)
@@ -149,7 +150,8 @@ async def _snapshot(db: Database, race_id: int, seq: int, cursor: str) -> OddsUp
 
 
 async def status_changes(
-    *, db: Database, hub: Hub, race_ids: Sequence[int] | None, after: str | None, max_races: int
+    *, db: Database, hub: Hub, race_ids: Sequence[int] | None, after: str | None, max_races: int,
+    on_listening: Callable[[], None] | None = None,
 ) -> AsyncIterator[StatusChange]:
     wanted = set(race_ids) if race_ids else None
     if wanted is not None and len(wanted) > max_races:
@@ -158,6 +160,7 @@ async def status_changes(
     follower = StreamFollower(
         db=db, hub=hub, streams=[channels.STATUS],
         start={channels.STATUS: start[channels.STATUS]} if channels.STATUS in start else None,
+        on_listening=on_listening,
     )
     async for event in follower:
         payload = event.payload
@@ -172,13 +175,15 @@ async def status_changes(
 
 
 async def published_news(
-    *, db: Database, hub: Hub, tags: Sequence[str] | None, after: str | None
+    *, db: Database, hub: Hub, tags: Sequence[str] | None, after: str | None,
+    on_listening: Callable[[], None] | None = None,
 ) -> AsyncIterator[NewsPublished]:
     wanted = set(tags) if tags else None
     start = decode_positions(after) if after else {}
     follower = StreamFollower(
         db=db, hub=hub, streams=[channels.NEWS],
         start={channels.NEWS: start[channels.NEWS]} if channels.NEWS in start else None,
+        on_listening=on_listening,
     )
     async for event in follower:
         payload = event.payload

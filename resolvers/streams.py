@@ -13,7 +13,7 @@ from storage import events
 from storage.database import Database
 
 SNAPSHOT = "snapshot"
-_PAGE = 500
+_PAGE = 100  # events read from the log at a time, bounding a catch-up's memory
 
 Conflate = Callable[[Sequence[Envelope]], Envelope]
 
@@ -28,7 +28,8 @@ class StreamFollower:
 
     A reader that falls more than the hub's buffer behind is caught up from the log: with
     `conflate`, in one merged event per stream; without, the stream ends with
-    SUBSCRIBER_TOO_SLOW and the cursor to resume from."""
+    SUBSCRIBER_TOO_SLOW and the cursor to resume from. `conflate_replay` catches a resumed
+    reader up the same way, for one that is resumed because it fell behind."""
 
     def __init__(
         self,
@@ -39,6 +40,8 @@ class StreamFollower:
         start: Mapping[str, int] | None = None,
         snapshot: bool = False,
         conflate: Conflate | None = None,
+        on_listening: Callable[[], None] | None = None,
+        conflate_replay: bool = False,
     ) -> None:
         self._db = db
         self._hub = hub
@@ -46,12 +49,16 @@ class StreamFollower:
         self._start = dict(start or {})
         self._snapshot = snapshot
         self._conflate = conflate
+        self._on_listening = on_listening
+        self._conflate_replay = conflate_replay and conflate is not None
         self.positions: dict[str, int] = {}
 
     async def __aiter__(self) -> AsyncIterator[Envelope]:
         async with self._hub.listen(self._streams) as listener:
             async with self._db.read() as session:
                 heads = await events.heads(session, self._streams)
+            if self._on_listening is not None:
+                self._on_listening()
             for stream in self._streams:
                 start = self._start.get(stream)
                 if start is None:
@@ -60,8 +67,9 @@ class StreamFollower:
                         yield self._mark_snapshot(stream, heads[stream])
                 else:
                     self.positions[stream] = start
-                    async for event in self._catch_up(stream):
-                        yield event
+            replay = self._recover() if self._conflate_replay else self._replay()
+            async for event in replay:
+                yield event
             while True:
                 event = await listener.get()
                 if event is None:
@@ -80,6 +88,12 @@ class StreamFollower:
                 self.positions[event.stream] = event.seq
                 yield event
 
+    async def _replay(self) -> AsyncIterator[Envelope]:
+        for stream in self._streams:
+            if stream in self._start:
+                async for event in self._catch_up(stream):
+                    yield event
+
     async def _recover(self) -> AsyncIterator[Envelope]:
         if self._conflate is None:
             raise SubscriberTooSlow(
@@ -87,11 +101,13 @@ class StreamFollower:
                 cursor=encode_positions(self.positions),
             )
         for stream in self._streams:
-            caught = [event async for event in self._catch_up(stream)]
-            if len(caught) == 1 or (caught and caught[-1].kind == SNAPSHOT):
-                yield caught[-1]  # a snapshot supersedes whatever came before it
-            elif caught:
-                yield self._conflate(caught)
+            merged: Envelope | None = None
+            async for event in self._catch_up(stream):
+                # Merged as read, so a long catch-up holds one event, not all of them.
+                snapshot = event.kind == SNAPSHOT  # supersedes whatever came before it
+                merged = event if merged is None or snapshot else self._conflate([merged, event])
+            if merged is not None:
+                yield merged
 
     async def _catch_up(self, stream: str, until: int | None = None) -> AsyncIterator[Envelope]:
         while True:

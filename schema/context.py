@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -30,6 +31,13 @@ class Context:
     loaders: Loaders = field(init=False)
     # Filled in by the graphql-transport-ws handler from `connection_init`.
     connection_params: dict[str, Any] | None = None
+    # Set by a subscription resolver: the cursor of the event it yields last, and when it
+    # listens; the fan-out engine reads both to share one execution between subscribers.
+    last_cursor: str | None = None
+    listening: asyncio.Event = field(default_factory=asyncio.Event)
+    # Where a subscription without its own `after` resumes: set by the fan-out engine for a
+    # subscriber that fell behind its group.
+    resume_cursor: str | None = None
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db)

@@ -33,9 +33,11 @@ class Subscription:
         ctx = info.context
         updates = live.odds_updates(
             db=ctx.db, hub=ctx.hub, race_ids=[parse_id(r, what="race") for r in race_ids],
-            after=after, snapshot=snapshot, max_races=ctx.limits.max_race_ids,
+            after=after or ctx.resume_cursor, snapshot=snapshot, max_races=ctx.limits.max_race_ids,
+            on_listening=ctx.listening.set, conflate_replay=after is None and ctx.resume_cursor is not None,
         )
         async for u in updates:
+            ctx.last_cursor = u.cursor
             yield OddsUpdate(
                 race_id=strawberry.ID(str(u.race_id)), seq=u.seq, cursor=u.cursor, snapshot=u.snapshot,
                 conflated=u.conflated, seq_from=u.seq_from, source=u.source, observed_at=u.observed_at,
@@ -54,9 +56,10 @@ class Subscription:
         changes = live.status_changes(
             db=ctx.db, hub=ctx.hub,
             race_ids=[parse_id(r, what="race") for r in race_ids] if race_ids else None,
-            after=after, max_races=ctx.limits.max_race_ids,
+            after=after or ctx.resume_cursor, max_races=ctx.limits.max_race_ids, on_listening=ctx.listening.set,
         )
         async for c in changes:
+            ctx.last_cursor = c.cursor
             yield RaceStatusEvent(
                 race_id=strawberry.ID(str(c.race_id)), status=RaceStatus(c.status),
                 previous_status=RaceStatus(c.previous) if c.previous else None,
@@ -71,5 +74,9 @@ class Subscription:
         after: Annotated[str | None, strawberry.argument(description="The cursor of the last event seen.")] = None,
     ) -> AsyncGenerator[NewsEvent, None]:
         ctx = info.context
-        async for n in live.published_news(db=ctx.db, hub=ctx.hub, tags=tags, after=after):
+        news = live.published_news(
+            db=ctx.db, hub=ctx.hub, tags=tags, after=after or ctx.resume_cursor, on_listening=ctx.listening.set
+        )
+        async for n in news:
+            ctx.last_cursor = n.cursor
             yield NewsEvent(seq=n.seq, cursor=n.cursor, article=NewsArticle.from_row(n.article))

@@ -104,7 +104,8 @@ async def _ready(request: Request) -> JSONResponse:
         "status": "ready" if ready else "unavailable",
         "checks": checks,
         "connections": runtime.graphql.open_connections,
-        "subscriptions": runtime.hub.listener_count,
+        "subscriptions": runtime.graphql.active_subscriptions,
+        "executions": runtime.hub.listener_count,  # subscriptions running their own execution
     }
     return JSONResponse(body, status_code=200 if ready else 503)
 

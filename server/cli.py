@@ -64,6 +64,7 @@ def _serve(args: argparse.Namespace) -> None:
         "server.app:create_app", factory=True, host=settings.host, port=settings.port,
         workers=args.workers, ws="websockets-sansio", log_level="info",
         timeout_graceful_shutdown=settings.shutdown_grace_seconds, ws_per_message_deflate=settings.ws_compression,
+        ws_ping_interval=settings.ws_ping_interval_seconds, ws_ping_timeout=settings.ws_pong_timeout_seconds,
     )
 
 

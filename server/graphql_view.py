@@ -13,15 +13,17 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from pubsub.hub import Hub
+from resolvers.viewer import Viewer
 from schema.context import Context, Limits
 from server.auth import InvalidToken, viewer_from_header
-from server.heartbeat import HeartbeatHandler
+from server.fanout import FanOut
+from server.transport import RacewireHandler
 from server.settings import Settings
 from storage.database import Database
 
 
 class RacewireGraphQL(GraphQL[Context, None]):
-    graphql_transport_ws_handler_class = HeartbeatHandler
+    graphql_transport_ws_handler_class = RacewireHandler
 
     def __init__(self, *, schema: Any, settings: Settings, db: Database, hub: Hub) -> None:
         super().__init__(
@@ -30,6 +32,8 @@ class RacewireGraphQL(GraphQL[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         )
+        self.fanout = FanOut(schema, context_for=self._context_for) if settings.fanout else None
+        self.send_buffer = settings.ws_send_buffer_bytes
         self.ping_interval = settings.ws_ping_interval_seconds
         self.pong_timeout = settings.ws_pong_timeout_seconds
         self._secret = settings.jwt_secret
@@ -47,6 +51,14 @@ class RacewireGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
         finally:
             self.open_connections -= 1
+
+    def _context_for(self, viewer: Viewer) -> Context:
+        return Context(db=self._db, hub=self._hub, limits=self._limits, viewer=viewer)
+
+    @property
+    def active_subscriptions(self) -> int:
+        shared = self.fanout.shared_subscribers if self.fanout is not None else 0
+        return self._hub.listener_count + shared
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
         context = Context(db=self._db, hub=self._hub, limits=self._limits)

@@ -27,6 +27,8 @@ class Settings:
     ws_pong_timeout_seconds: float = 10.0
     shutdown_grace_seconds: float = 10.0
     ws_compression: bool = True
+    ws_send_buffer_bytes: int = 256 * 1024
+    fanout: bool = True
     event_log_keep: int = 10_000
     prune_interval_seconds: float = 60.0
     migrate_on_start: bool = True

@@ -1,0 +1,268 @@
+"""The fan-out engine: one subscription execution per group of identical subscribers.
+
+Each event is executed and encoded to JSON once per group; every member gets those bytes spliced
+into its own `next` frame. A member that resumes with a cursor, or asks for a snapshot of a group
+already running, is served on its own until its stream reaches an event the group has also
+delivered, then joins the group from the next one. A member whose connection falls behind leaves
+the group and resumes on its own from the last event it was given."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import orjson
+import strawberry
+from strawberry.types.execution import ExecutionResult, PreExecutionError
+
+from resolvers.viewer import Viewer
+from schema.context import Context
+from server.fanout_plan import GroupKey, Plan, Planner
+from server.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+RING = 64
+
+
+def encode(result: ExecutionResult) -> str:
+    payload: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        payload["errors"] = [error.formatted for error in result.errors]
+    if result.extensions:
+        payload["extensions"] = result.extensions
+    return orjson.dumps(payload).decode()
+
+
+class Member:
+    def __init__(self, operation_id: str, outbox: Outbox) -> None:
+        self.id_json = orjson.dumps(operation_id).decode()
+        self.outbox = outbox
+        self.last_cursor: str | None = None
+        self.waiting_on: str | None = None
+        self.attached = False
+        self.done = asyncio.Event()
+        self.lagged = asyncio.Event()
+        self.switched = asyncio.Event()
+
+    def next_frame(self, payload: str) -> str:
+        return f'{{"id":{self.id_json},"type":"next","payload":{payload}}}'
+
+    def end_frame(self, errors: list[Any] | None = None) -> str:
+        if errors:
+            return f'{{"id":{self.id_json},"type":"error","payload":{orjson.dumps(errors).decode()}}}'
+        return f'{{"id":{self.id_json},"type":"complete"}}'
+
+
+class Group:
+    def __init__(self, engine: FanOut, key: GroupKey, plan: Plan, context: Context) -> None:
+        self._engine = engine
+        self.key = key
+        self._plan = plan
+        self.context = context
+        self.members: set[Member] = set()
+        self.pending: set[Member] = set()
+        self._ring: deque[tuple[str | None, str]] = deque(maxlen=RING)
+        self._waiting: dict[str, set[Member]] = {}
+        self.ended = False
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        first = True
+        try:
+            stream = await self._engine.schema.subscribe(
+                self.key.query, variable_values=self._plan.group_variables, context_value=self.context,
+                operation_name=self.key.operation_name,
+            )
+            async with contextlib.aclosing(stream):
+                async for result in stream:
+                    if first and isinstance(result, PreExecutionError):
+                        self._end([e.formatted for e in result.errors or ()])
+                        return
+                    first = False
+                    self._publish(encode(result), self.context.last_cursor)
+            self._end()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("shared subscription failed")
+            self._end([{"message": "Internal server error.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}])
+
+    def _publish(self, payload: str, cursor: str | None) -> None:
+        self._ring.append((cursor, payload))
+        for member in tuple(self.members):
+            if member.outbox.push(member.next_frame(payload)):
+                member.last_cursor = cursor
+            else:
+                self._detach(member)
+                member.lagged.set()
+        for member in self._waiting.pop(cursor, ()) if cursor is not None else ():
+            member.waiting_on = None
+            self.attach(member)
+            member.switched.set()
+
+    def _end(self, errors: list[Any] | None = None) -> None:
+        self.ended = True
+        for member in tuple(self.members):
+            member.outbox.push(member.end_frame(errors))
+            member.done.set()
+        self.members.clear()
+
+    def attach(self, member: Member) -> None:
+        self.pending.discard(member)
+        self.members.add(member)
+        member.attached = True
+
+    def _detach(self, member: Member) -> None:
+        self.members.discard(member)
+        self.pending.add(member)
+        member.attached = False
+
+    def try_switch(self, member: Member, cursor: str | None) -> bool:
+        """Called by a member served on its own after each event it was sent: joins the group
+        when the group has delivered the same event, else waits for the group to reach it."""
+        if cursor is None or self.ended:
+            return False
+        later: list[tuple[str | None, str]] = []
+        for delivered, payload in reversed(self._ring):
+            if delivered == cursor:
+                break
+            later.append((delivered, payload))
+        else:
+            self._unwait(member)
+            member.waiting_on = cursor
+            self._waiting.setdefault(cursor, set()).add(member)
+            return False
+        frames = [(delivered, member.next_frame(payload)) for delivered, payload in reversed(later)]
+        if not member.outbox.fits(sum(len(frame) for _, frame in frames)):
+            return False  # not all at once: stay on its own a while longer
+        for delivered, frame in frames:
+            member.outbox.push(frame)
+            member.last_cursor = delivered
+        self._unwait(member)
+        self.attach(member)
+        return True
+
+    def _unwait(self, member: Member) -> None:
+        if member.waiting_on is not None:
+            waiting = self._waiting.get(member.waiting_on)
+            if waiting is not None:
+                waiting.discard(member)
+                if not waiting:
+                    del self._waiting[member.waiting_on]
+            member.waiting_on = None
+
+    def forget(self, member: Member) -> None:
+        self.members.discard(member)
+        self.pending.discard(member)
+        self._unwait(member)
+
+    @property
+    def empty(self) -> bool:
+        return not self.members and not self.pending
+
+
+class FanOut:
+    def __init__(self, schema: strawberry.Schema, *, context_for: Callable[[Viewer], Context]) -> None:
+        self.schema = schema
+        self.planner = Planner()
+        self._context_for = context_for
+        self._groups: dict[GroupKey, Group] = {}
+
+    @property
+    def shared_subscribers(self) -> int:
+        """Members served by a listening group beyond the one execution each group runs."""
+        return sum(len(g.members) - 1 for g in self._groups.values() if g.context.listening.is_set())
+
+    async def serve(
+        self, member: Member, plan: Plan, *, query: str, variables: dict[str, Any], operation_name: str | None,
+        viewer: Viewer,
+    ) -> None:
+        group = self._groups.get(plan.key)
+        founder = group is None or group.ended
+        if founder:
+            group = Group(self, plan.key, plan, self._context_for(Viewer(subject=None, scopes=plan.key.scopes)))
+            self._groups[plan.key] = group
+        assert group is not None
+        on_its_own = plan.resumes or (plan.wants_snapshot and not founder)
+        resume_cursor: str | None = None
+        try:
+            while True:
+                if on_its_own:
+                    group.pending.add(member)
+                    if await self._on_its_own(member, group, query, variables, operation_name, viewer, resume_cursor):
+                        return
+                else:
+                    group.attach(member)
+                await _first(member.done, member.lagged)
+                if member.done.is_set():
+                    return
+                member.lagged.clear()
+                on_its_own = True
+                resume_cursor = member.last_cursor
+                if plan.resume_variable is not None:
+                    variables = {**variables, plan.resume_variable: None}
+        finally:
+            group.forget(member)
+            if group.empty and self._groups.get(group.key) is group:
+                del self._groups[group.key]
+                group.task.cancel()
+
+    async def _on_its_own(
+        self, member: Member, group: Group, query: str, variables: dict[str, Any], operation_name: str | None,
+        viewer: Viewer, resume_cursor: str | None,
+    ) -> bool:
+        """Serves the member from its own execution until it joins the group; True once its
+        stream has ended."""
+        context = self._context_for(viewer)
+        context.resume_cursor = resume_cursor
+        stream = await self.schema.subscribe(
+            query, variable_values=variables, context_value=context, operation_name=operation_name
+        )
+        member.switched.clear()
+        own = asyncio.create_task(self._pump(member, group, stream, context))
+        switched = asyncio.create_task(member.switched.wait())
+        try:
+            done, _ = await asyncio.wait({own, switched}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (own, switched):
+                task.cancel()
+            await asyncio.gather(own, switched, return_exceptions=True)
+        return own in done and not own.cancelled() and own.result()
+
+    async def _pump(self, member: Member, group: Group, stream: AsyncIterator[Any], context: Context) -> bool:
+        first = True
+        async with contextlib.aclosing(stream):  # type: ignore[type-var]
+            async for result in stream:
+                if first and isinstance(result, PreExecutionError):
+                    await self._send(member, member.end_frame([e.formatted for e in result.errors or ()]))
+                    return True
+                first = False
+                if not await self._send(member, member.next_frame(encode(result))):
+                    return False  # the group took over while this waited for room
+                member.last_cursor = context.last_cursor
+                if group.try_switch(member, context.last_cursor):
+                    return False
+        await self._send(member, member.end_frame())
+        return True
+
+    @staticmethod
+    async def _send(member: Member, frame: str) -> bool:
+        await member.outbox.room()
+        if member.attached:
+            return False
+        member.outbox.push(frame)
+        return True
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waiters = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

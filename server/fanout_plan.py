@@ -1,0 +1,115 @@
+"""Which subscriptions may share one execution, and under what key.
+
+Subscribers whose results must be identical form a group: same document, same operation, same
+variables (the resume cursor aside) and same scopes. Only fields that read nothing from the
+viewer are shared; anything else runs on its own."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from graphql import (
+    BooleanValueNode,
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    VariableNode,
+    parse,
+)
+
+SHAREABLE_FIELDS = frozenset({"oddsUpdated", "raceStatus", "news"})
+RESUME_ARGUMENT = "after"
+SNAPSHOT_ARGUMENT = "snapshot"
+
+
+@dataclass(frozen=True)
+class GroupKey:
+    query: str
+    operation_name: str | None
+    variables: bytes
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Plan:
+    key: GroupKey
+    group_variables: dict[str, Any]  # the member's variables with the resume cursor cleared
+    resume_variable: str | None
+    resumes: bool
+    wants_snapshot: bool
+
+
+class Planner:
+    def __init__(self, *, cache_size: int = 512) -> None:
+        self._documents: OrderedDict[str, DocumentNode | None] = OrderedDict()
+        self._cache_size = cache_size
+
+    def plan(
+        self, query: str, variables: dict[str, Any] | None, operation_name: str | None, scopes: frozenset[str]
+    ) -> Plan | None:
+        """The sharing plan for a subscribe message, or None to run it on its own."""
+        operation = self._operation(query, operation_name)
+        if operation is None:
+            return None
+        variables = dict(variables or {})
+        defaults = {
+            d.variable.name.value: d.default_value for d in operation.variable_definitions or () if d.default_value
+        }
+        resume_variable: str | None = None
+        resumes = snapshot = False
+        for field in operation.selection_set.selections:
+            if not isinstance(field, FieldNode) or field.name.value not in SHAREABLE_FIELDS or field.directives:
+                return None
+            for argument in field.arguments or ():
+                name, value = argument.name.value, argument.value
+                if name == RESUME_ARGUMENT:
+                    if not isinstance(value, VariableNode):
+                        return None  # a cursor written into the document cannot be shared
+                    resume_variable = value.name.value
+                    resumes = resumes or variables.get(resume_variable) is not None
+                elif name == SNAPSHOT_ARGUMENT:
+                    snapshot = snapshot or _truthy(value, variables, defaults)
+        shared = {k: v for k, v in variables.items() if k != resume_variable}
+        try:
+            canonical = orjson.dumps(shared, option=orjson.OPT_SORT_KEYS)
+        except TypeError:
+            return None
+        key = GroupKey(query, operation_name, canonical, scopes)
+        group_variables = {**shared, resume_variable: None} if resume_variable else shared
+        return Plan(key, group_variables, resume_variable, resumes, snapshot)
+
+    def _operation(self, query: str, operation_name: str | None) -> OperationDefinitionNode | None:
+        document = self._documents.get(query)
+        if document is None and query not in self._documents:
+            try:
+                document = parse(query, no_location=True)
+            except GraphQLError:
+                document = None
+            self._documents[query] = document
+            if len(self._documents) > self._cache_size:
+                self._documents.popitem(last=False)
+        if document is None:
+            return None
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if operation_name is not None:
+            operations = [o for o in operations if o.name is not None and o.name.value == operation_name]
+        if len(operations) != 1 or operations[0].operation is not OperationType.SUBSCRIPTION:
+            return None
+        return operations[0]
+
+
+def _truthy(value: Any, variables: dict[str, Any], defaults: dict[str, Any]) -> bool:
+    if isinstance(value, BooleanValueNode):
+        return bool(value.value)
+    if isinstance(value, VariableNode):
+        name = value.name.value
+        if name in variables:
+            return bool(variables[name])
+        default = defaults.get(name)
+        return isinstance(default, BooleanValueNode) and default.value
+    return False

@@ -1,0 +1,69 @@
+"""Racewire's graphql-transport-ws handler: heartbeats, and shareable subscriptions served by
+the fan-out engine; every other operation takes Strawberry's own path."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+
+from server.fanout import Member
+from server.fanout_plan import Plan
+from server.heartbeat import HeartbeatHandler
+from server.outbox import Outbox
+
+
+class RacewireHandler(HeartbeatHandler):
+    _outbox: Outbox | None = None
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        plan = self._plan(message)
+        if plan is None:
+            await super().handle_subscribe(message)
+            return
+        payload = message["payload"]
+        operation = Operation(self, message["id"], payload["query"], payload.get("variables"),
+                              payload.get("operationName"))
+        if self._outbox is None:
+            self._outbox = Outbox(self.websocket.ws, limit=self.view.send_buffer)
+        member = Member(operation.id, self._outbox)
+        operation.task = asyncio.create_task(self._serve(operation, member, plan))
+        operation.task.add_done_callback(self._task_done)
+        self.operations[operation.id] = operation
+
+    def _plan(self, message: SubscribeMessage) -> Plan | None:
+        fanout = getattr(self.view, "fanout", None)
+        limit = self.max_subscriptions_per_connection
+        if (
+            fanout is None
+            or not self.connection_acknowledged
+            or message["id"] in self.operations
+            or (limit is not None and len(self.operations) >= limit)
+        ):
+            return None  # Strawberry's path answers these cases as the protocol says
+        payload: Any = message.get("payload")
+        query = payload.get("query") if isinstance(payload, dict) else None
+        variables = payload.get("variables") if isinstance(payload, dict) else None
+        if not isinstance(query, str) or not isinstance(variables, dict | None):
+            return None
+        return fanout.planner.plan(query, variables, payload.get("operationName"),
+                                   frozenset(self.context.viewer.scopes))
+
+    async def _serve(self, operation: Operation[Any, None], member: Member, plan: Plan) -> None:
+        try:
+            await self.view.fanout.serve(
+                member, plan, query=operation.query, variables=operation.variables or {},
+                operation_name=operation.operation_name, viewer=self.context.viewer,
+            )
+        except Exception as error:  # noqa: BLE001 - logged like Strawberry's own operation tasks
+            await self.handle_task_exception(error)
+        finally:
+            if self.operations.get(operation.id) is operation:
+                del self.operations[operation.id]
+
+    async def shutdown(self) -> None:
+        await super().shutdown()
+        if self._outbox is not None:
+            await self._outbox.close()
