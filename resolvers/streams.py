@@ -91,6 +91,7 @@ class StreamFollower:
             if len(caught) == 1 or (caught and caught[-1].kind == SNAPSHOT):
                 yield caught[-1]  # a snapshot supersedes whatever came before it
             elif caught:
+                self._hub.telemetry.conflated(stream)
                 yield self._conflate(caught)
 
     async def _catch_up(self, stream: str, until: int | None = None) -> AsyncIterator[Envelope]:

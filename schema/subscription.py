@@ -36,6 +36,7 @@ class Subscription:
             after=after, snapshot=snapshot, max_races=ctx.limits.max_race_ids,
         )
         async for u in updates:
+            ctx.hub.telemetry.sent("oddsUpdated", u.published_at)
             yield OddsUpdate(
                 race_id=strawberry.ID(str(u.race_id)), seq=u.seq, cursor=u.cursor, snapshot=u.snapshot,
                 conflated=u.conflated, seq_from=u.seq_from, source=u.source, observed_at=u.observed_at,
@@ -57,6 +58,7 @@ class Subscription:
             after=after, max_races=ctx.limits.max_race_ids,
         )
         async for c in changes:
+            ctx.hub.telemetry.sent("raceStatus", c.changed_at)
             yield RaceStatusEvent(
                 race_id=strawberry.ID(str(c.race_id)), status=RaceStatus(c.status),
                 previous_status=RaceStatus(c.previous) if c.previous else None,
@@ -72,4 +74,5 @@ class Subscription:
     ) -> AsyncGenerator[NewsEvent, None]:
         ctx = info.context
         async for n in live.published_news(db=ctx.db, hub=ctx.hub, tags=tags, after=after):
+            ctx.hub.telemetry.sent("news", n.article.published_at)
             yield NewsEvent(seq=n.seq, cursor=n.cursor, article=NewsArticle.from_row(n.article))
