@@ -20,6 +20,7 @@ from pubsub.broadcast import create_broadcast, is_connected
 from pubsub.hub import Hub
 from schema.schema import schema
 from server.graphql_view import RacewireGraphQL
+from server.logs import RequestIds, with_subscription_ids
 from server.metrics import Metrics
 from server.settings import Settings
 from storage import events
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
               watch_interval=settings.watch_interval_seconds)
     graphql = RacewireGraphQL(schema=schema, settings=settings, db=db, hub=hub)
     metrics = hub.telemetry = Metrics(open_connections=lambda: graphql.open_connections)
+    graphql.graphql_transport_ws_handler_class = with_subscription_ids(graphql.graphql_transport_ws_handler_class)
     runtime = Runtime(settings=settings, db=db, broadcast=broadcast, hub=hub, graphql=graphql)
 
     @contextlib.asynccontextmanager
@@ -72,7 +74,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await broadcast.disconnect()
             await db.dispose()
 
-    middleware = []
+    middleware = [Middleware(RequestIds)]
     if settings.cors_origins:
         middleware.append(
             Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
