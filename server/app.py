@@ -19,6 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 from pubsub.broadcast import create_broadcast, is_connected
 from pubsub.hub import Hub
 from schema.schema import schema
+from server import assets
 from server.graphql_view import RacewireGraphQL
 from server.logs import RequestIds, with_subscription_ids
 from server.metrics import Metrics
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/health", _health),
             Route("/ready", _ready),
             Route("/metrics", metrics.endpoint),
+            *assets.routes(),
         ],
         middleware=middleware,
         lifespan=lifespan,

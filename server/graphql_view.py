@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.http.streaming import HTTPStreamTransport
+from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
 
 from pubsub.hub import Hub
 from schema.context import Context, Limits
+from server.assets import graphiql_page
 from server.auth import InvalidToken, viewer_from_header
 from server.heartbeat import HeartbeatHandler
+from server.negotiation import prefers_stream
 from server.settings import Settings
 from storage.database import Database
 
@@ -27,7 +31,7 @@ class RacewireGraphQL(GraphQL[Context, None]):
         super().__init__(
             schema,
             graphql_ide="graphiql" if settings.graphiql else None,
-            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL),
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         )
         self.ping_interval = settings.ws_ping_interval_seconds
@@ -47,6 +51,13 @@ class RacewireGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
         finally:
             self.open_connections -= 1
+
+    def _get_stream_transport_from_headers(self, headers: Mapping[str, str]) -> HTTPStreamTransport | None:
+        accept = next((value for key, value in headers.items() if key.lower() == "accept"), "")
+        return super()._get_stream_transport_from_headers(headers) if prefers_stream(accept) else None
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return graphiql_page()  # served from the API itself, so it works without internet access
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
         context = Context(db=self._db, hub=self._hub, limits=self._limits)
