@@ -146,7 +146,7 @@ def run_node_tests(*files: str, env: Mapping[str, str], timeout: float = 180) ->
     assert node, "node is not installed: Racewire's client tests need Node.js 20+ on the PATH"
     assert (CLIENTS / "node_modules").is_dir(), "clients/node_modules is missing: run scripts/bootstrap (it runs npm ci)"
     completed = subprocess.run(
-        [node, "--test", "--test-reporter=spec", *(f"test/{name}" for name in files)],
+        [node, "--test", "--test-concurrency=1", "--test-reporter=spec", *(f"test/{name}" for name in files)],
         cwd=CLIENTS, env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout,
     )
     report = completed.stdout + completed.stderr

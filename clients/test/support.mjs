@@ -23,11 +23,11 @@ function required(name) {
   return value;
 }
 
-let observed = Date.now() - 60_000;
+let observed = 0;
 
 /** Stores one price for the race's first runner over plain HTTP, as a price feed does. */
 export async function storeOdds(decimal, runnerId = RUNNER_IDS[0]) {
-  observed += 1000; // strictly newer than the last quote, so it is never stale
+  observed = Math.max(Date.now(), observed + 1); // newer than any earlier quote, so never stale
   const response = await fetch(GRAPHQL_HTTP, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
