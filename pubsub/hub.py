@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -19,6 +19,7 @@ from typing import Protocol
 from broadcaster import Broadcast
 
 from pubsub.envelope import Envelope
+from pubsub.telemetry import NO_TELEMETRY, Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +36,16 @@ class Listener:
     """A bounded inbox. Past `maxsize` unread events it drops them all and sets `overflowed`:
     the reader then catches up from the log, so memory stays bounded and nothing is lost."""
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, on_drop: Callable[[int], None] = NO_TELEMETRY.dropped) -> None:
         self._events: deque[Envelope] = deque()
         self._maxsize = maxsize
+        self._on_drop = on_drop
         self._wake = asyncio.Event()
         self.overflowed = False
 
     def deliver(self, event: Envelope) -> None:
         if len(self._events) >= self._maxsize:
+            self._on_drop(len(self._events) + 1)
             self._events.clear()
             self.overflowed = True
         else:
@@ -71,6 +74,8 @@ class _Pump:
 
 
 class Hub:
+    telemetry: Telemetry = NO_TELEMETRY
+
     def __init__(
         self, broadcast: Broadcast, *, log: EventLog | None = None, buffer: int = 256, watch_interval: float = 1.0
     ) -> None:
@@ -109,20 +114,24 @@ class Hub:
 
     async def publish(self, event: Envelope) -> None:
         await self._broadcast.publish(event.stream, event.encode())
+        self.telemetry.published(event.stream)
 
     @asynccontextmanager
     async def listen(self, channels: Iterable[str]) -> AsyncIterator[Listener]:
         """Yields once every channel is subscribed, so nothing published after is missed."""
-        listener = Listener(self._buffer)
+        listener = Listener(self._buffer, on_drop=self.telemetry.dropped)
+        wanted = list(dict.fromkeys(channels))
         joined: list[str] = []
         self.listener_count += 1
+        self.telemetry.listening(wanted, 1)
         try:
-            for channel in dict.fromkeys(channels):
+            for channel in wanted:
                 joined.append(channel)
                 await self._join(channel, listener)
             yield listener
         finally:
             self.listener_count -= 1
+            self.telemetry.listening(wanted, -1)
             for channel in joined:
                 self._leave(channel, listener)
 

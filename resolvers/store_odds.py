@@ -57,6 +57,11 @@ class StoreOddsOutcome:
 
 
 async def store_odds(*, db: Database, hub: Hub, command: StoreOdds) -> StoreOddsOutcome:
+    with hub.telemetry.mutation("storeOdds"):
+        return await _store_and_publish(db=db, hub=hub, command=command)
+
+
+async def _store_and_publish(*, db: Database, hub: Hub, command: StoreOdds) -> StoreOddsOutcome:
     _validate(command)
     try:
         outcome, event = await _store(db, command)

@@ -102,11 +102,15 @@ class StreamFollower:
             )
         for stream in self._streams:
             merged: Envelope | None = None
+            caught = 0
             async for event in self._catch_up(stream):
                 # Merged as read, so a long catch-up holds one event, not all of them.
                 snapshot = event.kind == SNAPSHOT  # supersedes whatever came before it
                 merged = event if merged is None or snapshot else self._conflate([merged, event])
+                caught = 1 if snapshot else caught + 1
             if merged is not None:
+                if caught > 1:
+                    self._hub.telemetry.conflated(stream)
                 yield merged
 
     async def _catch_up(self, stream: str, until: int | None = None) -> AsyncIterator[Envelope]:

@@ -19,7 +19,10 @@ from starlette.routing import Route, WebSocketRoute
 from pubsub.broadcast import create_broadcast, is_connected
 from pubsub.hub import Hub
 from schema.schema import schema
+from server import assets
 from server.graphql_view import RacewireGraphQL
+from server.logs import RequestIds, with_subscription_ids
+from server.metrics import Metrics
 from server.settings import Settings
 from storage import events
 from storage.events import LogReader
@@ -41,10 +44,12 @@ class Runtime:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     db = Database(settings.database_url)
-    broadcast = create_broadcast(settings.broadcast_url, on_reconnect=lambda: hub.poke())
+    broadcast = create_broadcast(settings.broadcast_url, on_reconnect=lambda: (hub.poke(), metrics.broadcaster_reconnected()))
     hub = Hub(broadcast, log=LogReader(db), buffer=settings.subscriber_buffer,
               watch_interval=settings.watch_interval_seconds)
     graphql = RacewireGraphQL(schema=schema, settings=settings, db=db, hub=hub)
+    metrics = hub.telemetry = Metrics(open_connections=lambda: graphql.open_connections)
+    graphql.graphql_transport_ws_handler_class = with_subscription_ids(graphql.graphql_transport_ws_handler_class)
     runtime = Runtime(settings=settings, db=db, broadcast=broadcast, hub=hub, graphql=graphql)
 
     @contextlib.asynccontextmanager
@@ -70,7 +75,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await broadcast.disconnect()
             await db.dispose()
 
-    middleware = []
+    middleware = [Middleware(RequestIds)]
     if settings.cors_origins:
         middleware.append(
             Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
@@ -82,6 +87,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             Route("/health", _health),
             Route("/ready", _ready),
+            Route("/metrics", metrics.endpoint),
+            *assets.routes(),
         ],
         middleware=middleware,
         lifespan=lifespan,

@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from server.logs import logging_config
+
     overrides = {"HOST": args.host, "PORT": args.port, "DEMO": "true" if args.demo else None}
     for name, value in overrides.items():
         if value is not None:
@@ -65,6 +67,7 @@ def _serve(args: argparse.Namespace) -> None:
         workers=args.workers, ws="websockets-sansio", log_level="info",
         timeout_graceful_shutdown=settings.shutdown_grace_seconds, ws_per_message_deflate=settings.ws_compression,
         ws_ping_interval=settings.ws_ping_interval_seconds, ws_ping_timeout=settings.ws_pong_timeout_seconds,
+        log_config=logging_config(settings.log_format),
     )
 
 

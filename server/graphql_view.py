@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.http.streaming import HTTPStreamTransport
+from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
 
 from pubsub.hub import Hub
 from resolvers.viewer import Viewer
 from schema.context import Context, Limits
+from server.assets import graphiql_page
 from server.auth import InvalidToken, viewer_from_header
 from server.fanout import FanOut
+from server.negotiation import prefers_stream
 from server.transport import RacewireHandler
 from server.settings import Settings
 from storage.database import Database
@@ -29,7 +33,7 @@ class RacewireGraphQL(GraphQL[Context, None]):
         super().__init__(
             schema,
             graphql_ide="graphiql" if settings.graphiql else None,
-            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL),
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         )
         self.fanout = FanOut(schema, context_for=self._context_for) if settings.fanout else None
@@ -59,6 +63,13 @@ class RacewireGraphQL(GraphQL[Context, None]):
     def active_subscriptions(self) -> int:
         shared = self.fanout.shared_subscribers if self.fanout is not None else 0
         return self._hub.listener_count + shared
+
+    def _get_stream_transport_from_headers(self, headers: Mapping[str, str]) -> HTTPStreamTransport | None:
+        accept = next((value for key, value in headers.items() if key.lower() == "accept"), "")
+        return super()._get_stream_transport_from_headers(headers) if prefers_stream(accept) else None
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return graphiql_page()  # served from the API itself, so it works without internet access
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
         context = Context(db=self._db, hub=self._hub, limits=self._limits)

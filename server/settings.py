@@ -34,6 +34,7 @@ class Settings:
     migrate_on_start: bool = True
     demo: bool = False
     feed_interval_seconds: float = 1.0
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

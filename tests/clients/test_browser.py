@@ -1,0 +1,11 @@
+"""GraphiQL and the live odds board in headless Chromium against a real server, with no internet."""
+
+from __future__ import annotations
+
+from js_clients import ROOT, client_env, client_server, run_node_tests  # noqa: F401 - fixtures
+
+__all__ = ["client_env", "client_server"]
+
+
+def test_graphiql_and_the_odds_board_work_offline_in_chromium(client_env: dict[str, str]) -> None:
+    run_node_tests("browser.test.mjs", env={**client_env, "RACEWIRE_ARTIFACTS": str(ROOT / "test-artifacts")})

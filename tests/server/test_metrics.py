@@ -1,0 +1,59 @@
+"""Prometheus metrics from a real server process: what a subscription and a write leave behind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from live_server import GraphQLWs, ServerProcess
+from pubsub.envelope import Envelope
+from pubsub.hub import Listener
+from server.metrics import Metrics
+from test_live_server import ODDS, race, server, store, wait_subscribed  # noqa: F401 - fixtures
+
+__all__ = ["race", "server"]
+
+
+async def scrape(server: ServerProcess) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    async with httpx.AsyncClient(base_url=server.http) as client:
+        response = await client.get("/metrics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+async def test_a_delivered_update_and_a_failed_write_are_counted(server: ServerProcess, race: dict[str, Any]) -> None:
+    client = await GraphQLWs.open(server.ws)
+    await client.subscribe("1", ODDS, ids=[race["id"]])
+    await wait_subscribed(server, 1)
+    await store(server, race, 2.5)
+    await client.next("1")
+    rejected = (await store(server, race, 0.5)).json()
+    metrics = await scrape(server)
+    await client.close()
+
+    assert rejected["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert metrics[("racewire_open_connections", ())] == 1
+    assert metrics[("racewire_active_subscriptions", (("field", "oddsUpdated"),))] == 1
+    assert metrics[("racewire_events_published_total", (("stream", "odds"),))] == 1
+    assert metrics[("racewire_events_delivered_total", (("field", "oddsUpdated"),))] == 1
+    assert metrics[("racewire_delivery_latency_seconds_count", (("field", "oddsUpdated"),))] == 1
+    assert metrics[("racewire_mutation_seconds_count", (("mutation", "storeOdds"),))] == 2
+    assert metrics[("racewire_mutation_errors_total", (("error", "BAD_USER_INPUT"), ("mutation", "storeOdds")))] == 1
+    assert metrics[("racewire_dropped_events_total", ())] == 0
+    assert metrics[("racewire_broadcaster_reconnects_total", ())] == 0
+
+
+def test_a_lagging_listener_counts_what_it_drops() -> None:
+    metrics = Metrics(open_connections=lambda: 0)
+    listener = Listener(2, on_drop=metrics.dropped)
+    for seq in range(1, 5):
+        listener.deliver(Envelope(stream="odds:1", seq=seq, kind="odds", payload={}, created_at=""))
+
+    assert listener.overflowed
+    assert metrics.registry.get_sample_value("racewire_dropped_events_total") == 3
