@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -17,6 +18,8 @@ from storage.database import Database
 class Limits:
     max_page_size: int = 100
     max_race_ids: int = 50
+    # Partners-only: every operation needs a valid token.
+    require_auth: bool = False
 
 
 @dataclass
@@ -30,6 +33,8 @@ class Context:
     loaders: Loaders = field(init=False)
     # Filled in by the graphql-transport-ws handler from `connection_init`.
     connection_params: dict[str, Any] | None = None
+    # Takes one mutation from the subject's allowance: 0, or the seconds to wait for one.
+    rate_limit: Callable[[str], float] | None = None
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db)

@@ -64,6 +64,7 @@ def _serve(args: argparse.Namespace) -> None:
         "server.app:create_app", factory=True, host=settings.host, port=settings.port,
         workers=args.workers, ws="websockets-sansio", log_level="info",
         timeout_graceful_shutdown=settings.shutdown_grace_seconds, ws_per_message_deflate=settings.ws_compression,
+        ws_max_size=settings.ws_max_message_bytes,
     )
 
 
