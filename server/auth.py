@@ -101,7 +101,9 @@ class TokenReader:
 
 
 def _scopes(claims: dict[str, Any]) -> frozenset[str]:
-    scope = claims.get("scope", claims.get("scp", ""))
+    scope = claims.get("scope")
+    if scope is None:
+        scope = claims.get("scp", "")
     if isinstance(scope, str):
         return frozenset(scope.split())
     if isinstance(scope, list) and all(isinstance(item, str) for item in scope):
