@@ -42,7 +42,7 @@ class Settings:
     ws_max_message_bytes: int = 256 * 1024
     ws_messages_per_second: float = 50.0
     ws_message_burst: int = 100
-    max_connections_per_client: int = 50
+    max_connections_per_client: int = 256
     mutations_per_second: float = 20.0
     mutation_burst: int = 40
     max_query_depth: int = 12

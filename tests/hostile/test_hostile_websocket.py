@@ -57,6 +57,26 @@ async def test_10000_race_ids_are_refused_as_bad_input(server: ServerProcess) ->
     await assert_still_serving(server)
 
 
+OPERATION_REFUSALS = {
+    "depth 50": ('{ race(id: "1") { ' + "meeting { races { " * 25 + "id" + " } }" * 25 + " } }", "QUERY_TOO_DEEP"),
+    "1000 aliases": ("{ " + " ".join(f"a{n}: __typename" for n in range(1000)) + " }", "TOO_MANY_ALIASES"),
+    "query cost": ("subscription { oddsUpdated(raceIds: [\"1\"]) { prices { runner { priceHistory(last: 500) "
+                   "{ runner { priceHistory(last: 500) { decimal } } } } } } }", "QUERY_TOO_COMPLEX"),
+}
+
+
+@pytest.mark.parametrize("case", OPERATION_REFUSALS)
+async def test_a_hostile_operation_over_websocket_gets_an_error_message(server: ServerProcess, case: str) -> None:
+    query, code = OPERATION_REFUSALS[case]
+    client = await GraphQLWs.open(server.ws)
+    await client.send({"id": "x", "type": "subscribe", "payload": {"query": query}})
+    message = await client.receive()
+    assert message["id"] == "x" and message["type"] == "error", message
+    assert message["payload"][0]["extensions"]["code"] == code
+    await client.close()
+    await assert_still_serving(server)
+
+
 async def test_a_foreign_origin_cannot_open_a_websocket(server: ServerProcess) -> None:
     with pytest.raises(InvalidStatus) as refused:
         await raw_ws(server, origin=FOREIGN_ORIGIN)
