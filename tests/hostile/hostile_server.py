@@ -12,12 +12,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from conftest import card
+from conftest import card, seeded_sqlite
 from jwt_forge import rsa_key_pair, signed
 from live_server import GraphQLWs, ServerProcess
-from resolvers.race_cards import load_race_cards
-from storage.database import Database
-from storage.migrate import upgrade
 
 SECRET = "hostile-suite-secret-0123456789abcdefgh"
 PRIVATE, PUBLIC = rsa_key_pair()
@@ -42,21 +39,10 @@ PRICES = "query($id: ID!) { race(id: $id) { runners { priceHistory { decimal } }
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('hostile')}/racewire.db"
-    asyncio.run(_load(url))
+    url = seeded_sqlite(tmp_path_factory.mktemp("hostile"), card(races=2, runners=4))
     process = ServerProcess({**ENV, "RACEWIRE_DATABASE_URL": url}).start()
-    process.database_url = url  # type: ignore[attr-defined]
     yield process
     process.stop()
-
-
-async def _load(url: str) -> None:
-    db = Database(url)
-    try:
-        await upgrade(db)
-        await load_race_cards(db=db, cards=[card(races=2, runners=4)])
-    finally:
-        await db.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -13,14 +13,12 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from conftest import card
+from conftest import card, seeded_sqlite
 from jwt_forge import signed
 from live_server import GraphQLWs, ServerProcess
-from resolvers.race_cards import load_race_cards
 from server.app import create_app
 from server.settings import Settings
-from storage.database import Database
-from storage.migrate import upgrade
+from test_live_server import wait_subscribed
 
 SECRET = "connection-security-secret-0123456789ab"
 ODDS = """subscription($ids: [ID!]!, $after: String) {
@@ -32,23 +30,13 @@ WRITER = {"Authorization": f"Bearer {signed(SECRET, subject='feed', scope='odds:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('partners')}/racewire.db"
-    asyncio.run(_load(url))
+    url = seeded_sqlite(tmp_path_factory.mktemp("partners"), card(runners=2))
     process = ServerProcess({
         "RACEWIRE_DATABASE_URL": url, "RACEWIRE_JWT_SECRET": SECRET, "RACEWIRE_REQUIRE_AUTH": "true",
         "RACEWIRE_JWT_LEEWAY_SECONDS": "0", "RACEWIRE_MAX_CONNECTIONS_PER_CLIENT": "3",
     }).start()
     yield process
     process.stop()
-
-
-async def _load(url: str) -> None:
-    db = Database(url)
-    try:
-        await upgrade(db)
-        await load_race_cards(db=db, cards=[card(runners=2)])
-    finally:
-        await db.dispose()
 
 
 def reader(ttl: float = 600) -> str:
@@ -60,15 +48,6 @@ async def store(server: ServerProcess, price: float, at: datetime) -> int:
                                                     "prices": [{"runnerId": "1", "decimal": price}]}}}
     async with httpx.AsyncClient(base_url=server.http) as client:
         return int((await client.post("/graphql", json=body, headers=WRITER)).json()["data"]["storeOdds"]["seq"])
-
-
-async def subscribed(server: ServerProcess, count: int) -> None:
-    async with httpx.AsyncClient(base_url=server.http) as client:
-        for _ in range(400):
-            if (await client.get("/ready")).json()["subscriptions"] >= count:
-                return
-            await asyncio.sleep(0.025)
-    raise AssertionError("subscription never became active")
 
 
 async def test_partners_only_refuses_anonymous_reads(server: ServerProcess) -> None:
@@ -90,7 +69,7 @@ async def test_a_token_expiring_mid_subscription_closes_it_and_a_fresh_token_res
     start = datetime.now(timezone.utc) - timedelta(minutes=5)
     short = await GraphQLWs.open(server.ws, {"Authorization": f"Bearer {reader(ttl=2)}"})
     await short.subscribe("a", ODDS, ids=["1"])
-    await subscribed(server, 1)
+    await wait_subscribed(server, 1)
     await store(server, 2.0, start)
     last_seen = (await short.next("a"))["oddsUpdated"]
 
