@@ -77,7 +77,7 @@ def limit_code(error: GraphQLError) -> str | None:
 
 class OperationGate(SchemaExtension):
     """After parsing: the partners-only gate, validation, the cost limit, the mutation rate.
-    The computed cost is reported in the result's `extensions.cost`."""
+    The computed cost of a query or mutation is reported in the result's `extensions.cost`."""
 
     def __init__(self, *, limits: QueryLimits) -> None:
         self.limits = limits
@@ -90,7 +90,8 @@ class OperationGate(SchemaExtension):
         yield
 
     def get_results(self) -> dict[str, Any]:
-        if self.cost is None:
+        # Not on every event of a subscription: its events are encoded once for many subscribers.
+        if self.cost is None or self.execution_context.operation_type is OperationType.SUBSCRIPTION:
             return {}
         return {"cost": {"requested": self.cost, "maximum": self.limits.max_cost}}
 

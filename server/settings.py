@@ -43,8 +43,8 @@ class Settings:
     ws_messages_per_second: float = 50.0
     ws_message_burst: int = 100
     max_connections_per_client: int = 256
-    mutations_per_second: float = 20.0
-    mutation_burst: int = 40
+    mutations_per_second: float = 200.0
+    mutation_burst: int = 400
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 5_000
