@@ -62,7 +62,11 @@ class TokenReader:
 
     def __init__(self, config: JwtConfig) -> None:
         self.config = config
-        self._jwks = jwt.PyJWKClient(config.jwks_url, cache_keys=True) if config.jwks_url else None
+        self._jwks = jwt.PyJWKClient(config.jwks_url, cache_keys=True, timeout=5) if config.jwks_url else None
+
+    @property
+    def fetches_keys(self) -> bool:
+        return self._jwks is not None
 
     def decode(self, token: str) -> Token:
         try:

@@ -84,7 +84,7 @@ class RacewireGraphQL(GraphQL[Context, None]):
         if isinstance(request, WebSocket):
             context.websocket = request
             request.scope[CONTEXT_KEY] = context
-        self._authenticate(context, request.headers.get("authorization"))
+        await self._authenticate(context, request.headers.get("authorization"))
         return context
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
@@ -95,7 +95,7 @@ class RacewireGraphQL(GraphQL[Context, None]):
         if header is not None and not isinstance(header, str):
             raise ConnectionRejectionError()
         if header:
-            self._authenticate(context, header)
+            await self._authenticate(context, header)
         if context.auth_error is not None or (self.settings.require_auth and not context.viewer.authenticated):
             raise ConnectionRejectionError()
         if isinstance(context, ConnectionContext) and context.expires_at is not None:
@@ -120,9 +120,12 @@ class RacewireGraphQL(GraphQL[Context, None]):
         # A GET carrying only a persisted query's hash is an operation, not a visit to GraphiQL.
         return "extensions" not in request.query_params and super().should_render_graphql_ide(request)
 
-    def _authenticate(self, context: Context, header: str | None) -> None:
+    async def _authenticate(self, context: Context, header: str | None) -> None:
         try:
-            token = self.tokens.from_header(header)
+            if header and self.tokens.fetches_keys:  # fetching a JWKS must not stall the event loop
+                token = await asyncio.to_thread(self.tokens.from_header, header)
+            else:
+                token = self.tokens.from_header(header)
         except InvalidToken as error:
             context.auth_error = f"invalid token: {error}"
             return

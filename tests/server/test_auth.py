@@ -7,10 +7,12 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import httpx
 import jwt
 import pytest
 
 from jwt_forge import claims, forged, rsa_key_pair, signed
+from live_server import GraphQLWs, ServerProcess
 from server.auth import InvalidToken, JwtConfig, TokenReader
 
 SECRET = "unit-test-secret-0123456789abcdefghij"
@@ -109,3 +111,22 @@ def test_rs256_with_keys_from_a_jwks_url(jwks_url: str) -> None:
     assert "signing key" in refused(rs, signed(PRIVATE, "RS256", headers={"kid": "unknown"}))
     other_private, _ = rsa_key_pair()
     assert "Signature" in refused(rs, signed(other_private, "RS256", headers={"kid": "k1"}))
+
+
+async def test_a_server_checks_tokens_against_its_jwks(jwks_url: str, tmp_path: object) -> None:
+    server = ServerProcess({"RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/racewire.db",
+                            "RACEWIRE_JWT_ALGORITHMS": "RS256", "RACEWIRE_JWT_JWKS_URL": jwks_url,
+                            "RACEWIRE_REQUIRE_AUTH": "true"}).start()
+    other_private, _ = rsa_key_pair()
+    good, forged_key = (signed(key, "RS256", headers={"kid": "k1"}) for key in (PRIVATE, other_private))
+    try:
+        async with httpx.AsyncClient(base_url=server.http) as client:
+            answers = [(await client.post("/graphql", json={"query": "{ __typename }"},
+                                          headers={"Authorization": f"Bearer {token}"})).json()
+                       for token in (good, forged_key)]
+        websocket = await GraphQLWs.open(server.ws, {"token": good})
+        await websocket.close()
+    finally:
+        server.stop()
+    assert answers[0]["data"] == {"__typename": "Query"}
+    assert answers[1]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
