@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -18,6 +19,8 @@ from storage.database import Database
 class Limits:
     max_page_size: int = 100
     max_race_ids: int = 50
+    # Partners-only: every operation needs a valid token.
+    require_auth: bool = False
 
 
 @dataclass
@@ -38,6 +41,8 @@ class Context:
     # Where a subscription without its own `after` resumes: set by the fan-out engine for a
     # subscriber that fell behind its group.
     resume_cursor: str | None = None
+    # Takes one mutation from the subject's allowance: 0, or the seconds to wait for one.
+    rate_limit: Callable[[str], float] | None = None
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db)

@@ -10,6 +10,8 @@ from graphql import GraphQLError
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import MaskErrors
 
+from schema.limits import limit_code
+
 log = logging.getLogger("racewire.errors")
 
 
@@ -19,6 +21,8 @@ def _is_internal(error: GraphQLError) -> bool:
 
 
 def _code_for(error: GraphQLError) -> str:
+    if code := limit_code(error):
+        return code
     if isinstance(error.original_error, StrawberryInputCoercionError) or error.message.startswith("Variable '$"):
         return "BAD_USER_INPUT"
     if error.message.startswith("Syntax Error"):

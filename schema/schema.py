@@ -6,11 +6,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import strawberry
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import DisableIntrospection, SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.context import Context
 from schema.errors import TypedErrors
+from schema.limits import QueryLimits, limit_extensions
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
@@ -35,14 +37,20 @@ class PerEventMemo(StrawberryGraphQLCoreExecutionContext):
         return executor
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(
+    limits: QueryLimits | None = None, *, introspection: bool = True, suggestions: bool = True
+) -> strawberry.Schema:
+    """Production turns introspection and "Did you mean …?" suggestions off."""
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         execution_context_class=PerEventMemo,
+        config=StrawberryConfig(disable_field_suggestions=not suggestions),
         extensions=[
             FreshLoaders,
+            *([] if introspection else [DisableIntrospection]),
+            *limit_extensions(limits or QueryLimits()),
             TypedErrors,
         ],
     )

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import strawberry
 from broadcaster import Broadcast
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -18,7 +19,8 @@ from starlette.routing import Route, WebSocketRoute
 
 from pubsub.broadcast import create_broadcast, is_connected
 from pubsub.hub import Hub
-from schema.schema import schema
+from schema.limits import QueryLimits
+from schema.schema import build_schema
 from server import assets
 from server.graphql_view import RacewireGraphQL
 from server.logs import RequestIds, with_subscription_ids
@@ -47,7 +49,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     broadcast = create_broadcast(settings.broadcast_url, on_reconnect=lambda: (hub.poke(), metrics.broadcaster_reconnected()))
     hub = Hub(broadcast, log=LogReader(db), buffer=settings.subscriber_buffer,
               watch_interval=settings.watch_interval_seconds)
-    graphql = RacewireGraphQL(schema=schema, settings=settings, db=db, hub=hub)
+    graphql = RacewireGraphQL(schema=_schema_for(settings), settings=settings, db=db, hub=hub)
     metrics = hub.telemetry = Metrics(open_connections=lambda: graphql.open_connections)
     graphql.graphql_transport_ws_handler_class = with_subscription_ids(graphql.graphql_transport_ws_handler_class)
     runtime = Runtime(settings=settings, db=db, broadcast=broadcast, hub=hub, graphql=graphql)
@@ -95,6 +97,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.racewire = runtime
     return app
+
+
+def _schema_for(settings: Settings) -> strawberry.Schema:
+    limits = QueryLimits(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
+                         max_tokens=settings.max_tokens, max_cost=settings.max_query_cost,
+                         default_list_size=settings.default_list_size)
+    return build_schema(limits, introspection=settings.introspection_enabled, suggestions=not settings.production)
 
 
 async def _health(request: Request) -> JSONResponse:

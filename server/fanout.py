@@ -185,7 +185,9 @@ class FanOut:
         group = self._groups.get(plan.key)
         founder = group is None or group.ended
         if founder:
-            group = Group(self, plan.key, plan, self._context_for(Viewer(subject=None, scopes=plan.key.scopes)))
+            # The group's viewer holds only what the key holds: scopes, and whether signed in.
+            viewer = Viewer(subject="shared" if plan.key.authenticated else None, scopes=plan.key.scopes)
+            group = Group(self, plan.key, plan, self._context_for(viewer))
             self._groups[plan.key] = group
         assert group is not None
         on_its_own = plan.resumes or (plan.wants_snapshot and not founder)

@@ -22,6 +22,8 @@ from graphql import (
     parse,
 )
 
+from resolvers.viewer import Viewer
+
 SHAREABLE_FIELDS = frozenset({"oddsUpdated", "raceStatus", "news"})
 RESUME_ARGUMENT = "after"
 SNAPSHOT_ARGUMENT = "snapshot"
@@ -33,6 +35,7 @@ class GroupKey:
     operation_name: str | None
     variables: bytes
     scopes: frozenset[str]
+    authenticated: bool
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ class Planner:
         self._cache_size = cache_size
 
     def plan(
-        self, query: str, variables: dict[str, Any] | None, operation_name: str | None, scopes: frozenset[str]
+        self, query: str, variables: dict[str, Any] | None, operation_name: str | None, viewer: Viewer
     ) -> Plan | None:
         """The sharing plan for a subscribe message, or None to run it on its own."""
         operation = self._operation(query, operation_name)
@@ -79,7 +82,7 @@ class Planner:
             canonical = orjson.dumps(shared, option=orjson.OPT_SORT_KEYS)
         except TypeError:
             return None
-        key = GroupKey(query, operation_name, canonical, scopes)
+        key = GroupKey(query, operation_name, canonical, viewer.scopes, viewer.authenticated)
         group_variables = {**shared, resume_variable: None} if resume_variable else shared
         return Plan(key, group_variables, resume_variable, resumes, snapshot)
 

@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
 from strawberry.http.streaming import HTTPStreamTransport
-from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, GRAPHQL_TRANSPORT_WS_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
+from strawberry.types import ExecutionResult
 
 from pubsub.hub import Hub
 from resolvers.viewer import Viewer
 from schema.context import Context, Limits
 from server.assets import graphiql_page
-from server.auth import InvalidToken, viewer_from_header
+from server.auth import InvalidToken, TokenReader, jwt_config
+from server.connection_guard import CONTEXT_KEY, ConnectionContext, GuardedWebSocket, close_at_expiry, refuse
 from server.fanout import FanOut
 from server.negotiation import prefers_stream
+from server.persisted import PersistedQueries, load_trusted
+from server.rate_limits import ConnectionCounter, KeyedBuckets
 from server.transport import RacewireHandler
 from server.settings import Settings
 from storage.database import Database
@@ -28,33 +42,55 @@ from storage.database import Database
 
 class RacewireGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = RacewireHandler
+    websocket_adapter_class = GuardedWebSocket  # type: ignore[assignment]
 
     def __init__(self, *, schema: Any, settings: Settings, db: Database, hub: Hub) -> None:
+        protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL)
+        if settings.ws_legacy_protocol:
+            protocols += (GRAPHQL_WS_PROTOCOL,)
         super().__init__(
             schema,
-            graphql_ide="graphiql" if settings.graphiql else None,
-            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL),
+            graphql_ide="graphiql" if settings.graphiql_enabled else None,
+            subscription_protocols=protocols,
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
+            allowed_origins=settings.ws_origins or settings.cors_origins,
         )
+        self.settings = settings
         self.fanout = FanOut(schema, context_for=self._context_for) if settings.fanout else None
         self.send_buffer = settings.ws_send_buffer_bytes
         self.ping_interval = settings.ws_ping_interval_seconds
         self.pong_timeout = settings.ws_pong_timeout_seconds
-        self._secret = settings.jwt_secret
+        self.tokens = TokenReader(jwt_config(settings))
+        self.persisted = PersistedQueries(
+            enabled=settings.persisted_queries, capacity=settings.persisted_query_cache_size,
+            trusted=load_trusted() if settings.trusted_documents else None,
+        )
         self._db = db
         self._hub = hub
-        self._limits = Limits(max_page_size=settings.max_page_size, max_race_ids=settings.max_race_ids)
+        self._limits = Limits(max_page_size=settings.max_page_size, max_race_ids=settings.max_race_ids,
+                              require_auth=settings.require_auth)
+        self._mutations = KeyedBuckets(settings.mutations_per_second, settings.mutation_burst)
+        self._connections = ConnectionCounter(settings.max_connections_per_client)
         self.open_connections = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
             await super().__call__(scope, receive, send)
             return
+        address = (scope.get("client") or ("unknown", 0))[0]
+        if not self._connections.acquire(address):
+            await refuse(scope, receive, send, code=4429, reason="Too many connections from this address")
+            return
         self.open_connections += 1
         try:
             await super().__call__(scope, receive, send)
         finally:
             self.open_connections -= 1
+            self._connections.release(address)
+            context = scope.get(CONTEXT_KEY)
+            if isinstance(context, ConnectionContext) and context.expiry is not None:
+                context.expiry.cancel()
 
     def _context_for(self, viewer: Viewer) -> Context:
         return Context(db=self._db, hub=self._hub, limits=self._limits, viewer=viewer)
@@ -72,8 +108,11 @@ class RacewireGraphQL(GraphQL[Context, None]):
         return graphiql_page()  # served from the API itself, so it works without internet access
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
-        context = Context(db=self._db, hub=self._hub, limits=self._limits)
-        self._authenticate(context, request.headers.get("authorization"))
+        context = ConnectionContext(db=self._db, hub=self._hub, limits=self._limits, rate_limit=self._mutations.take)
+        if isinstance(request, WebSocket):
+            context.websocket = request
+            request.scope[CONTEXT_KEY] = context
+        await self._authenticate(context, request.headers.get("authorization"))
         return context
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
@@ -84,14 +123,43 @@ class RacewireGraphQL(GraphQL[Context, None]):
         if header is not None and not isinstance(header, str):
             raise ConnectionRejectionError()
         if header:
-            self._authenticate(context, header)
-        if context.auth_error is not None:
+            await self._authenticate(context, header)
+        if context.auth_error is not None or (self.settings.require_auth and not context.viewer.authenticated):
             raise ConnectionRejectionError()
+        if isinstance(context, ConnectionContext) and context.expires_at is not None:
+            at = context.expires_at + self.settings.jwt_leeway_seconds
+            context.expiry = asyncio.create_task(close_at_expiry(context, at))
         return None
 
-    def _authenticate(self, context: Context, header: str | None) -> None:
+    async def execute_single(  # noqa: PLR0917
+        self, request: Request, request_adapter: Any, sub_response: Response, context: Context,
+        root_value: None, request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
         try:
-            context.viewer = viewer_from_header(header, secret=self._secret)
-            context.auth_error = None
+            query = self.persisted.resolve(request_data.query, request_data.extensions)
+        except GraphQLError as error:
+            return ExecutionResult(data=None, errors=[error])
+        return await super().execute_single(
+            request, request_adapter, sub_response, context, root_value,
+            dataclasses.replace(request_data, query=query),
+        )
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET carrying only a persisted query's hash is an operation, not a visit to GraphiQL.
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(request)
+
+    async def _authenticate(self, context: Context, header: str | None) -> None:
+        try:
+            if header and self.tokens.fetches_keys:  # fetching a JWKS must not stall the event loop
+                token = await asyncio.to_thread(self.tokens.from_header, header)
+            else:
+                token = self.tokens.from_header(header)
         except InvalidToken as error:
             context.auth_error = f"invalid token: {error}"
+            return
+        context.auth_error = None
+        if token is not None:
+            context.viewer = token.viewer
+            if isinstance(context, ConnectionContext):
+                context.expires_at = token.expires_at
+

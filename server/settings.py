@@ -14,10 +14,20 @@ class Settings:
     database_url: str = "sqlite+aiosqlite:///racewire.db"
     broadcast_url: str = "memory://"
     jwt_secret: str = "racewire-dev-secret-change-me-0123456789"
+    jwt_algorithms: tuple[str, ...] = ("HS256",)
+    jwt_public_key: str = ""
+    jwt_jwks_url: str = ""
+    jwt_audience: str = ""
+    jwt_issuer: str = ""
+    jwt_leeway_seconds: float = 10.0
+    require_auth: bool = False
     host: str = "127.0.0.1"
     port: int = 8000
     cors_origins: tuple[str, ...] = ()
-    graphiql: bool = True
+    ws_origins: tuple[str, ...] = ()
+    production: bool = False
+    graphiql: bool | None = None
+    introspection: bool | None = None
     max_page_size: int = 100
     max_race_ids: int = 50
     max_subscriptions_per_connection: int = 100
@@ -29,6 +39,22 @@ class Settings:
     ws_compression: bool = True
     ws_send_buffer_bytes: int = 256 * 1024
     fanout: bool = True
+    ws_legacy_protocol: bool = False
+    ws_init_timeout_seconds: float = 3.0
+    ws_max_message_bytes: int = 256 * 1024
+    ws_messages_per_second: float = 50.0
+    ws_message_burst: int = 100
+    max_connections_per_client: int = 256
+    mutations_per_second: float = 200.0
+    mutation_burst: int = 400
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5_000
+    max_query_cost: int = 5_000
+    default_list_size: int = 10
+    persisted_queries: bool = True
+    persisted_query_cache_size: int = 1_000
+    trusted_documents: bool = False
     event_log_keep: int = 10_000
     prune_interval_seconds: float = 60.0
     migrate_on_start: bool = True
@@ -52,9 +78,17 @@ class Settings:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @property
+    def graphiql_enabled(self) -> bool:
+        return (not self.production) if self.graphiql is None else self.graphiql
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return (not self.production) if self.introspection is None else self.introspection
+
 
 def _parse(raw: str, kind: object) -> object:
-    kind = str(kind)
+    kind = str(kind).removesuffix(" | None")
     if kind == "bool":
         if raw.lower() in {"1", "true", "yes", "on"}:
             return True

@@ -48,8 +48,7 @@ class RacewireHandler(HeartbeatHandler):
         variables = payload.get("variables") if isinstance(payload, dict) else None
         if not isinstance(query, str) or not isinstance(variables, dict | None):
             return None
-        return fanout.planner.plan(query, variables, payload.get("operationName"),
-                                   frozenset(self.context.viewer.scopes))
+        return fanout.planner.plan(query, variables, payload.get("operationName"), self.context.viewer)
 
     async def _serve(self, operation: Operation[Any, None], member: Member, plan: Plan) -> None:
         try:

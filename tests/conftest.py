@@ -67,6 +67,22 @@ def _run_apart(coroutine: Coroutine[Any, Any, None]) -> None:
         pool.submit(asyncio.run, coroutine).result()
 
 
+def seeded_sqlite(directory: Any, *cards: MeetingCard) -> str:
+    """A migrated SQLite database holding the given cards, for a server process to open."""
+    url = f"sqlite+aiosqlite:///{directory}/racewire.db"
+
+    async def seed() -> None:
+        db = Database(url)
+        try:
+            await upgrade(db)
+            await load_race_cards(db=db, cards=list(cards))
+        finally:
+            await db.dispose()
+
+    _run_apart(seed())
+    return url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[str]:
     if request.param == "sqlite":

@@ -66,4 +66,4 @@ def test_the_installed_image_starts_and_serves_everything(image_server: str) -> 
         assert client.get("/static/board.js").status_code == 200
         assert "racewire_open_connections" in client.get("/metrics").text
         answer = client.post("/graphql", json={"query": "{ meetings(date: \"2026-01-01\") { venue } }"})
-        assert answer.json() == {"data": {"meetings": []}}
+        assert answer.json()["data"] == {"meetings": []}

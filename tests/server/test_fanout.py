@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from live_server import GraphQLWs, ServerProcess
+from resolvers.viewer import Viewer
 from server.fanout_plan import Planner
 from test_live_server import SECRET, store, wait_subscribed
 from test_live_server import race as race  # noqa: F401 - the fixture
@@ -29,8 +30,8 @@ def server(database_url: str) -> Iterator[ServerProcess]:
 
 def test_the_group_key_holds_everything_a_result_depends_on() -> None:
     planner = Planner()
-    reader = frozenset[str]()
-    writer = frozenset({"odds:write"})
+    reader = Viewer(subject=None, scopes=frozenset())
+    writer = Viewer(subject="feed", scopes=frozenset({"odds:write"}))
     base = planner.plan(ODDS, {"ids": ["1"]}, None, reader)
     resumed = planner.plan(ODDS, {"ids": ["1"], "after": "abc"}, None, reader)
     other_race = planner.plan(ODDS, {"ids": ["2"]}, None, reader)

@@ -1,0 +1,95 @@
+"""Persisted operations: Apollo's automatic persisted queries (a bounded in-memory store of
+documents by sha256) and, optionally, trusted documents: only the operations shipped in
+`graphql/operations/*.graphql` may run."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import OrderedDict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from resolvers.errors import ApiError, BadUserInput
+
+OPERATIONS_DIR = Path(__file__).resolve().parent.parent / "graphql" / "operations"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class PersistedQueryNotFound(ApiError):
+    code = "PERSISTED_QUERY_NOT_FOUND"
+
+
+class PersistedQueryNotSupported(ApiError):
+    code = "PERSISTED_QUERY_NOT_SUPPORTED"
+
+
+class OperationNotTrusted(ApiError):
+    code = "OPERATION_NOT_TRUSTED"
+
+
+def sha256(document: str) -> str:
+    return hashlib.sha256(document.encode()).hexdigest()
+
+
+def load_trusted(directory: Path = OPERATIONS_DIR) -> dict[str, str]:
+    """The trusted documents by the sha256 of each file's exact text."""
+    documents = (path.read_text() for path in sorted(directory.glob("*.graphql")))
+    return {sha256(text): text for text in documents}
+
+
+class PersistedQueries:
+    def __init__(self, *, enabled: bool = True, capacity: int = 1000,
+                 trusted: Mapping[str, str] | None = None) -> None:
+        self.enabled = enabled
+        self.capacity = capacity
+        self.trusted = trusted
+        self._store: OrderedDict[str, str] = OrderedDict()
+
+    def resolve(self, query: str | None, extensions: Mapping[str, Any] | None) -> str | None:
+        """The document to run, or raises the typed error the client gets instead."""
+        persisted = (extensions or {}).get("persistedQuery")
+        if persisted is None:
+            if self.trusted is not None and query is not None and sha256(query) not in self.trusted:
+                raise OperationNotTrusted("only trusted (persisted) operations may run on this server")
+            return query
+        if not self.enabled and self.trusted is None:
+            raise PersistedQueryNotSupported("PersistedQueryNotSupported")
+        digest = _hash_of(persisted)
+        if query is None:
+            return self._lookup(digest)
+        if sha256(query) != digest:
+            raise BadUserInput("provided sha does not match query", field="sha256Hash")
+        if self.trusted is not None:
+            if digest not in self.trusted:
+                raise OperationNotTrusted("only trusted (persisted) operations may run on this server")
+            return query
+        self._remember(digest, query)
+        return query
+
+    def _lookup(self, digest: str) -> str:
+        if self.trusted is not None:
+            found = self.trusted.get(digest)
+        else:
+            found = self._store.get(digest)
+            if found is not None:
+                self._store.move_to_end(digest)
+        if found is None:
+            raise PersistedQueryNotFound("PersistedQueryNotFound")
+        return found
+
+    def _remember(self, digest: str, query: str) -> None:
+        self._store[digest] = query
+        self._store.move_to_end(digest)
+        while len(self._store) > self.capacity:
+            self._store.popitem(last=False)
+
+
+def _hash_of(persisted: object) -> str:
+    if not isinstance(persisted, dict) or persisted.get("version") != 1:
+        raise BadUserInput("persistedQuery must be {version: 1, sha256Hash}", field="persistedQuery")
+    digest = persisted.get("sha256Hash")
+    if not isinstance(digest, str) or not _SHA256.match(digest):
+        raise BadUserInput("sha256Hash must be 64 lowercase hex digits", field="sha256Hash")
+    return digest

@@ -1,0 +1,132 @@
+"""JWT checks: the algorithm allow-list, RS256 by PEM and by JWKS, forged tokens, required claims."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import httpx
+import jwt
+import pytest
+
+from jwt_forge import claims, forged, rsa_key_pair, signed
+from live_server import GraphQLWs, ServerProcess
+from server.auth import InvalidToken, JwtConfig, TokenReader
+
+SECRET = "unit-test-secret-0123456789abcdefghij"
+PRIVATE, PUBLIC = rsa_key_pair()
+
+
+def reader(**config: object) -> TokenReader:
+    return TokenReader(JwtConfig(**{"secret": SECRET, **config}))  # type: ignore[arg-type]
+
+
+def refused(reader: TokenReader, token: str) -> str:
+    with pytest.raises(InvalidToken) as error:
+        reader.decode(token)
+    return str(error.value)
+
+
+def test_hs256_by_default_with_scopes_from_scope_or_scp() -> None:
+    assert reader().decode(signed(SECRET, scope="odds:write news:write")).viewer.scopes == {"odds:write", "news:write"}
+    assert reader().decode(signed(SECRET, scope=None, scp=["races:write"])).viewer.scopes == {"races:write"}
+    assert reader().decode(signed(SECRET, scope=None, scp="a b")).viewer.scopes == {"a", "b"}
+    assert "scope" in refused(reader(), signed(SECRET, scope=None, scp=[1, 2]))
+
+
+def test_rs256_with_a_public_key_pem() -> None:
+    rs = reader(algorithms=("RS256",), public_key=PUBLIC)
+    token = rs.decode(signed(PRIVATE, "RS256", subject="partner-7"))
+    assert token.viewer.subject == "partner-7"
+    assert "not allowed" in refused(rs, signed(SECRET))  # HS256 is off once not listed
+
+
+def test_alg_none_is_refused() -> None:
+    for config in ({}, {"algorithms": ("HS256", "RS256"), "public_key": PUBLIC}):
+        assert "not allowed" in refused(reader(**config), forged({"alg": "none", "typ": "JWT"}, claims()))
+
+
+def test_hs256_signed_with_the_public_key_is_refused() -> None:
+    confused = forged({"alg": "HS256", "typ": "JWT"}, claims(), hmac_key=PUBLIC.encode())
+    assert "not allowed" in refused(reader(algorithms=("RS256",), public_key=PUBLIC), confused)
+    # With both allowed, HS256 is checked against the shared secret only, never the public key.
+    assert "Signature" in refused(reader(algorithms=("HS256", "RS256"), public_key=PUBLIC), confused)
+
+
+def test_exp_and_sub_are_required_and_expiry_has_leeway() -> None:
+    body = claims()
+    del body["exp"]
+    assert "exp" in refused(reader(), jwt.encode(body, SECRET))
+    body = claims()
+    del body["sub"]
+    assert "sub" in refused(reader(), jwt.encode(body, SECRET))
+    five_seconds_ago = signed(SECRET, ttl=-5)
+    assert reader().decode(five_seconds_ago).viewer.subject == "partner"
+    assert "expired" in refused(reader(leeway_seconds=0), five_seconds_ago)
+
+
+def test_audience_and_issuer_are_checked_when_configured() -> None:
+    strict = reader(audience="racewire", issuer="https://id.example")
+    assert strict.decode(signed(SECRET, aud="racewire", iss="https://id.example")).viewer.subject == "partner"
+    assert "aud" in refused(strict, signed(SECRET, iss="https://id.example"))
+    assert "audience" in refused(strict, signed(SECRET, aud="other", iss="https://id.example")).lower()
+    assert "issuer" in refused(strict, signed(SECRET, aud="racewire", iss="https://evil.example")).lower()
+
+
+def test_configuration_mistakes_fail_at_start() -> None:
+    with pytest.raises(ValueError, match="need"):
+        JwtConfig(algorithms=("RS256",))
+    with pytest.raises(ValueError, match="unsupported"):
+        JwtConfig(algorithms=("none",))
+
+
+@pytest.fixture
+def jwks_url() -> Iterator[str]:
+    """A JWKS document served from 127.0.0.1, as an identity provider would."""
+    key = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(jwt.algorithms.RSAAlgorithm(jwt.algorithms.RSAAlgorithm.SHA256)
+                                                         .prepare_key(PUBLIC)))
+    body = json.dumps({"keys": [{**key, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+    server.shutdown()
+
+
+def test_rs256_with_keys_from_a_jwks_url(jwks_url: str) -> None:
+    rs = reader(algorithms=("RS256",), jwks_url=jwks_url)
+    assert rs.decode(signed(PRIVATE, "RS256", headers={"kid": "k1"})).viewer.subject == "partner"
+    assert "signing key" in refused(rs, signed(PRIVATE, "RS256", headers={"kid": "unknown"}))
+    other_private, _ = rsa_key_pair()
+    assert "Signature" in refused(rs, signed(other_private, "RS256", headers={"kid": "k1"}))
+
+
+async def test_a_server_checks_tokens_against_its_jwks(jwks_url: str, tmp_path: object) -> None:
+    server = ServerProcess({"RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/racewire.db",
+                            "RACEWIRE_JWT_ALGORITHMS": "RS256", "RACEWIRE_JWT_JWKS_URL": jwks_url,
+                            "RACEWIRE_REQUIRE_AUTH": "true"}).start()
+    other_private, _ = rsa_key_pair()
+    good, forged_key = (signed(key, "RS256", headers={"kid": "k1"}) for key in (PRIVATE, other_private))
+    try:
+        async with httpx.AsyncClient(base_url=server.http) as client:
+            answers = [(await client.post("/graphql", json={"query": "{ __typename }"},
+                                          headers={"Authorization": f"Bearer {token}"})).json()
+                       for token in (good, forged_key)]
+        websocket = await GraphQLWs.open(server.ws, {"token": good})
+        await websocket.close()
+    finally:
+        server.stop()
+    assert answers[0]["data"] == {"__typename": "Query"}
+    assert answers[1]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

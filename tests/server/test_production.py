@@ -1,0 +1,64 @@
+"""RACEWIRE_PRODUCTION=true: no introspection, no GraphiQL, no field suggestions, and internal
+errors masked for the client and logged under their id with the traceback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from live_server import ServerProcess
+
+UNREACHABLE = "postgresql+asyncpg://nobody@127.0.0.1:1/none"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ServerProcess]:
+    process = ServerProcess({"RACEWIRE_PRODUCTION": "true", "RACEWIRE_DATABASE_URL": UNREACHABLE,
+                             "RACEWIRE_MIGRATE_ON_START": "false"}).start()
+    yield process
+    process.stop()
+
+
+async def query(server: ServerProcess, text: str) -> dict[str, object]:
+    async with httpx.AsyncClient(base_url=server.http) as client:
+        return (await client.post("/graphql", json={"query": text})).json()  # type: ignore[no-any-return]
+
+
+async def test_introspection_graphiql_and_suggestions_are_off(server: ServerProcess) -> None:
+    introspection = await query(server, "{ __schema { types { name } } }")
+    suggestion = await query(server, "{ racez }")
+    async with httpx.AsyncClient(base_url=server.http) as client:
+        graphiql = await client.get("/graphql", headers={"Accept": "text/html"})
+
+    assert introspection["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"  # type: ignore[index]
+    assert "introspection" in introspection["errors"][0]["message"]  # type: ignore[index]
+    assert suggestion["errors"][0]["message"] == "Cannot query field 'racez' on type 'Query'."  # type: ignore[index]
+    assert graphiql.status_code == 404
+
+
+async def test_an_internal_error_is_masked_and_its_id_logged_with_the_traceback(server: ServerProcess) -> None:
+    body = await query(server, '{ race(id: "1") { name } }')
+    error = body["errors"][0]  # type: ignore[index]
+    assert error["message"] == "Internal server error." and error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert "127.0.0.1" not in str(body)
+
+    for _ in range(200):  # the log line is written by the server process; wait for it
+        logged = "".join(server.log)
+        if error["extensions"]["errorId"] in logged:
+            break
+        await asyncio.sleep(0.025)
+    start = logged.index(f"internal error {error['extensions']['errorId']}")
+    assert "Traceback (most recent call last)" in logged[start:]
+
+
+def test_production_defaults_can_be_overridden() -> None:
+    from server.settings import Settings
+
+    production = Settings.from_env({"RACEWIRE_PRODUCTION": "true"})
+    assert not production.graphiql_enabled and not production.introspection_enabled
+    explicit = Settings.from_env({"RACEWIRE_PRODUCTION": "true", "RACEWIRE_GRAPHIQL": "true"})
+    assert explicit.graphiql_enabled and not explicit.introspection_enabled
+    assert Settings().graphiql_enabled and Settings().introspection_enabled
