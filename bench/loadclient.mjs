@@ -1,0 +1,135 @@
+// The load client: N graphql-transport-ws subscribers, E storeOdds over HTTP, latency from
+// sending each mutation to each subscriber receiving its update. Prints one JSON line.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+
+const require = createRequire(new URL("../clients/package.json", import.meta.url));
+const WebSocket = require("ws");
+
+const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, "").split("=")));
+const connections = Number(args.connections ?? 1000);
+const events = Number(args.events ?? 20);
+const raceIds = args.races.split(",");
+const runners = JSON.parse(args.runners); // raceId -> [runnerId, ...]
+const wsUrl = args.ws;
+const httpUrl = args.http;
+const serverPid = Number(args.pid);
+const token = args.token ?? "";
+const query = `subscription($ids: [ID!]!) { oddsUpdated(raceIds: $ids) { raceId seq prices { runnerId decimal fractional } } }`;
+
+const ticks = 100; // USER_HZ, the unit of /proc/<pid>/stat times on Linux
+const cpuSeconds = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / ticks;
+};
+const rssKib = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]);
+
+const sent = new Map(); // `${race}:${seq}` -> send time
+const lastSeq = new Map(); // race -> the newest seq seen
+const latencies = [];
+let delivered = 0;
+let waiting = null; // { race, key (null: any update of the race), remaining, resolve }
+
+function onMessage(data) {
+  const text = data.toString();
+  if (text.charCodeAt(9) !== 110 && !text.includes('"next"')) return; // not a next frame
+  const seq = /"seq":(\d+)/.exec(text);
+  const race = /"raceId":"(\d+)"/.exec(text);
+  if (!seq || !race) return;
+  const key = `${race[1]}:${seq[1]}`;
+  const at = sent.get(key);
+  delivered += 1;
+  if (at !== undefined) latencies.push(performance.now() - at);
+  if (Number(seq[1]) > (lastSeq.get(race[1]) ?? 0)) lastSeq.set(race[1], Number(seq[1]));
+  const mine = waiting && (waiting.key === key || (waiting.key === null && waiting.race === race[1]));
+  if (mine && --waiting.remaining === 0) waiting.resolve();
+}
+
+function open(index) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(wsUrl, "graphql-transport-ws", { perMessageDeflate: false });
+    ws.on("error", reject);
+    ws.on("open", () => ws.send(JSON.stringify({ type: "connection_init", payload: {} })));
+    ws.on("message", (data) => {
+      const text = data.toString();
+      if (text.includes('"connection_ack"')) {
+        const race = raceIds[index % raceIds.length];
+        ws.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query, variables: { ids: [race] } } }));
+        resolve(ws);
+      } else if (text.includes('"ping"')) {
+        ws.send('{"type":"pong"}');
+      } else {
+        onMessage(text);
+      }
+    });
+  });
+}
+
+let price = 2.0;
+async function store(race) {
+  price = price >= 30 ? 2.0 : Math.round((price + 0.1) * 100) / 100;
+  const body = {
+    query: "mutation($i: StoreOddsInput!) { storeOdds(input: $i) { seq } }",
+    variables: { i: { raceId: race, source: "bench", observedAt: new Date().toISOString(),
+      prices: runners[race].slice(0, 10).map((r, n) => ({ runnerId: r, decimal: Math.round((price + n) * 100) / 100 })) } },
+  };
+  const response = await fetch(httpUrl, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+  const answer = await response.json();
+  const seq = answer?.data?.storeOdds?.seq;
+  if (seq == null) throw new Error(`storeOdds failed: ${JSON.stringify(answer)}`);
+  return { key: `${race}:${seq}` };
+}
+
+async function deliver(race, count, timeoutMs) {
+  // Frames can arrive before the mutation's answer, so the next seq is expected in advance.
+  const key = lastSeq.has(race) ? `${race}:${lastSeq.get(race) + 1}` : null;
+  const done = new Promise((resolve) => { waiting = { race, key, remaining: count, resolve }; });
+  if (key) sent.set(key, performance.now());
+  const stored = await store(race);
+  if (key && stored.key !== key) throw new Error(`expected ${key}, stored ${stored.key}`);
+  let timer;
+  await Promise.race([done, new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
+  clearTimeout(timer);
+}
+
+const rssBefore = rssKib(serverPid);
+const connectStart = performance.now();
+const sockets = [];
+for (let i = 0; i < connections; i += 100) {
+  const batch = [];
+  for (let j = i; j < Math.min(i + 100, connections); j++) batch.push(open(j));
+  sockets.push(...(await Promise.all(batch)));
+}
+// A first update proves every subscription is live before anything is measured.
+const perRace = new Map(raceIds.map((r) => [r, 0]));
+for (let i = 0; i < connections; i++) perRace.set(raceIds[i % raceIds.length], perRace.get(raceIds[i % raceIds.length]) + 1);
+for (const race of raceIds) await deliver(race, perRace.get(race), 30000);
+const connectSeconds = (performance.now() - connectStart) / 1000;
+const rssAfter = rssKib(serverPid);
+latencies.length = 0;
+delivered = 0;
+
+const cpuStart = cpuSeconds(serverPid);
+const clientCpuStart = process.cpuUsage();
+const start = performance.now();
+for (let e = 0; e < events; e++) {
+  const race = raceIds[e % raceIds.length];
+  await deliver(race, perRace.get(race), 10000);
+}
+const seconds = (performance.now() - start) / 1000;
+const serverCpu = cpuSeconds(serverPid) - cpuStart;
+const clientCpu = process.cpuUsage(clientCpuStart);
+const expected = Array.from({ length: events }, (_, e) => perRace.get(raceIds[e % raceIds.length])).reduce((a, b) => a + b, 0);
+latencies.sort((a, b) => a - b);
+const pct = (p) => latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] : null;
+console.log(JSON.stringify({
+  connections, events, expected, delivered, lost: expected - delivered,
+  p50_ms: pct(50), p90_ms: pct(90), p99_ms: pct(99), max_ms: latencies.at(-1) ?? null,
+  deliveries_per_s: delivered / seconds,
+  server_cpu_us_per_delivery: delivered ? (serverCpu * 1e6) / delivered : null,
+  server_rss_kib_per_connection: (rssAfter - rssBefore) / connections,
+  connect_per_s: connections / connectSeconds,
+  client_cpu_share: (clientCpu.user + clientCpu.system) / 1e6 / seconds,
+}));
+for (const ws of sockets) ws.terminate();
+process.exit(0);

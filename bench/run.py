@@ -1,0 +1,160 @@
+"""Racewire's fan-out benchmark: N graphql-transport-ws subscribers, E storeOdds of 10 prices,
+the server pinned to core 0 and the load client to core 1, against the baseline in the same run.
+
+    .venv/bin/python bench/run.py --connections 1000,5000 --events 20 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from server.auth import create_access_token  # noqa: E402
+
+SECRET = "bench-secret-0123456789abcdefghijklmnop"
+RUNNERS = 12
+METRICS = ("lost", "p50_ms", "p99_ms", "max_ms", "deliveries_per_s", "server_cpu_us_per_delivery",
+           "server_rss_kib_per_connection", "connect_per_s", "client_cpu_share")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        if process.poll() is not None:
+            raise RuntimeError("server exited")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError("server did not listen")
+
+
+@contextmanager
+def racewire(workdir: Path, races: int, workers: int = 1, cores: str = "0") -> Iterator[dict[str, Any]]:
+    port = free_port()
+    env = {**os.environ, "RACEWIRE_PORT": str(port), "RACEWIRE_JWT_SECRET": SECRET,
+           "RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/racewire.db",
+           "RACEWIRE_MAX_CONNECTIONS_PER_CLIENT": "1000000", "RACEWIRE_MUTATIONS_PER_SECOND": "100000",
+           "RACEWIRE_MUTATION_BURST": "100000", "RACEWIRE_WS_PING_INTERVAL_SECONDS": "600",
+           "RACEWIRE_WS_COMPRESSION": "false", "RACEWIRE_PRUNE_INTERVAL_SECONDS": "3600"}
+    command = ["taskset", "-c", cores, str(ROOT / ".venv/bin/racewire"), "serve", "--workers", str(workers)]
+    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_listening(port, process)
+        token = create_access_token(secret=SECRET, subject="bench", scopes=["odds:write", "races:write"])
+        yield {"port": port, "pid": process.pid, "token": token, "runners": _load_cards(port, token, races)}
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _load_cards(port: int, token: str, races: int) -> dict[str, list[str]]:
+    post = time.strftime("%Y-%m-%dT23:00:00+00:00", time.gmtime())
+    cards = [{"venue": "Bench Park", "country": "GB", "date": post[:10], "races": [
+        {"number": n + 1, "name": f"Bench {n + 1}", "postTime": post, "distanceMeters": 1600,
+         "runners": [{"number": r + 1, "horse": f"Horse {n}-{r}"} for r in range(RUNNERS)]}
+        for n in range(races)]}]
+    body = {"query": "mutation($m: [MeetingCardInput!]!) { loadRaceCards(meetings: $m) { races { id runners { id } } } }",
+            "variables": {"m": cards}}
+    answer = httpx.post(f"http://127.0.0.1:{port}/graphql", json=body, headers={"Authorization": f"Bearer {token}"},
+                        timeout=30).json()
+    meeting = answer["data"]["loadRaceCards"][0]
+    return {race["id"]: [r["id"] for r in race["runners"]] for race in meeting["races"]}
+
+
+@contextmanager
+def baseline(workdir: Path, races: int) -> Iterator[dict[str, Any]]:
+    port = free_port()
+    env = {**os.environ, "BASELINE_PORT": str(port), "BASELINE_DB": str(workdir / "baseline.db"),
+           "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(["taskset", "-c", "0", sys.executable, str(ROOT / "bench/baseline_server.py")],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_listening(port, process)
+        runners = {str(n + 1): [str(n * RUNNERS + r + 1) for r in range(RUNNERS)] for n in range(races)}
+        yield {"port": port, "pid": process.pid, "token": "", "runners": runners}
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def load(server: dict[str, Any], connections: int, events: int, client_cores: str = "1") -> dict[str, Any]:
+    command = [
+        "taskset", "-c", client_cores, "node", str(ROOT / "bench/loadclient.mjs"),
+        f"--connections={connections}", f"--events={events}", f"--races={','.join(server['runners'])}",
+        f"--runners={json.dumps(server['runners'])}", f"--ws=ws://127.0.0.1:{server['port']}/graphql",
+        f"--http=http://127.0.0.1:{server['port']}/graphql", f"--pid={server['pid']}", f"--token={server['token']}",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {k: statistics.median(r[k] for r in runs if r[k] is not None) for k in METRICS if any(r[k] is not None for r in runs)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--connections", default="1000,5000")
+    parser.add_argument("--events", type=int, default=20)
+    parser.add_argument("--races", type=int, default=1, help="subscribers spread over this many races")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-baseline", action="store_true")
+    args = parser.parse_args()
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one descriptor per connection, both sides
+    rows = []
+    for connections in (int(c) for c in args.connections.split(",")):
+        results: dict[str, list[dict[str, Any]]] = {"racewire": [], "baseline": []}
+        for _ in range(args.repeat):
+            for name, start in (("racewire", racewire), ("baseline", baseline)):
+                if name == "baseline" and args.skip_baseline:
+                    continue
+                with tempfile.TemporaryDirectory() as tmp, start(Path(tmp), args.races) as server:
+                    results[name].append(load(server, connections, args.events))
+        for name, runs in results.items():
+            if runs:
+                rows.append((connections, name, median_of(runs)))
+    print_table(rows, args)
+
+
+def print_table(rows: list[tuple[int, str, dict[str, Any]]], args: argparse.Namespace) -> None:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    print(f"commit {commit}; {args.events} updates of 10 prices; subscribers over {args.races} race(s); "
+          f"median of {args.repeat} runs; server on core 0, load client on core 1")
+    header = ["subs", "server", *METRICS, "cpu/delivery vs baseline"]
+    print(" | ".join(header))
+    baseline_cpu = {c: m.get("server_cpu_us_per_delivery") for c, n, m in rows if n == "baseline"}
+    for connections, name, figures in rows:
+        cells = [str(connections), name] + [f"{figures.get(k, float('nan')):.2f}" for k in METRICS]
+        base = baseline_cpu.get(connections)
+        mine = figures.get("server_cpu_us_per_delivery")
+        cells.append(f"{base / mine:.1f}x less" if base and mine and name == "racewire" else "")
+        print(" | ".join(cells))
+
+
+if __name__ == "__main__":
+    main()
