@@ -31,7 +31,6 @@ class Context:
     viewer: Viewer = ANONYMOUS
     # Why the presented token was refused; the viewer is then anonymous.
     auth_error: str | None = None
-    loaders: Loaders = field(init=False)
     # Filled in by the graphql-transport-ws handler from `connection_init`.
     connection_params: dict[str, Any] | None = None
     # Set by a subscription resolver: the cursor of the event it yields last, and when it
@@ -44,12 +43,18 @@ class Context:
     # Takes one mutation from the subject's allowance: 0, or the seconds to wait for one.
     rate_limit: Callable[[str], float] | None = None
 
-    def __post_init__(self) -> None:
-        self.loaders = Loaders(self.db)
+    _loaders: Loaders | None = field(default=None, init=False, repr=False)
+
+    @property
+    def loaders(self) -> Loaders:
+        """Made on first use: most WebSocket connections never read through a loader."""
+        if self._loaders is None:
+            self._loaders = Loaders(self.db)
+        return self._loaders
 
     def fresh_loaders(self) -> None:
         """A WebSocket connection keeps one context: each operation gets its own cache."""
-        self.loaders = Loaders(self.db)
+        self._loaders = None
 
 
 Info: TypeAlias = StrawberryInfo[Context, None]

@@ -1,11 +1,17 @@
-"""One connection's outgoing frames: pushed without waiting by the fan-out, written by one task
-per connection, and bounded, so a reader that stops reading never holds up anyone else."""
+"""One connection's outgoing frames: pushed without waiting by the fan-out, and bounded, so a
+reader that stops reading never holds up anyone else.
+
+A frame is written at once when the connection is idle: the ASGI send completes without
+suspending while the socket takes data, so no task is woken per frame per connection. Only a
+send that does suspend (the socket is full) leaves the frames after it to a writer task."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Coroutine
+from typing import Any
 
 from starlette.websockets import WebSocket
 
@@ -16,21 +22,22 @@ class Outbox:
         self._limit = limit  # characters queued, about bytes for JSON
         self._size = 0
         self._frames: deque[str] = deque()
-        self._wake = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
         self._writer: asyncio.Task[None] | None = None
         self.closed = False
 
     def push(self, frame: str) -> bool:
-        """Queues a frame; False (and nothing queued) when the reader is too far behind."""
+        """Sends or queues a frame; False (nothing queued) when the reader is too far behind."""
         if self.closed or self._size >= self._limit:
             return False
+        if self._writer is None:
+            suspended = self._send_now(frame)
+            if suspended is not None:
+                self._writer = asyncio.create_task(self._write(suspended))
+            return True
         self._frames.append(frame)
         self._size += len(frame)
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write())
-        self._wake.set()
         return True
 
     def fits(self, size: int) -> bool:
@@ -42,22 +49,42 @@ class Outbox:
             self._room.clear()
             await self._room.wait()
 
-    async def _write(self) -> None:
+    def _send_now(self, frame: str) -> tuple[Coroutine[Any, Any, None], Any] | None:
+        """Runs the send until it completes, or returns it with what it waits on."""
+        send = self._websocket.send_text(frame)
         try:
-            while True:
-                while self._frames:
-                    frame = self._frames.popleft()
-                    self._size -= len(frame)
-                    await self._websocket.send_text(frame)
-                    if self._size <= self._limit // 2:
-                        self._room.set()
-                self._wake.clear()
-                await self._wake.wait()
+            waiting_on = send.send(None)
+        except StopIteration:
+            return None
         except Exception:  # noqa: BLE001 - the peer went away; the connection's handler cleans up
-            self.closed = True
-            self._frames.clear()
-            self._size = 0
+            self._fail()
+            return None
+        return send, waiting_on
+
+    async def _write(self, suspended: tuple[Coroutine[Any, Any, None], Any]) -> None:
+        send, waiting_on = suspended
+        try:
+            await _finish(send, waiting_on)
+            while self._frames:
+                frame = self._frames.popleft()
+                self._size -= len(frame)
+                if self._size <= self._limit // 2:
+                    self._room.set()
+                await self._websocket.send_text(frame)
+        except asyncio.CancelledError:
+            send.close()
+            raise
+        except Exception:  # noqa: BLE001 - the peer went away; the connection's handler cleans up
+            self._fail()
+        finally:
+            self._writer = None
             self._room.set()
+
+    def _fail(self) -> None:
+        self.closed = True
+        self._frames.clear()
+        self._size = 0
+        self._room.set()
 
     async def close(self) -> None:
         self.closed = True
@@ -66,3 +93,20 @@ class Outbox:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._writer
+
+
+async def _finish(send: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+    """Drives a started coroutine to its end, as a task would have."""
+    while True:
+        try:
+            await (asyncio.sleep(0) if waiting_on is None else waiting_on)  # None: a bare yield
+        except Exception as error:  # noqa: BLE001 - handed back to the coroutine
+            try:
+                waiting_on = send.throw(error)
+            except StopIteration:
+                return
+            continue
+        try:
+            waiting_on = send.send(None)
+        except StopIteration:
+            return
