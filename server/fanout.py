@@ -45,8 +45,9 @@ class Member:
         self.last_cursor: str | None = None
         self.waiting_on: str | None = None
         self.attached = False
-        self.done = asyncio.Event()
-        self.lagged = asyncio.Event()
+        self.done = False
+        self.lagged = False
+        self.changed = asyncio.Event()  # set with done or lagged: one waiter, no task
         self.switched = asyncio.Event()
 
     def next_frame(self, payload: str) -> str:
@@ -99,7 +100,8 @@ class Group:
                 member.last_cursor = cursor
             else:
                 self._detach(member)
-                member.lagged.set()
+                member.lagged = True
+                member.changed.set()
         for member in self._waiting.pop(cursor, ()) if cursor is not None else ():
             member.waiting_on = None
             self.attach(member)
@@ -109,7 +111,8 @@ class Group:
         self.ended = True
         for member in tuple(self.members):
             member.outbox.push(member.end_frame(errors))
-            member.done.set()
+            member.done = True
+            member.changed.set()
         self.members.clear()
 
     def attach(self, member: Member) -> None:
@@ -200,10 +203,11 @@ class FanOut:
                         return
                 else:
                     group.attach(member)
-                await _first(member.done, member.lagged)
-                if member.done.is_set():
+                await member.changed.wait()
+                member.changed.clear()
+                if member.done:
                     return
-                member.lagged.clear()
+                member.lagged = False
                 on_its_own = True
                 resume_cursor = member.last_cursor
                 if plan.resume_variable is not None:
@@ -259,12 +263,3 @@ class FanOut:
             return False
         member.outbox.push(frame)
         return True
-
-
-async def _first(*events: asyncio.Event) -> None:
-    waiters = [asyncio.create_task(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
