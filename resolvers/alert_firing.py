@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pubsub import channels
 from pubsub.envelope import Envelope
 from pubsub.hub import Hub
-from resolvers.alerts import best_prices
 from resolvers.publishing import publish_committed
 from storage import alerts, events, races
 from storage.database import Database
@@ -23,7 +22,6 @@ log = logging.getLogger(__name__)
 
 # A fired level alert re-arms only once the price is back across the level by this fraction.
 REARM_MARGIN = 0.02
-PRICE_KINDS = (AlertKind.PRICE_LEVEL, AlertKind.PRICE_MOVE)
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,7 @@ async def fire_alerts(*, db: Database, hub: Hub, event: Envelope | None) -> None
 async def _evaluate(db: Database, event: Envelope) -> list[Envelope]:
     payload = event.payload
     if event.kind == "odds":
-        return await _on_prices(db, payload["raceId"], [p["runnerId"] for p in payload["prices"]])
+        return await _on_prices(db, [p["runnerId"] for p in payload["prices"]])
     if event.kind == "scratch":
         return await _on_scratch(db, payload["runnerId"])
     if event.kind == "status":
@@ -61,21 +59,17 @@ async def _evaluate(db: Database, event: Envelope) -> list[Envelope]:
     return []
 
 
-async def _on_prices(db: Database, race_id: int, runner_ids: list[int]) -> list[Envelope]:
+async def _on_prices(db: Database, runner_ids: list[int]) -> list[Envelope]:
     async with db.read() as session:
-        candidates = await alerts.for_runners(session, runner_ids, PRICE_KINDS)
+        candidates = await alerts.price_alerts_to_act_on(session, runner_ids, rearm_margin=REARM_MARGIN)
     if not candidates:
         return []
     now = datetime.now(timezone.utc)
     async with db.write() as session:
-        best = await best_prices(session, race_id, sorted({a.runner_id for a in candidates if a.runner_id}))
-        horses = await _horses(session, list(best))
+        horses = await _horses(session, sorted({a.runner_id for a, _ in candidates if a.runner_id}))
         firings: list[Firing] = []
         rearmed: list[int] = []
-        for alert in candidates:
-            price = best.get(alert.runner_id or 0)
-            if price is None:
-                continue
+        for alert, price in candidates:
             horse = horses[alert.runner_id or 0]
             if alert.kind is AlertKind.PRICE_LEVEL:
                 if alert.armed and _crossed(alert, price):

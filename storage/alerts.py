@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Alert, AlertKind, Notification
+from storage.models import Alert, AlertKind, CurrentPrice, Notification
 
 
 async def count_of_user(session: AsyncSession, user: str) -> int:
@@ -28,6 +28,39 @@ async def remove(session: AsyncSession, *, user: str, alert_id: int) -> bool:
 async def for_runners(session: AsyncSession, runner_ids: Sequence[int], kinds: Sequence[AlertKind]) -> list[Alert]:
     query = select(Alert).where(Alert.runner_id.in_(runner_ids), Alert.kind.in_(kinds))
     return list(await session.scalars(query))
+
+
+async def price_alerts_to_act_on(
+    session: AsyncSession, runner_ids: Sequence[int], *, rearm_margin: float
+) -> list[tuple[Alert, float]]:
+    """The runners' price alerts that the best price now fires, re-arms or sets a reference
+    for, with that price: most writes find none, and so skip the write transaction. The
+    highest current quote is the market's best: a scratched runner's quotes are deleted."""
+    best = (
+        select(CurrentPrice.runner_id, func.max(CurrentPrice.decimal).label("price"))
+        .where(CurrentPrice.runner_id.in_(runner_ids))
+        .group_by(CurrentPrice.runner_id)
+        .subquery()
+    )
+    price, above = best.c.price, Alert.above.is_(True)
+    crossed = or_(and_(above, price >= Alert.level), and_(not_(above), price <= Alert.level))
+    back = or_(and_(above, price < Alert.level * (1 - rearm_margin)),
+               and_(not_(above), price > Alert.level * (1 + rearm_margin)))
+    moved = or_(Alert.reference.is_(None), func.abs(price - Alert.reference) * 100 > Alert.reference * Alert.percent)
+    query = (
+        select(Alert, price)
+        .join(best, best.c.runner_id == Alert.runner_id)
+        .where(
+            Alert.runner_id.in_(runner_ids),
+            Alert.kind.in_([AlertKind.PRICE_LEVEL, AlertKind.PRICE_MOVE]),
+            or_(
+                and_(Alert.kind == AlertKind.PRICE_LEVEL, Alert.armed.is_(True), crossed),
+                and_(Alert.kind == AlertKind.PRICE_LEVEL, Alert.armed.is_(False), back),
+                and_(Alert.kind == AlertKind.PRICE_MOVE, moved),
+            ),
+        )
+    )
+    return [(alert, float(p)) for alert, p in (await session.execute(query)).all()]
 
 
 async def for_races(session: AsyncSession, race_ids: Sequence[int], kind: AlertKind) -> list[Alert]:
