@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 STATUS = "status"
 NEWS = "news"
 _ODDS_PREFIX = "odds:"
@@ -15,3 +17,12 @@ def race_of(channel: str) -> int | None:
     if channel.startswith(_ODDS_PREFIX):
         return int(channel[len(_ODDS_PREFIX) :])
     return None
+
+
+_USER_PREFIX = "user:"
+
+
+def user(subject: str) -> str:
+    """A user's private notification stream. The subject is hashed: it may hold any
+    character and any length, and a stream name is at most 60 characters."""
+    return _USER_PREFIX + hashlib.sha256(subject.encode()).hexdigest()[:40]

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 from pubsub import channels
 from pubsub.hub import Hub
+from resolvers.alert_firing import fire_alerts
 from resolvers.errors import BadUserInput, NotFound
 from resolvers.publishing import publish_committed
 from storage import events, news, races
@@ -46,6 +47,7 @@ async def publish_news(*, db: Database, hub: Hub, draft: NewsDraft) -> NewsArtic
             now=now,
         )
     await publish_committed(hub, event)
+    await fire_alerts(db=db, hub=hub, event=event)
     return article
 
 

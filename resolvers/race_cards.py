@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pubsub import channels
 from pubsub.hub import Hub
+from resolvers.alert_firing import fire_alerts
 from resolvers.errors import BadUserInput, Conflict, NotFound
 from resolvers.publishing import publish_committed
 from resolvers.store_odds import ACCEPTS_PRICES
@@ -129,4 +130,5 @@ async def scratch_runner(*, db: Database, hub: Hub, runner_id: int) -> Runner:
             payload={"raceId": race.id, "runnerId": runner.id}, now=now,
         )
     await publish_committed(hub, event)
+    await fire_alerts(db=db, hub=hub, event=event)
     return runner

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from pubsub import channels
 from pubsub.hub import Hub
+from resolvers.alert_firing import fire_alerts
 from resolvers.errors import BadUserInput, NotFound
 from resolvers.publishing import publish_committed
 from storage import events, races
@@ -53,6 +54,7 @@ async def set_race_status(
             now=now,
         )
     await publish_committed(hub, event)
+    await fire_alerts(db=db, hub=hub, event=event)
     return race
 
 

@@ -17,6 +17,7 @@ from pubsub.envelope import Envelope
 from pubsub.hub import Hub
 from resolvers.cursors import encode_positions
 from resolvers.errors import BadUserInput, Conflict, NotFound
+from resolvers.alert_firing import fire_alerts
 from resolvers.publishing import publish_committed
 from storage import events, idempotency, prices, races
 from storage.database import Database
@@ -71,6 +72,7 @@ async def _store_and_publish(*, db: Database, hub: Hub, command: StoreOdds) -> S
         # A concurrent request with the same key committed first: answer as it did.
         outcome, event = await _store(db, command)
     await publish_committed(hub, event)
+    await fire_alerts(db=db, hub=hub, event=event)
     return outcome
 
 

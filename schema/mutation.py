@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import strawberry
 
+from schema.mutations.alerts import create_alert, delete_alert, mark_notifications_read
 from schema.mutations.publish_news import publish_news
 from schema.mutations.race_cards import load_race_cards, scratch_runner
 from schema.mutations.set_race_status import set_race_status
 from schema.mutations.store_odds import store_odds
-from schema.permissions import CanWriteNews, CanWriteOdds, CanWriteRaces
+from schema.permissions import CanWriteNews, CanWriteOdds, CanWriteRaces, IsAuthenticated
 
 
 @strawberry.type(description="Writes. Each needs a bearer token whose `scope` claim holds the named scope.")
@@ -32,4 +33,16 @@ class Mutation:
     scratch_runner = strawberry.mutation(
         resolver=scratch_runner, permission_classes=[CanWriteRaces],
         description="Withdraw a runner before the off (scope races:write).",
+    )
+    create_alert = strawberry.mutation(
+        resolver=create_alert, permission_classes=[IsAuthenticated],
+        description="Create a personal alert (any token; at most 100 per user, BAD_USER_INPUT beyond).",
+    )
+    delete_alert = strawberry.mutation(
+        resolver=delete_alert, permission_classes=[IsAuthenticated],
+        description="Delete one of the viewer's alerts; NOT_FOUND for any other id. Returns the id.",
+    )
+    mark_notifications_read = strawberry.mutation(
+        resolver=mark_notifications_read, permission_classes=[IsAuthenticated],
+        description="Mark the viewer's notifications read; returns the ids marked (others' ids are ignored).",
     )

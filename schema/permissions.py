@@ -34,3 +34,14 @@ class CanWriteRaces(HasScope):
 
 class CanWriteNews(HasScope):
     scope = "news:write"
+
+
+class IsAuthenticated(BasePermission):
+    """Personal data: any valid token; its subject is the user."""
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        if info.context.auth_error is not None:
+            raise Unauthenticated(info.context.auth_error)
+        if not info.context.viewer.authenticated:
+            raise Unauthenticated("a bearer token is required: alerts and notifications are personal")
+        return True

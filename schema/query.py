@@ -9,8 +9,12 @@ from typing import Annotated
 import strawberry
 
 from resolvers.cursors import decode_keyset, encode_keyset
+from resolvers import alerts as alert_use_cases
+from resolvers import notifications
 from resolvers.errors import BadUserInput, parse_id
 from schema.context import Info
+from schema.permissions import IsAuthenticated
+from schema.types.alerts import Alert, Notification, NotificationConnection, NotificationEdge
 from schema.types.news import NewsArticle, NewsConnection, NewsEdge
 from schema.types.races import Meeting, PageInfo, Race, RaceConnection, RaceEdge, RaceStatus, Runner
 from storage import models, news, races
@@ -101,6 +105,32 @@ class Query:
             for r in rows[:size]
         ]
         return NewsConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None),
+        )
+
+    @strawberry.field(description="The viewer's own alerts, oldest first (needs a token).", permission_classes=[IsAuthenticated])
+    async def alerts(self, info: Info) -> list[Alert]:
+        rows = await alert_use_cases.list_alerts(db=info.context.db, user=info.context.viewer.subject or "")
+        return [Alert.from_row(row) for row in rows]
+
+    @strawberry.field(description="The viewer's own notifications, newest first (needs a token).", permission_classes=[IsAuthenticated])
+    async def notifications(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description="Page size (at most the published limit).")] = 20,
+        after: Annotated[str | None, strawberry.argument(description="The endCursor of the previous page.")] = None,
+    ) -> NotificationConnection:
+        size = _page_size(info, first)
+        rows = await notifications.page(
+            db=info.context.db, user=info.context.viewer.subject or "",
+            after=decode_keyset(after) if after else None, limit=size + 1,
+        )
+        edges = [
+            NotificationEdge(cursor=encode_keyset(r.created_at, r.id), node=Notification.from_row(r))
+            for r in rows[:size]
+        ]
+        return NotificationConnection(
             edges=edges,
             page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None),
         )

@@ -8,9 +8,11 @@ from typing import Annotated
 
 import strawberry
 
-from resolvers import live
+from resolvers import live, notifications
 from resolvers.errors import parse_id
 from schema.context import Info
+from schema.permissions import IsAuthenticated
+from schema.types.alerts import Notification, NotificationEvent
 from schema.types.news import NewsArticle, NewsEvent
 from schema.types.odds import OddsUpdate, Price
 from schema.types.races import RaceStatus, RaceStatusEvent
@@ -83,3 +85,21 @@ class Subscription:
             ctx.last_cursor = n.cursor
             ctx.hub.telemetry.sent("news", n.article.published_at)
             yield NewsEvent(seq=n.seq, cursor=n.cursor, article=NewsArticle.from_row(n.article))
+
+    @strawberry.subscription(
+        description="The viewer's own notifications (needs a token): replays after the cursor, then live. Never shared.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def notifications(
+        self,
+        info: Info,
+        after: Annotated[str | None, strawberry.argument(description="The cursor of the last notification seen.")] = None,
+    ) -> AsyncGenerator[NotificationEvent, None]:
+        ctx = info.context
+        delivered = notifications.live_notifications(
+            db=ctx.db, hub=ctx.hub, user=ctx.viewer.subject or "", after=after or ctx.resume_cursor,
+            on_listening=ctx.listening.set,
+        )
+        async for d in delivered:
+            ctx.last_cursor = d.cursor
+            yield NotificationEvent(seq=d.seq, cursor=d.cursor, notification=Notification.from_payload(d.payload))

@@ -199,3 +199,60 @@ class NewsArticle(Base):
     headline: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     published_at: Mapped[datetime]
+
+
+class AlertKind(enum.Enum):
+    PRICE_LEVEL = "PRICE_LEVEL"
+    PRICE_MOVE = "PRICE_MOVE"
+    RACE_STATUS = "RACE_STATUS"
+    SCRATCHED = "SCRATCHED"
+    NEWS = "NEWS"
+
+
+class Alert(Base):
+    """A user's standing request to be told when something happens to a runner or race.
+
+    `armed` is claimed with a conditional UPDATE, so an alert fires once per crossing even
+    with several processes evaluating it; `reference` is a move alert's base price."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("ix_alerts_runner_kind", "runner_id", "kind"),
+        Index("ix_alerts_race_kind", "race_id", "kind"),
+        Index("ix_alerts_user_id", "user", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[AlertKind] = mapped_column(Enum(AlertKind, name="alert_kind", native_enum=False, length=20))
+    race_id: Mapped[int] = mapped_column(ForeignKey("races.id"))
+    runner_id: Mapped[int | None] = mapped_column(ForeignKey("runners.id"))
+    above: Mapped[bool | None] = mapped_column(Boolean)
+    level: Mapped[float | None] = mapped_column(Float)
+    percent: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str | None] = mapped_column(String(20))
+    reference: Mapped[float | None] = mapped_column(Float)
+    armed: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    fired_at: Mapped[datetime | None]
+
+
+class Notification(Base):
+    """One firing of an alert, kept in its user's inbox."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_created", "user", "created_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user: Mapped[str] = mapped_column(String(200))
+    # No foreign key: the inbox outlives a deleted alert.
+    alert_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[AlertKind] = mapped_column(Enum(AlertKind, name="alert_kind", native_enum=False, length=20))
+    race_id: Mapped[int] = mapped_column(Integer)
+    runner_id: Mapped[int | None] = mapped_column(Integer)
+    price: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str | None] = mapped_column(String(20))
+    news_id: Mapped[int | None] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+    read: Mapped[bool] = mapped_column(Boolean, default=False)
