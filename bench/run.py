@@ -51,10 +51,11 @@ def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def racewire(workdir: Path, races: int, workers: int = 1, cores: str = "0") -> Iterator[dict[str, Any]]:
+def racewire(workdir: Path, races: int, workers: int = 1, cores: str = "0",
+             database_url: str | None = None) -> Iterator[dict[str, Any]]:
     port = free_port()
     env = {**os.environ, "RACEWIRE_PORT": str(port), "RACEWIRE_JWT_SECRET": SECRET,
-           "RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/racewire.db",
+           "RACEWIRE_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{workdir}/racewire.db",
            "RACEWIRE_MAX_CONNECTIONS_PER_CLIENT": "1000000", "RACEWIRE_MUTATIONS_PER_SECOND": "100000",
            "RACEWIRE_MUTATION_BURST": "100000", "RACEWIRE_WS_PING_INTERVAL_SECONDS": "600",
            "RACEWIRE_WS_COMPRESSION": "false", "RACEWIRE_PRUNE_INTERVAL_SECONDS": "3600"}
@@ -123,6 +124,8 @@ def main() -> None:
     parser.add_argument("--races", type=int, default=1, help="subscribers spread over this many races")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--baseline-events", type=int, default=5,
+                        help="updates sent to the baseline (it takes seconds per update at thousands of subscribers)")
     args = parser.parse_args()
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one descriptor per connection, both sides
@@ -133,8 +136,10 @@ def main() -> None:
             for name, start in (("racewire", racewire), ("baseline", baseline)):
                 if name == "baseline" and args.skip_baseline:
                     continue
+                events = args.events if name == "racewire" else min(args.events, args.baseline_events)
                 with tempfile.TemporaryDirectory() as tmp, start(Path(tmp), args.races) as server:
-                    results[name].append(load(server, connections, args.events))
+                    results[name].append(load(server, connections, events))
+                print(name, connections, json.dumps(results[name][-1]), file=sys.stderr, flush=True)
         for name, runs in results.items():
             if runs:
                 rows.append((connections, name, median_of(runs)))
@@ -143,7 +148,8 @@ def main() -> None:
 
 def print_table(rows: list[tuple[int, str, dict[str, Any]]], args: argparse.Namespace) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    print(f"commit {commit}; {args.events} updates of 10 prices; subscribers over {args.races} race(s); "
+    print(f"commit {commit}; {args.events} updates of 10 prices ({args.baseline_events} to the baseline); "
+          f"subscribers over {args.races} race(s); "
           f"median of {args.repeat} runs; server on core 0, load client on core 1")
     header = ["subs", "server", *METRICS, "cpu/delivery vs baseline"]
     print(" | ".join(header))

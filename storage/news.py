@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.grouping import group_by
 from storage.models import NewsArticle, news_races, news_tags
 
 
@@ -68,17 +69,13 @@ async def tags_of(session: AsyncSession, article_ids: Sequence[int]) -> dict[int
         .where(news_tags.c.news_id.in_(article_ids))
         .order_by(news_tags.c.tag)
     )
-    grouped: dict[int, list[str]] = {article_id: [] for article_id in article_ids}
-    for article_id, tag in rows:
-        grouped[article_id].append(tag)
-    return grouped
+    grouped = group_by(rows, lambda row: row[0], article_ids)
+    return {article_id: [tag for _, tag in found] for article_id, found in grouped.items()}
 
 
 async def races_of(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, list[int]]:
     rows = await session.execute(
         select(news_races.c.news_id, news_races.c.race_id).where(news_races.c.news_id.in_(article_ids))
     )
-    grouped: dict[int, list[int]] = {article_id: [] for article_id in article_ids}
-    for article_id, race_id in rows:
-        grouped[article_id].append(race_id)
-    return grouped
+    grouped = group_by(rows, lambda row: row[0], article_ids)
+    return {article_id: [race_id for _, race_id in found] for article_id, found in grouped.items()}

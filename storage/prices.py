@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.database import upsert_insert
+from storage.grouping import group_by
 from storage.models import CurrentPrice, Price, PriceSource
 
 
@@ -49,10 +50,7 @@ async def current_for_races(
         .where(CurrentPrice.race_id.in_(race_ids))
         .order_by(CurrentPrice.runner_id, PriceSource.code)
     )
-    grouped: dict[int, list[tuple[CurrentPrice, str]]] = {race_id: [] for race_id in race_ids}
-    for price, code in rows:
-        grouped[price.race_id].append((price, code))
-    return grouped
+    return group_by(rows, lambda row: row[0].race_id, race_ids)
 
 
 async def history_for_runners(
@@ -72,7 +70,4 @@ async def history_for_runners(
         .where(ranked.c.rank <= last)
         .order_by(Price.runner_id, Price.observed_at, Price.id)
     )
-    grouped: dict[int, list[tuple[Price, str]]] = {runner_id: [] for runner_id in runner_ids}
-    for price, code in rows:
-        grouped[price.runner_id].append((price, code))
-    return grouped
+    return group_by(rows, lambda row: row[0].runner_id, runner_ids)

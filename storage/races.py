@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.grouping import group_by
 from storage.models import Meeting, Race, RaceStatus, Runner
 
 
@@ -30,20 +31,14 @@ async def runners_of_races(session: AsyncSession, race_ids: Sequence[int]) -> di
     rows = await session.scalars(
         select(Runner).where(Runner.race_id.in_(race_ids)).order_by(Runner.race_id, Runner.number)
     )
-    grouped: dict[int, list[Runner]] = {race_id: [] for race_id in race_ids}
-    for runner in rows:
-        grouped[runner.race_id].append(runner)
-    return grouped
+    return group_by(rows, lambda runner: runner.race_id, race_ids)
 
 
 async def races_of_meetings(session: AsyncSession, meeting_ids: Sequence[int]) -> dict[int, list[Race]]:
     rows = await session.scalars(
         select(Race).where(Race.meeting_id.in_(meeting_ids)).order_by(Race.meeting_id, Race.number)
     )
-    grouped: dict[int, list[Race]] = {meeting_id: [] for meeting_id in meeting_ids}
-    for race in rows:
-        grouped[race.meeting_id].append(race)
-    return grouped
+    return group_by(rows, lambda race: race.meeting_id, meeting_ids)
 
 
 async def meetings_on(session: AsyncSession, day: date) -> list[Meeting]:
