@@ -96,16 +96,21 @@ class Outbox:
 
 
 async def _finish(send: Coroutine[Any, Any, None], waiting_on: Any) -> None:
-    """Drives a started coroutine to its end, as a task would have."""
+    """Drives a started coroutine to its end, as a task would have: resume it once the future
+    it waits on is done (the future itself hands the coroutine its result or error)."""
+    loop = asyncio.get_running_loop()
     while True:
-        try:
-            await (asyncio.sleep(0) if waiting_on is None else waiting_on)  # None: a bare yield
-        except Exception as error:  # noqa: BLE001 - handed back to the coroutine
+        if isinstance(waiting_on, asyncio.Future):
+            waiting_on._asyncio_future_blocking = False  # noqa: SLF001 - what Task does on a yield
+            wake = loop.create_future()
+            waiting_on.add_done_callback(lambda _: wake.done() or wake.set_result(None))
             try:
-                waiting_on = send.throw(error)
-            except StopIteration:
-                return
-            continue
+                await wake
+            except asyncio.CancelledError:
+                waiting_on.cancel()
+                raise
+        else:
+            await asyncio.sleep(0)  # a bare yield
         try:
             waiting_on = send.send(None)
         except StopIteration:
