@@ -73,7 +73,7 @@ class Query:
         edges = [RaceEdge(cursor=encode_keyset(r.post_time, r.id), node=Race.from_row(r)) for r in rows[:size]]
         return RaceConnection(
             edges=edges,
-            page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None),
+            page_info=PageInfo.of([e.cursor for e in edges], more=len(rows) > size),
         )
 
     @strawberry.field(description="The meetings on a date, by venue.")
@@ -106,7 +106,7 @@ class Query:
         ]
         return NewsConnection(
             edges=edges,
-            page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None),
+            page_info=PageInfo.of([e.cursor for e in edges], more=len(rows) > size),
         )
 
     @strawberry.field(description="The viewer's own alerts, oldest first (needs a token).", permission_classes=[IsAuthenticated])
@@ -132,5 +132,5 @@ class Query:
         ]
         return NotificationConnection(
             edges=edges,
-            page_info=PageInfo(has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None),
+            page_info=PageInfo.of([e.cursor for e in edges], more=len(rows) > size),
         )

@@ -138,6 +138,10 @@ class PageInfo:
     has_next_page: bool = strawberry.field(description="True when another page follows.")
     end_cursor: str | None = strawberry.field(description="Pass as `after` to get the next page.")
 
+    @classmethod
+    def of(cls, cursors: list[str], *, more: bool) -> PageInfo:
+        return cls(has_next_page=more, end_cursor=cursors[-1] if cursors else None)
+
 
 @strawberry.type(description="A race with its cursor.")
 class RaceEdge:
