@@ -17,8 +17,8 @@ class Telemetry:
     def listening(self, channels: list[str], delta: int) -> None:
         """A subscription started (+1) or ended (-1) listening to these channels."""
 
-    def sent(self, field: str, stored_at: datetime | None) -> None:
-        """A subscription passed an update to its client; `stored_at` is when its event was committed."""
+    def sent(self, field: str, stored_at: datetime | None, copies: int = 1) -> None:
+        """An update went to `copies` subscribers; `stored_at` is when its event was committed."""
 
     def conflated(self, stream: str) -> None:
         """A lagging subscriber was caught up with one merged update."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeAlias
 
 from strawberry.types import Info as StrawberryInfo
@@ -40,6 +41,9 @@ class Context:
     # Where a subscription without its own `after` resumes: set by the fan-out engine for a
     # subscriber that fell behind its group.
     resume_cursor: str | None = None
+    # A shared execution leaves counting deliveries to the fan-out, which knows how many it made.
+    shared: bool = False
+    last_stored_at: datetime | None = None
     # Takes one mutation from the subject's allowance: 0, or the seconds to wait for one.
     rate_limit: Callable[[str], float] | None = None
 
@@ -51,6 +55,11 @@ class Context:
         if self._loaders is None:
             self._loaders = Loaders(self.db)
         return self._loaders
+
+    def report_sent(self, field: str, stored_at: datetime | None) -> None:
+        self.last_stored_at = stored_at
+        if not self.shared:
+            self.hub.telemetry.sent(field, stored_at)
 
     def fresh_loaders(self) -> None:
         """A WebSocket connection keeps one context: each operation gets its own cache."""

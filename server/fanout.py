@@ -85,7 +85,8 @@ class Group:
                         self._end([e.formatted for e in result.errors or ()])
                         return
                     first = False
-                    self._publish(encode(result), self.context.last_cursor)
+                    sent = self._publish(encode(result), self.context.last_cursor)
+                    self.context.hub.telemetry.sent(self._plan.field, self.context.last_stored_at, copies=sent)
             self._end()
         except asyncio.CancelledError:
             raise
@@ -93,11 +94,14 @@ class Group:
             log.exception("shared subscription failed")
             self._end([{"message": "Internal server error.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}])
 
-    def _publish(self, payload: str, cursor: str | None) -> None:
+    def _publish(self, payload: str, cursor: str | None) -> int:
+        """Sends to every member; returns how many it reached."""
         self._ring.append((cursor, payload))
+        sent = 0
         for member in tuple(self.members):
             if member.outbox.push(member.next_frame(payload)):
                 member.last_cursor = cursor
+                sent += 1
             else:
                 self._detach(member)
                 member.lagged = True
@@ -106,6 +110,7 @@ class Group:
             member.waiting_on = None
             self.attach(member)
             member.switched.set()
+        return sent
 
     def _end(self, errors: list[Any] | None = None) -> None:
         self.ended = True
@@ -190,7 +195,9 @@ class FanOut:
         if founder:
             # The group's viewer holds only what the key holds: scopes, and whether signed in.
             viewer = Viewer(subject="shared" if plan.key.authenticated else None, scopes=plan.key.scopes)
-            group = Group(self, plan.key, plan, self._context_for(viewer))
+            context = self._context_for(viewer)
+            context.shared = True
+            group = Group(self, plan.key, plan, context)
             self._groups[plan.key] = group
         assert group is not None
         on_its_own = plan.resumes or (plan.wants_snapshot and not founder)

@@ -45,6 +45,7 @@ class Plan:
     resume_variable: str | None
     resumes: bool
     wants_snapshot: bool
+    field: str
 
 
 class Planner:
@@ -84,7 +85,8 @@ class Planner:
             return None
         key = GroupKey(query, operation_name, canonical, viewer.scopes, viewer.authenticated)
         group_variables = {**shared, resume_variable: None} if resume_variable else shared
-        return Plan(key, group_variables, resume_variable, resumes, snapshot)
+        field = operation.selection_set.selections[0].name.value  # type: ignore[attr-defined]
+        return Plan(key, group_variables, resume_variable, resumes, snapshot, field)
 
     def _operation(self, query: str, operation_name: str | None) -> OperationDefinitionNode | None:
         document = self._documents.get(query)

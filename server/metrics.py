@@ -60,8 +60,10 @@ class Metrics(Telemetry):
     def listening(self, channels: list[str], delta: int) -> None:
         self.subscriptions.labels(_field_of(channels)).inc(delta)
 
-    def sent(self, field: str, stored_at: datetime | None) -> None:
-        self.delivered.labels(field).inc()
+    def sent(self, field: str, stored_at: datetime | None, copies: int = 1) -> None:
+        if copies <= 0:
+            return
+        self.delivered.labels(field).inc(copies)
         if stored_at is not None:
             if stored_at.tzinfo is None:
                 stored_at = stored_at.replace(tzinfo=timezone.utc)
