@@ -1,49 +1,40 @@
-"""storeOdds ingest: mutations per second (10 prices each) on one server process, SQLite and
-PostgreSQL, with several writers at once over HTTP keep-alive.
+"""storeOdds ingest: mutations per second (10 prices each) on one server process pinned to core
+0, SQLite and PostgreSQL, from a Node client on core 1 with W writers over HTTP keep-alive. The
+baseline in the same run is bench/baseline_server.py: one transaction per call, as Strawberry's
+docs show (it checks and keeps far less: no race, runner, staleness, current price or event log).
 
-    .venv/bin/python bench/ingest.py --mutations 2000 --writers 8 --repeat 3
+    .venv/bin/python bench/ingest.py --mutations 4000 --writers 32 --repeat 3
+    .venv/bin/python bench/ingest.py --races 20          # writers spread over 20 races
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
+import subprocess
 import sys
 import tempfile
-import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import asyncpg
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import racewire  # noqa: E402
+from run import ROOT, baseline, racewire  # noqa: E402
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-async def ingest(server: dict, mutations: int, writers: int) -> float:
-    race, runners = next(iter(server["runners"].items()))
-    start_at = datetime.now(timezone.utc) - timedelta(hours=5)
-    counter = iter(range(mutations))
-
-    async def writer(http: httpx.AsyncClient) -> None:
-        for n in counter:
-            body = {"query": "mutation($i: StoreOddsInput!) { storeOdds(input: $i) { seq } }", "variables": {"i": {
-                "raceId": race, "source": f"feed{n % writers}", "observedAt": (start_at + timedelta(milliseconds=n)).isoformat(),
-                "prices": [{"runnerId": r, "decimal": round(2 + (n + i) % 40 / 10, 2)} for i, r in enumerate(runners[:10])],
-            }}}
-            answer = (await http.post("/graphql", json=body)).json()
-            if "errors" in answer:
-                raise RuntimeError(answer["errors"])
-
-    headers = {"Authorization": f"Bearer {server['token']}"}
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server['port']}", headers=headers, timeout=30) as http:
-        started = time.perf_counter()
-        await asyncio.gather(*[writer(http) for _ in range(writers)])
-        return mutations / (time.perf_counter() - started)
+def ingest(server: dict, races: int, mutations: int, writers: int) -> dict[str, float]:
+    runners = dict(list(server["runners"].items())[:races])
+    command = ["taskset", "-c", "1", "node", str(ROOT / "bench/ingestclient.mjs"),
+               f"--http=http://127.0.0.1:{server['port']}/graphql", f"--token={server['token']}",
+               f"--mutations={mutations}", f"--writers={writers}", f"--runners={json.dumps(runners)}"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"the load client failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout)
 
 
 async def fresh_postgres(name: str) -> str:
@@ -58,20 +49,33 @@ async def fresh_postgres(name: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mutations", type=int, default=2000)
-    parser.add_argument("--writers", type=int, default=8)
+    parser.add_argument("--mutations", type=int, default=4000)
+    parser.add_argument("--writers", type=int, default=32)
+    parser.add_argument("--races", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print(f"storeOdds of 10 prices, {args.writers} writers, median of {args.repeat} runs of {args.mutations}")
-    print("database | mutations/s")
-    for database in ("sqlite", "postgresql"):
-        rates = []
-        for _ in range(args.repeat):
+    print(f"storeOdds of 10 prices, {args.writers} writers, {args.races} race(s), "
+          f"median of {args.repeat} runs of {args.mutations}")
+    print("| server | database | mutations/s | ratio to baseline | load client CPU |")
+    print("|---|---|---|---|---|")
+    runs: dict[str, list[dict[str, float]]] = {"baseline": [], "sqlite": [], "postgresql": []}
+    for _ in range(args.repeat):
+        for database in runs:
             with tempfile.TemporaryDirectory() as tmp:
-                url = None if database == "sqlite" else asyncio.run(fresh_postgres("racewire_bench_ingest"))
-                with racewire(Path(tmp), 1, database_url=url) as server:
-                    rates.append(asyncio.run(ingest(server, args.mutations, args.writers)))
-        print(f"{database} | {statistics.median(rates):.0f}")
+                if database == "baseline":
+                    context = baseline(Path(tmp), args.races)
+                else:
+                    url = None if database == "sqlite" else asyncio.run(fresh_postgres("racewire_bench_ingest"))
+                    context = racewire(Path(tmp), args.races, database_url=url)
+                with context as server:
+                    runs[database].append(ingest(server, args.races, args.mutations, args.writers))
+    base = statistics.median(r["rate"] for r in runs["baseline"])
+    for database, results in runs.items():
+        rate = statistics.median(r["rate"] for r in results)
+        cpu = statistics.median(r["client_cpu_share"] for r in results)
+        server = "baseline" if database == "baseline" else "Racewire"
+        shown = "sqlite" if database == "baseline" else database
+        print(f"| {server} | {shown} | {rate:.0f} | {rate / base:.2f} | {cpu:.2f} |")
 
 
 if __name__ == "__main__":

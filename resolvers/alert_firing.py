@@ -5,6 +5,7 @@ and append it to its user's stream in the same transaction, then publish."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -35,12 +36,23 @@ class Firing:
 
 async def fire_alerts(*, db: Database, hub: Hub, event: Envelope | None) -> None:
     """Called once after each committed write. The write stands whatever happens here."""
-    if event is None:
-        return
+    if event is not None:
+        await _fire(hub, f"{event.stream} #{event.seq}", _evaluate(db, event))
+
+
+async def fire_price_alerts(*, db: Database, hub: Hub, events: Sequence[Envelope]) -> None:
+    """Called once after a batch of committed odds: price alerts are judged on the prices as
+    they now stand, so one evaluation serves every runner the batch priced."""
+    runner_ids = sorted({p["runnerId"] for event in events for p in event.payload["prices"]})
+    if runner_ids:
+        await _fire(hub, f"{len(events)} odds events", _on_prices(db, runner_ids))
+
+
+async def _fire(hub: Hub, what: str, evaluation: Awaitable[list[Envelope]]) -> None:
     try:
-        fired = await _evaluate(db, event)
+        fired = await evaluation
     except Exception:
-        log.exception("alerts for %s #%d failed", event.stream, event.seq)
+        log.exception("alerts for %s failed", what)
         return
     for notification in fired:
         await publish_committed(hub, notification)

@@ -1,30 +1,35 @@
-"""`storeOdds`: validate, store quotes and one log event in a transaction, then publish."""
+"""`storeOdds`: validate, store quotes and one log event per call, then publish. Calls that
+arrive while a write is under way share the next transaction."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import orjson
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pubsub import channels
 from pubsub.envelope import Envelope
 from pubsub.hub import Hub
+from resolvers.alert_firing import fire_price_alerts
 from resolvers.cursors import encode_positions
 from resolvers.errors import BadUserInput, Conflict, NotFound
-from resolvers.alert_firing import fire_alerts
 from resolvers.publishing import publish_committed
+from resolvers.write_batches import WriteBatches
 from storage import events, idempotency, prices, races
 from storage.database import Database
-from storage.models import CurrentPrice, Price, RaceStatus
+from storage.models import IdempotencyKey, Race, RaceStatus, Runner
 
 ACCEPTS_PRICES = frozenset({RaceStatus.SCHEDULED, RaceStatus.BETTING_OPEN, RaceStatus.SUSPENDED})
 MAX_QUOTES = 100
+MAX_BATCH = 100  # commands per transaction
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 SOURCE_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 
@@ -59,21 +64,38 @@ class StoreOddsOutcome:
 
 async def store_odds(*, db: Database, hub: Hub, command: StoreOdds) -> StoreOddsOutcome:
     with hub.telemetry.mutation("storeOdds"):
-        return await _store_and_publish(db=db, hub=hub, command=command)
+        _validate(command)
+        return await _writer(db).submit(_Write(hub, command))
 
 
-async def _store_and_publish(*, db: Database, hub: Hub, command: StoreOdds) -> StoreOddsOutcome:
-    _validate(command)
-    try:
-        outcome, event = await _store(db, command)
-    except IntegrityError:
-        if command.idempotency_key is None:
-            raise
-        # A concurrent request with the same key committed first: answer as it did.
-        outcome, event = await _store(db, command)
-    await publish_committed(hub, event)
-    await fire_alerts(db=db, hub=hub, event=event)
-    return outcome
+@dataclass(frozen=True)
+class _Write:
+    hub: Hub
+    command: StoreOdds
+
+
+_writers: WeakKeyDictionary[Database, WriteBatches[_Write, StoreOddsOutcome]] = WeakKeyDictionary()
+
+
+def _writer(db: Database) -> WriteBatches[_Write, StoreOddsOutcome]:
+    """One per database: concurrent storeOdds calls share a transaction, in arrival order."""
+    writer = _writers.get(db)
+    if writer is None:
+        writer = _writers[db] = WriteBatches(
+            functools.partial(_store_and_publish, db), max_batch=MAX_BATCH,
+            key=lambda write: write.command.idempotency_key,
+        )
+    return writer
+
+
+async def _store_and_publish(db: Database, writes: list[_Write]) -> list[StoreOddsOutcome | Exception]:
+    results, events = await _store(db, [write.command for write in writes])
+    for write, event in zip(writes, events):
+        await publish_committed(write.hub, event)
+    for hub in {id(write.hub): write.hub for write in writes}.values():
+        published = [event for write, event in zip(writes, events) if event is not None and write.hub is hub]
+        await fire_price_alerts(db=db, hub=hub, events=published)
+    return results
 
 
 def _validate(command: StoreOdds) -> None:
@@ -104,109 +126,128 @@ def _validate(command: StoreOdds) -> None:
         seen.add(quote.runner_id)
 
 
-async def _store(db: Database, command: StoreOdds) -> tuple[StoreOddsOutcome, Envelope | None]:
+async def _store(
+    db: Database, commands: list[StoreOdds]
+) -> tuple[list[StoreOddsOutcome | Exception], list[Envelope | None]]:
+    """Stores the commands in one transaction, in order, as if one after another: a refused
+    command writes nothing and leaves the others alone."""
     now = datetime.now(timezone.utc)
-    request_hash = _request_hash(command)
+    results: list[StoreOddsOutcome | Exception] = []
     async with db.write() as session:
-        if command.idempotency_key is not None:
-            earlier = await idempotency.find(session, command.idempotency_key)
-            if earlier is not None:
-                if earlier.request_hash != request_hash:
-                    raise Conflict(
-                        "idempotencyKey was already used for a different request",
-                        field="idempotencyKey",
-                    )
-                return StoreOddsOutcome(**{**earlier.response, "replayed": True}), None
+        keys = [c.idempotency_key for c in commands if c.idempotency_key is not None]
+        earlier = await idempotency.find_many(session, keys)
+        fresh = [c for c in commands if c.idempotency_key not in earlier]
+        written, appended = await _write(session, fresh, now) if fresh else ({}, {})
+        for command in commands:
+            key = command.idempotency_key
+            results.append(_replay(earlier[key], command) if key in earlier else written[id(command)])
+        await idempotency.remember_many(session, [
+            {"key": c.idempotency_key, "request_hash": _request_hash(c), "response": asdict(outcome),
+             "created_at": now}
+            for c, outcome in zip(commands, results)
+            if c.idempotency_key is not None and c.idempotency_key not in earlier
+            and isinstance(outcome, StoreOddsOutcome)
+        ])
+    return results, [appended.get(id(command)) for command in commands]
 
-        race = await races.lock_race(session, command.race_id)
-        if race is None:
-            raise NotFound(f"race {command.race_id} does not exist", field="raceId")
-        if race.status not in ACCEPTS_PRICES:
-            raise BadUserInput(
-                f"race {race.id} is {race.status.value} and accepts no prices",
-                field="raceId", status=race.status.value,
-            )
-        await _check_runners(session, command)
 
-        source = await prices.source_id(session, command.source)
-        current = await prices.current_for_runners(
-            session, source=source, runner_ids=[q.runner_id for q in command.quotes]
-        )
-        outcome = StoreOddsOutcome(
-            race_id=race.id, source=command.source, observed_at=command.observed_at.isoformat()
-        )
-        for quote in command.quotes:
-            _apply(session, outcome, command, quote, current.get(quote.runner_id), source, now)
+async def _write(
+    session: AsyncSession, commands: list[StoreOdds], now: datetime
+) -> tuple[dict[int, StoreOddsOutcome | Exception], dict[int, Envelope]]:
+    """Outcomes and events, by id(command)."""
+    race_rows = await races.lock_races(session, sorted({c.race_id for c in commands}))
+    runners = await races.runners_by_ids(session, sorted({q.runner_id for c in commands for q in c.quotes}))
+    results: dict[int, StoreOddsOutcome | Exception] = {}
+    accepted: list[StoreOdds] = []
+    for command in commands:
+        refusal = _refusal(command, race_rows.get(command.race_id), runners)
+        if refusal is None:
+            accepted.append(command)
+        else:
+            results[id(command)] = refusal
+    if not accepted:
+        return results, {}
 
-        event = None
+    sources = await prices.source_ids(session, sorted({c.source for c in accepted}))
+    runner_ids = sorted({q.runner_id for c in accepted for q in c.quotes})
+    book = _Book(await prices.current_quotes(session, runner_ids=runner_ids, source_ids=list(sources.values())))
+    changed: dict[str, list[tuple[StoreOdds, StoreOddsOutcome]]] = {}
+    for command in accepted:
+        outcome = results[id(command)] = book.apply(command, sources[command.source], now)
         if outcome.changed:
-            event = await events.append(
-                session,
-                stream=channels.odds(race.id),
-                kind="odds",
-                payload={
-                    "raceId": race.id,
-                    "source": command.source,
-                    "observedAt": outcome.observed_at,
-                    "prices": outcome.changed,
-                },
-                now=now,
-            )
+            changed.setdefault(channels.odds(command.race_id), []).append((command, outcome))
+    await prices.store_quotes(session, book.history, book.current_rows())
+
+    appended: dict[int, Envelope] = {}
+    for stream, pairs in changed.items():
+        payloads = [{"raceId": o.race_id, "source": o.source, "observedAt": o.observed_at, "prices": o.changed}
+                    for _, o in pairs]
+        for (command, outcome), event in zip(pairs, await events.append_many(session, stream, "odds", payloads, now=now)):
             outcome.seq = event.seq
             outcome.cursor = encode_positions({event.stream: event.seq})
-        if command.idempotency_key is not None:
-            await idempotency.remember(
-                session, key=command.idempotency_key, request_hash=request_hash,
-                response=asdict(outcome), now=now,
-            )
-    return outcome, event
+            appended[id(command)] = event
+    return results, appended
 
 
-async def _check_runners(session: Any, command: StoreOdds) -> None:
-    found = await races.runners_by_ids(session, [q.runner_id for q in command.quotes])
+def _refusal(command: StoreOdds, race: Race | None, runners: dict[int, Runner]) -> Exception | None:
+    if race is None:
+        return NotFound(f"race {command.race_id} does not exist", field="raceId")
+    if race.status not in ACCEPTS_PRICES:
+        return BadUserInput(
+            f"race {race.id} is {race.status.value} and accepts no prices",
+            field="raceId", status=race.status.value,
+        )
     for index, quote in enumerate(command.quotes):
-        runner = found.get(quote.runner_id)
+        runner = runners.get(quote.runner_id)
         details = {"field": "prices", "index": index, "runnerId": str(quote.runner_id)}
         if runner is None or runner.race_id != command.race_id:
-            raise BadUserInput(
+            return BadUserInput(
                 f"prices[{index}]: runner {quote.runner_id} is not in race {command.race_id}", **details
             )
         if runner.scratched:
-            raise BadUserInput(f"prices[{index}]: runner {quote.runner_id} is scratched", **details)
+            return BadUserInput(f"prices[{index}]: runner {quote.runner_id} is scratched", **details)
+    return None
 
 
-def _apply(
-    session: Any,
-    outcome: StoreOddsOutcome,
-    command: StoreOdds,
-    quote: Quote,
-    current: CurrentPrice | None,
-    source: int,
-    now: datetime,
-) -> None:
-    if current is not None and command.observed_at < current.observed_at:
-        outcome.stale.append(
-            {"runnerId": quote.runner_id, "decimal": quote.decimal,
-             "currentObservedAt": current.observed_at.isoformat()}
+class _Book:
+    """The current quotes as the batch moves them, and the rows it will write."""
+
+    def __init__(self, current: dict[tuple[int, int], prices.Quoted]) -> None:
+        self._current = current
+        self._races: dict[tuple[int, int], int] = {}  # touched (runner, source) -> race
+        self.history: list[dict[str, Any]] = []
+
+    def apply(self, command: StoreOdds, source: int, now: datetime) -> StoreOddsOutcome:
+        outcome = StoreOddsOutcome(
+            race_id=command.race_id, source=command.source, observed_at=command.observed_at.isoformat()
         )
-        return
-    session.add(
-        Price(race_id=command.race_id, runner_id=quote.runner_id, source_id=source,
-              decimal=quote.decimal, observed_at=command.observed_at, stored_at=now)
-    )
-    outcome.stored += 1
-    if current is None:
-        session.add(
-            CurrentPrice(runner_id=quote.runner_id, source_id=source, race_id=command.race_id,
-                         decimal=quote.decimal, observed_at=command.observed_at)
-        )
-    elif current.decimal == quote.decimal:
-        current.observed_at = command.observed_at
-        return
-    else:
-        current.decimal = quote.decimal
-        current.observed_at = command.observed_at
-    outcome.changed.append({"runnerId": quote.runner_id, "decimal": quote.decimal})
+        for quote in command.quotes:
+            key = (quote.runner_id, source)
+            held = self._current.get(key)
+            if held is not None and command.observed_at < held.observed_at:
+                outcome.stale.append({"runnerId": quote.runner_id, "decimal": quote.decimal,
+                                      "currentObservedAt": held.observed_at.isoformat()})
+                continue
+            self.history.append({"race_id": command.race_id, "runner_id": quote.runner_id, "source_id": source,
+                                 "decimal": quote.decimal, "observed_at": command.observed_at, "stored_at": now})
+            outcome.stored += 1
+            self._current[key] = prices.Quoted(quote.decimal, command.observed_at)
+            self._races[key] = command.race_id
+            if held is None or held.decimal != quote.decimal:
+                outcome.changed.append({"runnerId": quote.runner_id, "decimal": quote.decimal})
+        return outcome
+
+    def current_rows(self) -> list[dict[str, Any]]:
+        return [{"runner_id": runner, "source_id": source, "race_id": race,
+                 "decimal": self._current[runner, source].decimal,
+                 "observed_at": self._current[runner, source].observed_at}
+                for (runner, source), race in self._races.items()]
+
+
+def _replay(earlier: IdempotencyKey, command: StoreOdds) -> StoreOddsOutcome | Exception:
+    if earlier.request_hash != _request_hash(command):
+        return Conflict("idempotencyKey was already used for a different request", field="idempotencyKey")
+    return StoreOddsOutcome(**{**earlier.response, "replayed": True})
 
 
 def _request_hash(command: StoreOdds) -> str:

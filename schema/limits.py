@@ -8,6 +8,16 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from graphql.type.definition import GraphQLInterfaceType, GraphQLObjectType
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.schema.schema import validate_document
+from strawberry.types.graphql import OperationType
+
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -26,13 +36,9 @@ from graphql import (
     get_named_type,
     get_nullable_type,
 )
-from graphql.type.definition import GraphQLInterfaceType, GraphQLObjectType
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter, SchemaExtension
-from strawberry.schema.schema import validate_document
-from strawberry.types.graphql import OperationType
-
 from resolvers.errors import ApiError, Unauthenticated
 from schema.context import Context
+from schema.documents import VALID_DOCUMENTS
 
 SIZE_ARGUMENTS = ("first", "last")
 
@@ -101,9 +107,11 @@ class OperationGate(SchemaExtension):
         if isinstance(context, Context) and context.limits.require_auth and not context.viewer.authenticated:
             return [Unauthenticated(context.auth_error or "this server needs a bearer token for every operation")]
         assert ctx.graphql_document is not None
-        errors = validate_document(ctx.schema._schema, ctx.graphql_document, ctx.validation_rules)  # noqa: SLF001
-        if errors:
-            return errors
+        if not VALID_DOCUMENTS.seen(ctx.schema._schema, ctx.query):  # noqa: SLF001
+            errors = validate_document(ctx.schema._schema, ctx.graphql_document, ctx.validation_rules)  # noqa: SLF001
+            if errors:
+                return errors
+            VALID_DOCUMENTS.remember(ctx.schema._schema, ctx.query)  # noqa: SLF001
         # A page larger than the page size limit is refused by its resolver, so counts at that size.
         page = context.limits.max_page_size if isinstance(context, Context) else None
         self.cost = operation_cost(ctx.schema._schema, ctx.graphql_document, ctx.operation_name,  # noqa: SLF001

@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.context import Context
+from schema.documents import CachedParse
 from schema.errors import TypedErrors
 from schema.limits import QueryLimits, limit_extensions
 from schema.mutation import Mutation
@@ -51,6 +52,7 @@ def build_schema(
             FreshLoaders,
             *([] if introspection else [DisableIntrospection]),
             *limit_extensions(limits or QueryLimits()),
+            CachedParse,
             TypedErrors,
         ],
     )

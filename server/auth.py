@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -60,15 +62,30 @@ class Token:
 class TokenReader:
     """Verifies tokens against one `JwtConfig`; holds the JWKS client so keys are fetched once."""
 
-    def __init__(self, config: JwtConfig) -> None:
+    def __init__(self, config: JwtConfig, *, remember: int = 1024) -> None:
         self.config = config
         self._jwks = jwt.PyJWKClient(config.jwks_url, cache_keys=True, timeout=5) if config.jwks_url else None
+        # A feed sends the same token with every call: a verified token stays valid until it
+        # expires, so its signature is checked once, not per request.
+        self._verified: OrderedDict[str, Token] = OrderedDict()
+        self._remember = remember
 
     @property
     def fetches_keys(self) -> bool:
         return self._jwks is not None
 
     def decode(self, token: str) -> Token:
+        known = self._verified.get(token)
+        if known is not None and time.time() <= known.expires_at + self.config.leeway_seconds:
+            return known
+        self._verified.pop(token, None)
+        verified = self._verify(token)
+        self._verified[token] = verified
+        if len(self._verified) > self._remember:
+            self._verified.popitem(last=False)
+        return verified
+
+    def _verify(self, token: str) -> Token:
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
             if algorithm not in self.config.algorithms:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pubsub.envelope import Envelope
@@ -25,11 +25,26 @@ async def append(
     return Envelope(stream=stream, seq=seq, kind=kind, payload=payload, created_at=now.isoformat())
 
 
-async def _next_seq(session: AsyncSession, stream: str) -> int:
+async def append_many(
+    session: AsyncSession, stream: str, kind: str, payloads: Sequence[dict[str, Any]], *, now: datetime
+) -> list[Envelope]:
+    """Adds events with the stream's next seqs, in order, in two statements."""
+    last = await _next_seq(session, stream, len(payloads))
+    first = last - len(payloads) + 1
+    rows = [{"stream": stream, "seq": first + n, "kind": kind, "payload": payload, "created_at": now}
+            for n, payload in enumerate(payloads)]
+    await session.execute(insert(Event), rows)
+    created = now.isoformat()
+    return [Envelope(stream=stream, seq=row["seq"], kind=kind, payload=row["payload"], created_at=created)
+            for row in rows]
+
+
+async def _next_seq(session: AsyncSession, stream: str, count: int = 1) -> int:
+    """Reserves `count` seqs and returns the last; the upsert holds the stream row until commit."""
     statement = (
         upsert_insert(session)(Stream)
-        .values(name=stream, last_seq=1)
-        .on_conflict_do_update(index_elements=[Stream.name], set_={"last_seq": Stream.last_seq + 1})
+        .values(name=stream, last_seq=count)
+        .on_conflict_do_update(index_elements=[Stream.name], set_={"last_seq": Stream.last_seq + count})
         .returning(Stream.last_seq)
     )
     return int((await session.execute(statement)).scalar_one())

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import IdempotencyKey
@@ -20,3 +21,16 @@ async def remember(
 ) -> None:
     session.add(IdempotencyKey(key=key, request_hash=request_hash, response=response, created_at=now))
     await session.flush()
+
+
+async def find_many(session: AsyncSession, keys: Sequence[str]) -> dict[str, IdempotencyKey]:
+    if not keys:
+        return {}
+    rows = await session.scalars(select(IdempotencyKey).where(IdempotencyKey.key.in_(keys)))
+    return {row.key: row for row in rows}
+
+
+async def remember_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Rows of key, request_hash, response and created_at; a key taken meanwhile raises IntegrityError."""
+    if rows:
+        await session.execute(insert(IdempotencyKey), list(rows))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +24,52 @@ async def source_id(session: AsyncSession, code: str) -> int:
         found = await session.scalar(query)
     assert found is not None
     return found
+
+
+async def source_ids(session: AsyncSession, codes: Sequence[str]) -> dict[str, int]:
+    """Each source's id, registering the sources quoting for the first time."""
+    query = select(PriceSource.code, PriceSource.id).where(PriceSource.code.in_(codes))
+    found = {code: id_ for code, id_ in await session.execute(query)}
+    missing = [code for code in codes if code not in found]
+    if missing:
+        insert_new = upsert_insert(session)(PriceSource).values([{"code": code} for code in missing])
+        await session.execute(insert_new.on_conflict_do_nothing(index_elements=[PriceSource.code]))
+        found = {code: id_ for code, id_ in await session.execute(query)}
+    return found
+
+
+class Quoted(NamedTuple):
+    decimal: float
+    observed_at: datetime
+
+
+async def current_quotes(
+    session: AsyncSession, *, runner_ids: Sequence[int], source_ids: Sequence[int]
+) -> dict[tuple[int, int], Quoted]:
+    """The current quote of each (runner, source) pair among these runners and sources."""
+    rows = await session.execute(
+        select(CurrentPrice.runner_id, CurrentPrice.source_id, CurrentPrice.decimal, CurrentPrice.observed_at)
+        .where(CurrentPrice.runner_id.in_(runner_ids), CurrentPrice.source_id.in_(source_ids))
+    )
+    return {(runner, source): Quoted(decimal, observed) for runner, source, decimal, observed in rows}
+
+
+_CURRENT = CurrentPrice.__table__
+
+
+async def store_quotes(
+    session: AsyncSession, history: Sequence[dict[str, Any]], current: Sequence[dict[str, Any]]
+) -> None:
+    """Appends quotes to the history and sets the current quote of each (runner, source).
+    Core statements run with many parameter sets: compiled once, cached, one round trip each."""
+    if history:
+        await session.execute(Price.__table__.insert(), list(history))
+    if current:
+        upsert = upsert_insert(session)(_CURRENT)
+        await session.execute(upsert.on_conflict_do_update(
+            index_elements=[_CURRENT.c.runner_id, _CURRENT.c.source_id],
+            set_={"decimal": upsert.excluded.decimal, "observed_at": upsert.excluded.observed_at},
+        ), list(current))
 
 
 async def source_codes(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:

@@ -74,6 +74,13 @@ async def page_races(
     return list(rows)
 
 
+async def lock_races(session: AsyncSession, race_ids: Sequence[int]) -> dict[int, Race]:
+    """Reads races for a write, holding their rows until commit, locked in id order so that
+    writers locking several races never deadlock."""
+    query = select(Race).where(Race.id.in_(race_ids)).order_by(Race.id).with_for_update()
+    return {race.id: race for race in await session.scalars(query)}
+
+
 async def lock_race(session: AsyncSession, race_id: int) -> Race | None:
     """Reads a race for a write, holding its row until commit (writers of one race queue)."""
     return await session.scalar(select(Race).where(Race.id == race_id).with_for_update())

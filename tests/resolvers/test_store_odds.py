@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import func, select
-
 from conftest import Api
+from sqlalchemy import event, func, select
+
 from resolvers.viewer import ANONYMOUS, Viewer
 from storage.database import Database
 from storage.models import Event, Price
@@ -136,3 +137,35 @@ async def test_the_same_idempotency_key_stores_once_and_answers_the_same(api: Ap
     reused = await api.error(STORE, input={**body, "prices": body["prices"][:1]})
     assert reused["code"] == "CONFLICT"
     assert await counts(api.db) == (2, 1)
+
+
+async def test_concurrent_writes_share_transactions_and_each_gets_its_own_answer(
+    api: Api, race: dict[str, Any]
+) -> None:
+    commits: list[int] = []
+    event.listen(api.db.engine.sync_engine, "commit", lambda _conn: commits.append(1))
+    now = datetime.now(timezone.utc)
+    bodies = [odds_input(race, [2.0 + n / 10, 3.0 + n / 10], at=now, source=f"feed{n}") for n in range(24)]
+    bodies[5]["prices"][1]["runnerId"] = "999999"  # refused: not in the race
+    bodies[9] = odds_input(race, [2.5], at=now - timedelta(seconds=1), source="feed8")  # older than feed8's
+    bodies[12] = bodies[13] = odds_input(race, [7.0], at=now, source="dup", key="dup-key")
+
+    results = await asyncio.gather(*[api.execute(STORE, input=body) for body in bodies])
+
+    assert results[5].errors and results[5].errors[0].extensions["code"] == "BAD_USER_INPUT"
+    answers = {n: r.data["storeOdds"] for n, r in enumerate(results) if n != 5}
+    assert all(r.errors is None for n, r in enumerate(results) if n != 5)
+    assert answers[9]["stale"] and answers[9]["seq"] is None  # feed8 at `now` came first
+    assert {answers[12]["replayed"], answers[13]["replayed"]} == {False, True}
+    assert {**answers[12], "replayed": None} == {**answers[13], "replayed": None}
+    seqs = sorted(a["seq"] for n, a in answers.items() if n not in (9, 13))
+    assert seqs == list(range(1, 22))
+    async with api.db.read() as session:
+        logged = {e.seq: e.payload for e in await session.scalars(select(Event))}
+    for n, answer in answers.items():
+        if answer["seq"] is not None:
+            assert logged[answer["seq"]]["source"] == bodies[n]["source"]
+            assert [p["decimal"] for p in logged[answer["seq"]]["prices"]] == [
+                p["decimal"] for p in bodies[n]["prices"]]
+    assert await counts(api.db) == (2 * 20 + 1, 21)
+    assert len(commits) < len(bodies)  # concurrent writes were batched
