@@ -26,11 +26,12 @@ from run import ROOT, baseline, racewire  # noqa: E402
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-def ingest(server: dict, races: int, mutations: int, writers: int) -> dict[str, float]:
+def ingest(server: dict, races: int, mutations: int, writers: int, transport: str = "http") -> dict[str, float]:
     runners = dict(list(server["runners"].items())[:races])
     command = ["taskset", "-c", "1", "node", str(ROOT / "bench/ingestclient.mjs"),
                f"--http=http://127.0.0.1:{server['port']}/graphql", f"--token={server['token']}",
-               f"--mutations={mutations}", f"--writers={writers}", f"--runners={json.dumps(runners)}"]
+               f"--mutations={mutations}", f"--writers={writers}", f"--runners={json.dumps(runners)}",
+               f"--transport={transport}"]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"the load client failed: {done.stderr[-2000:]}")
@@ -53,12 +54,13 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=32)
     parser.add_argument("--races", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--databases", default="sqlite,postgresql")
     args = parser.parse_args()
     print(f"storeOdds of 10 prices, {args.writers} writers, {args.races} race(s), "
           f"median of {args.repeat} runs of {args.mutations}")
     print("| server | database | mutations/s | ratio to baseline | load client CPU |")
     print("|---|---|---|---|---|")
-    runs: dict[str, list[dict[str, float]]] = {"baseline": [], "sqlite": [], "postgresql": []}
+    runs: dict[str, list[dict[str, float]]] = {"baseline": [], **{d: [] for d in args.databases.split(",")}}
     for _ in range(args.repeat):
         for database in runs:
             with tempfile.TemporaryDirectory() as tmp:

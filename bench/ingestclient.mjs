@@ -1,6 +1,11 @@
-// storeOdds load: W writers over HTTP keep-alive send M mutations of 10 prices in all, spread
-// over the given races. Prints one JSON line: the rate, and this client's own CPU share.
+// storeOdds load: W writers send M mutations of 10 prices in all, spread over the given races,
+// over HTTP keep-alive, or (--transport=ws) as graphql-transport-ws operations on one connection
+// per 8 writers. Prints one JSON line: the rate, and this client's own CPU share.
 import http from "node:http";
+import { createRequire } from "node:module";
+
+const require = createRequire(new URL("../clients/package.json", import.meta.url));
+const WebSocket = require("ws");
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, "").split("=")));
 const url = new URL(args.http);
@@ -12,12 +17,16 @@ const start = Date.now() - 5 * 3600 * 1000;
 const agent = new http.Agent({ keepAlive: true, maxSockets: writers });
 const query = "mutation($i: StoreOddsInput!) { storeOdds(input: $i) { seq } }";
 
-function post(n) {
+function variables(n) {
   const race = races[n % races.length];
-  const body = JSON.stringify({ query, variables: { i: {
+  return { i: {
     raceId: race, source: `feed${n % writers}`, observedAt: new Date(start + n).toISOString(),
     prices: runners[race].slice(0, 10).map((r, i) => ({ runnerId: r, decimal: 2 + ((n + i) % 40) / 10 })),
-  } } });
+  } };
+}
+
+function post(n) {
+  const body = JSON.stringify({ query, variables: variables(n) });
   return new Promise((resolve, reject) => {
     const request = http.request(url, { method: "POST", agent, headers: {
       "content-type": "application/json", "content-length": Buffer.byteLength(body),
@@ -36,9 +45,35 @@ function post(n) {
   });
 }
 
+async function connect() {
+  const socket = new WebSocket(args.http.replace(/^http/, "ws"), "graphql-transport-ws");
+  const pending = new Map();
+  await new Promise((resolve, reject) => {
+    socket.on("open", () => socket.send(JSON.stringify({ type: "connection_init", payload: { token: args.token } })));
+    socket.on("error", reject);
+    socket.on("close", (code, reason) => reject(new Error(`closed ${code} ${reason}`)));
+    socket.on("message", (data) => {
+      const message = JSON.parse(data.toString());
+      if (message.type === "connection_ack") resolve();
+      else if (message.type === "next" && message.payload.errors) pending.get(message.id)?.reject(new Error(JSON.stringify(message.payload.errors)));
+      else if (message.type === "error") pending.get(message.id)?.reject(new Error(JSON.stringify(message.payload)));
+      else if (message.type === "complete") pending.get(message.id)?.resolve();
+      else if (message.type === "ping") socket.send(JSON.stringify({ type: "pong" }));
+    });
+  });
+  const send = (n) => new Promise((resolve, reject) => {
+    pending.set(String(n), { resolve: () => { pending.delete(String(n)); resolve(); }, reject });
+    socket.send(JSON.stringify({ id: String(n), type: "subscribe", payload: { query, variables: variables(n) } }));
+  });
+  return { socket, send };
+}
+
+const sockets = args.transport === "ws"
+  ? await Promise.all(Array.from({ length: Math.ceil(writers / 8) }, connect)) : [];
 let next = 0;
-async function writer() {
-  while (next < mutations) await post(next++);
+async function writer(_, index) {
+  const send = args.transport === "ws" ? sockets[index % sockets.length].send : post;
+  while (next < mutations) await send(next++);
 }
 
 const cpu = process.cpuUsage();
@@ -48,3 +83,4 @@ const seconds = Number(process.hrtime.bigint() - began) / 1e9;
 const used = process.cpuUsage(cpu);
 console.log(JSON.stringify({ rate: mutations / seconds, client_cpu_share: (used.user + used.system) / 1e6 / seconds }));
 agent.destroy();
+for (const { socket } of sockets) socket.terminate();

@@ -57,7 +57,8 @@ def racewire(workdir: Path, races: int, workers: int = 1, cores: str = "0",
     env = {**os.environ, "RACEWIRE_PORT": str(port), "RACEWIRE_JWT_SECRET": SECRET,
            "RACEWIRE_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{workdir}/racewire.db",
            "RACEWIRE_MAX_CONNECTIONS_PER_CLIENT": "1000000", "RACEWIRE_MUTATIONS_PER_SECOND": "100000",
-           "RACEWIRE_MUTATION_BURST": "100000", "RACEWIRE_WS_PING_INTERVAL_SECONDS": "600",
+           "RACEWIRE_MUTATION_BURST": "100000", "RACEWIRE_WS_MESSAGES_PER_SECOND": "100000",
+           "RACEWIRE_WS_MESSAGE_BURST": "100000", "RACEWIRE_WS_PING_INTERVAL_SECONDS": "600",
            "RACEWIRE_WS_COMPRESSION": "false", "RACEWIRE_PRUNE_INTERVAL_SECONDS": "3600"}
     command = ["taskset", "-c", cores, str(ROOT / ".venv/bin/racewire"), "serve", "--workers", str(workers)]
     process = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

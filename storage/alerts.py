@@ -3,10 +3,11 @@ indexes; firing claims an alert with a conditional UPDATE so only one writer win
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, not_, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Alert, AlertKind, CurrentPrice, Notification
@@ -36,9 +37,17 @@ async def price_alerts_to_act_on(
     """The runners' price alerts that the best price now fires, re-arms or sets a reference
     for, with that price: most writes find none, and so skip the write transaction. The
     highest current quote is the market's best: a scratched runner's quotes are deleted."""
+    rows = await session.execute(_price_alerts_query(rearm_margin), {"runners": list(runner_ids)})
+    return [(alert, float(p)) for alert, p in rows.all()]
+
+
+@functools.cache
+def _price_alerts_query(rearm_margin: float) -> Select[tuple[Alert, float]]:
+    """Built once: it runs after every batch of prices."""
+    runners = bindparam("runners", expanding=True)
     best = (
         select(CurrentPrice.runner_id, func.max(CurrentPrice.decimal).label("price"))
-        .where(CurrentPrice.runner_id.in_(runner_ids))
+        .where(CurrentPrice.runner_id.in_(runners))
         .group_by(CurrentPrice.runner_id)
         .subquery()
     )
@@ -47,11 +56,11 @@ async def price_alerts_to_act_on(
     back = or_(and_(above, price < Alert.level * (1 - rearm_margin)),
                and_(not_(above), price > Alert.level * (1 + rearm_margin)))
     moved = or_(Alert.reference.is_(None), func.abs(price - Alert.reference) * 100 > Alert.reference * Alert.percent)
-    query = (
+    return (
         select(Alert, price)
         .join(best, best.c.runner_id == Alert.runner_id)
         .where(
-            Alert.runner_id.in_(runner_ids),
+            Alert.runner_id.in_(runners),
             Alert.kind.in_([AlertKind.PRICE_LEVEL, AlertKind.PRICE_MOVE]),
             or_(
                 and_(Alert.kind == AlertKind.PRICE_LEVEL, Alert.armed.is_(True), crossed),
@@ -60,7 +69,6 @@ async def price_alerts_to_act_on(
             ),
         )
     )
-    return [(alert, float(p)) for alert, p in (await session.execute(query)).all()]
 
 
 async def for_races(session: AsyncSession, race_ids: Sequence[int], kind: AlertKind) -> list[Alert]:

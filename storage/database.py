@@ -9,7 +9,12 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 
 class Database:
@@ -71,4 +76,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def upsert_insert(session: AsyncSession) -> Any:
     """The dialect's INSERT, which has `on_conflict_do_*` on both SQLite and PostgreSQL."""
-    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    return dialect_insert(session.bind.dialect.name)
+
+
+def dialect_insert(dialect: str) -> Any:
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert

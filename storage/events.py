@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pubsub.envelope import Envelope
-from storage.database import Database, upsert_insert
+from storage.database import Database, dialect_insert
 from storage.models import Event, Stream
 
 
@@ -33,21 +34,30 @@ async def append_many(
     first = last - len(payloads) + 1
     rows = [{"stream": stream, "seq": first + n, "kind": kind, "payload": payload, "created_at": now}
             for n, payload in enumerate(payloads)]
-    await session.execute(insert(Event), rows)
+    await session.execute(_INSERT, rows)
     created = now.isoformat()
     return [Envelope(stream=stream, seq=row["seq"], kind=kind, payload=row["payload"], created_at=created)
             for row in rows]
 
 
+_INSERT = Event.__table__.insert()
+
+
 async def _next_seq(session: AsyncSession, stream: str, count: int = 1) -> int:
     """Reserves `count` seqs and returns the last; the upsert holds the stream row until commit."""
-    statement = (
-        upsert_insert(session)(Stream)
-        .values(name=stream, last_seq=count)
+    statement = _reserve(session.bind.dialect.name)
+    return int((await session.execute(statement, {"name": stream, "count": count})).scalar_one())
+
+
+@functools.cache
+def _reserve(dialect: str) -> Any:
+    count = bindparam("count")
+    return (
+        dialect_insert(dialect)(Stream)
+        .values(name=bindparam("name"), last_seq=count)
         .on_conflict_do_update(index_elements=[Stream.name], set_={"last_seq": Stream.last_seq + count})
         .returning(Stream.last_seq)
     )
-    return int((await session.execute(statement)).scalar_one())
 
 
 async def read_after(

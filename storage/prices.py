@@ -2,39 +2,36 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.database import upsert_insert
+from storage.database import dialect_insert, upsert_insert
 from storage.grouping import group_by
 from storage.models import CurrentPrice, Price, PriceSource
 
-
-async def source_id(session: AsyncSession, code: str) -> int:
-    """The source's id, registering a source the first time it quotes."""
-    query = select(PriceSource.id).where(PriceSource.code == code)
-    found = await session.scalar(query)
-    if found is None:
-        insert = upsert_insert(session)(PriceSource).values(code=code)
-        await session.execute(insert.on_conflict_do_nothing(index_elements=[PriceSource.code]))
-        found = await session.scalar(query)
-    assert found is not None
-    return found
+_SOURCE_IDS = select(PriceSource.code, PriceSource.id).where(PriceSource.code.in_(bindparam("codes", expanding=True)))
+_CURRENT_QUOTES = select(
+    CurrentPrice.runner_id, CurrentPrice.source_id, CurrentPrice.decimal, CurrentPrice.observed_at
+).where(
+    CurrentPrice.runner_id.in_(bindparam("runners", expanding=True)),
+    CurrentPrice.source_id.in_(bindparam("sources", expanding=True)),
+)
+_HISTORY = Price.__table__.insert()
 
 
 async def source_ids(session: AsyncSession, codes: Sequence[str]) -> dict[str, int]:
     """Each source's id, registering the sources quoting for the first time."""
-    query = select(PriceSource.code, PriceSource.id).where(PriceSource.code.in_(codes))
-    found = {code: id_ for code, id_ in await session.execute(query)}
+    found = {code: id_ for code, id_ in await session.execute(_SOURCE_IDS, {"codes": list(codes)})}
     missing = [code for code in codes if code not in found]
     if missing:
         insert_new = upsert_insert(session)(PriceSource).values([{"code": code} for code in missing])
         await session.execute(insert_new.on_conflict_do_nothing(index_elements=[PriceSource.code]))
-        found = {code: id_ for code, id_ in await session.execute(query)}
+        found = {code: id_ for code, id_ in await session.execute(_SOURCE_IDS, {"codes": list(codes)})}
     return found
 
 
@@ -47,45 +44,34 @@ async def current_quotes(
     session: AsyncSession, *, runner_ids: Sequence[int], source_ids: Sequence[int]
 ) -> dict[tuple[int, int], Quoted]:
     """The current quote of each (runner, source) pair among these runners and sources."""
-    rows = await session.execute(
-        select(CurrentPrice.runner_id, CurrentPrice.source_id, CurrentPrice.decimal, CurrentPrice.observed_at)
-        .where(CurrentPrice.runner_id.in_(runner_ids), CurrentPrice.source_id.in_(source_ids))
-    )
+    rows = await session.execute(_CURRENT_QUOTES, {"runners": list(runner_ids), "sources": list(source_ids)})
     return {(runner, source): Quoted(decimal, observed) for runner, source, decimal, observed in rows}
-
-
-_CURRENT = CurrentPrice.__table__
 
 
 async def store_quotes(
     session: AsyncSession, history: Sequence[dict[str, Any]], current: Sequence[dict[str, Any]]
 ) -> None:
     """Appends quotes to the history and sets the current quote of each (runner, source).
-    Core statements run with many parameter sets: compiled once, cached, one round trip each."""
+    Statements built once and run with many parameter sets: one round trip each."""
     if history:
-        await session.execute(Price.__table__.insert(), list(history))
+        await session.execute(_HISTORY, list(history))
     if current:
-        upsert = upsert_insert(session)(_CURRENT)
-        await session.execute(upsert.on_conflict_do_update(
-            index_elements=[_CURRENT.c.runner_id, _CURRENT.c.source_id],
-            set_={"decimal": upsert.excluded.decimal, "observed_at": upsert.excluded.observed_at},
-        ), list(current))
+        await session.execute(_set_current(session.bind.dialect.name), list(current))
+
+
+@functools.cache
+def _set_current(dialect: str) -> Any:
+    table = CurrentPrice.__table__
+    upsert = dialect_insert(dialect)(table)
+    return upsert.on_conflict_do_update(
+        index_elements=[table.c.runner_id, table.c.source_id],
+        set_={"decimal": upsert.excluded.decimal, "observed_at": upsert.excluded.observed_at},
+    )
 
 
 async def source_codes(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:
     rows = await session.execute(select(PriceSource.id, PriceSource.code).where(PriceSource.id.in_(ids)))
     return {source_id: code for source_id, code in rows}
-
-
-async def current_for_runners(
-    session: AsyncSession, *, source: int, runner_ids: Sequence[int]
-) -> dict[int, CurrentPrice]:
-    rows = await session.scalars(
-        select(CurrentPrice).where(
-            CurrentPrice.source_id == source, CurrentPrice.runner_id.in_(runner_ids)
-        )
-    )
-    return {row.runner_id: row for row in rows}
 
 
 async def current_for_races(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.grouping import group_by
@@ -23,8 +23,7 @@ async def meetings_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int
 
 
 async def runners_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, Runner]:
-    rows = await session.scalars(select(Runner).where(Runner.id.in_(ids)))
-    return {runner.id: runner for runner in rows}
+    return {runner.id: runner for runner in await session.scalars(_RUNNERS, {"ids": list(ids)})}
 
 
 async def runners_of_races(session: AsyncSession, race_ids: Sequence[int]) -> dict[int, list[Runner]]:
@@ -74,11 +73,14 @@ async def page_races(
     return list(rows)
 
 
+_LOCK_RACES = select(Race).where(Race.id.in_(bindparam("ids", expanding=True))).order_by(Race.id).with_for_update()
+_RUNNERS = select(Runner).where(Runner.id.in_(bindparam("ids", expanding=True)))
+
+
 async def lock_races(session: AsyncSession, race_ids: Sequence[int]) -> dict[int, Race]:
     """Reads races for a write, holding their rows until commit, locked in id order so that
     writers locking several races never deadlock."""
-    query = select(Race).where(Race.id.in_(race_ids)).order_by(Race.id).with_for_update()
-    return {race.id: race for race in await session.scalars(query)}
+    return {race.id: race for race in await session.scalars(_LOCK_RACES, {"ids": list(race_ids)})}
 
 
 async def lock_race(session: AsyncSession, race_id: int) -> Race | None:
