@@ -5,6 +5,9 @@ docs show (it checks and keeps far less: no race, runner, staleness, current pri
 
     .venv/bin/python bench/ingest.py --mutations 4000 --writers 32 --repeat 3
     .venv/bin/python bench/ingest.py --races 20          # writers spread over 20 races
+
+HTTP sends one mutation per request; ws sends them as graphql-transport-ws operations, W/8
+connections with 8 in flight each, as a feed holding a connection would.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -26,7 +30,7 @@ from run import ROOT, baseline, racewire  # noqa: E402
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-def ingest(server: dict, races: int, mutations: int, writers: int, transport: str = "http") -> dict[str, float]:
+def ingest(server: dict, races: int, mutations: int, writers: int, transport: str = "http") -> dict[str, Any]:
     runners = dict(list(server["runners"].items())[:races])
     command = ["taskset", "-c", "1", "node", str(ROOT / "bench/ingestclient.mjs"),
                f"--http=http://127.0.0.1:{server['port']}/graphql", f"--token={server['token']}",
@@ -55,30 +59,35 @@ def main() -> None:
     parser.add_argument("--races", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--transports", default="http,ws")
     args = parser.parse_args()
     print(f"storeOdds of 10 prices, {args.writers} writers, {args.races} race(s), "
           f"median of {args.repeat} runs of {args.mutations}")
-    print("| server | database | mutations/s | ratio to baseline | load client CPU |")
-    print("|---|---|---|---|---|")
-    runs: dict[str, list[dict[str, float]]] = {"baseline": [], **{d: [] for d in args.databases.split(",")}}
+    print("| server | database | transport | stored/s | failed | ratio to baseline | load client CPU |")
+    print("|---|---|---|---|---|---|---|")
+    setups = [("baseline", "sqlite", "http")] + [
+        ("Racewire", database, transport)
+        for transport in args.transports.split(",") for database in args.databases.split(",")]
+    runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {setup: [] for setup in setups}
     for _ in range(args.repeat):
-        for database in runs:
+        for server_name, database, transport in setups:
             with tempfile.TemporaryDirectory() as tmp:
-                if database == "baseline":
+                if server_name == "baseline":
                     context = baseline(Path(tmp), args.races)
                 else:
                     url = None if database == "sqlite" else asyncio.run(fresh_postgres("racewire_bench_ingest"))
                     context = racewire(Path(tmp), args.races, database_url=url)
                 with context as server:
-                    runs[database].append(ingest(server, args.races, args.mutations, args.writers))
-    base = statistics.median(r["rate"] for r in runs["baseline"])
-    for database, results in runs.items():
+                    result = ingest(server, args.races, args.mutations, args.writers, transport)
+                    runs[server_name, database, transport].append(result)
+                    if result["failed"]:
+                        print(f"  ({server_name}, {database}: {result['failed']} failed, e.g. {result['first_failure']})")
+    base = statistics.median(r["rate"] for r in runs[setups[0]])
+    for (server_name, database, transport), results in runs.items():
         rate = statistics.median(r["rate"] for r in results)
+        failed = statistics.median(r["failed"] for r in results)
         cpu = statistics.median(r["client_cpu_share"] for r in results)
-        server = "baseline" if database == "baseline" else "Racewire"
-        shown = "sqlite" if database == "baseline" else database
-        print(f"| {server} | {shown} | {rate:.0f} | {rate / base:.2f} | {cpu:.2f} |")
-
+        print(f"| {server_name} | {database} | {transport} | {rate:.0f} | {failed:.0f} | {rate / base:.2f} | {cpu:.2f} |")
 
 if __name__ == "__main__":
     main()

@@ -36,8 +36,8 @@ function post(n) {
       response.on("data", (c) => chunks.push(c));
       response.on("end", () => {
         const answer = JSON.parse(Buffer.concat(chunks).toString());
-        if (answer.errors) reject(new Error(JSON.stringify(answer.errors)));
-        else resolve();
+        if (answer.errors) failed(answer.errors);
+        resolve();
       });
     });
     request.on("error", reject);
@@ -55,8 +55,8 @@ async function connect() {
     socket.on("message", (data) => {
       const message = JSON.parse(data.toString());
       if (message.type === "connection_ack") resolve();
-      else if (message.type === "next" && message.payload.errors) pending.get(message.id)?.reject(new Error(JSON.stringify(message.payload.errors)));
-      else if (message.type === "error") pending.get(message.id)?.reject(new Error(JSON.stringify(message.payload)));
+      else if (message.type === "next" && message.payload.errors) failed(message.payload.errors);
+      else if (message.type === "error") { failed(message.payload); pending.get(message.id)?.resolve(); }
       else if (message.type === "complete") pending.get(message.id)?.resolve();
       else if (message.type === "ping") socket.send(JSON.stringify({ type: "pong" }));
     });
@@ -71,6 +71,12 @@ async function connect() {
 const sockets = args.transport === "ws"
   ? await Promise.all(Array.from({ length: Math.ceil(writers / 8) }, connect)) : [];
 let next = 0;
+let failures = 0;
+let firstFailure = null;
+function failed(errors) {
+  failures += 1;
+  firstFailure ??= JSON.stringify(errors).slice(0, 300);
+}
 async function writer(_, index) {
   const send = args.transport === "ws" ? sockets[index % sockets.length].send : post;
   while (next < mutations) await send(next++);
@@ -81,6 +87,9 @@ const began = process.hrtime.bigint();
 await Promise.all(Array.from({ length: writers }, writer));
 const seconds = Number(process.hrtime.bigint() - began) / 1e9;
 const used = process.cpuUsage(cpu);
-console.log(JSON.stringify({ rate: mutations / seconds, client_cpu_share: (used.user + used.system) / 1e6 / seconds }));
+console.log(JSON.stringify({
+  rate: (mutations - failures) / seconds, failed: failures, first_failure: firstFailure,
+  client_cpu_share: (used.user + used.system) / 1e6 / seconds,
+}));
 agent.destroy();
 for (const { socket } of sockets) socket.terminate();

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pubsub.envelope import Envelope
+from storage.bulk import BulkInsert
 from storage.database import Database, dialect_insert
 from storage.models import Event, Stream
 
@@ -34,13 +35,15 @@ async def append_many(
     first = last - len(payloads) + 1
     rows = [{"stream": stream, "seq": first + n, "kind": kind, "payload": payload, "created_at": now}
             for n, payload in enumerate(payloads)]
-    await session.execute(_INSERT, rows)
+    await _INSERT.run(session, rows)
     created = now.isoformat()
     return [Envelope(stream=stream, seq=row["seq"], kind=kind, payload=row["payload"], created_at=created)
             for row in rows]
 
 
-_INSERT = Event.__table__.insert()
+_INSERT = BulkInsert(lambda _dialect: Event.__table__.insert().values(
+    {name: bindparam(name) for name in ("stream", "seq", "kind", "payload", "created_at")}
+))
 
 
 async def _next_seq(session: AsyncSession, stream: str, count: int = 1) -> int:

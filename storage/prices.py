@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Insert, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.bulk import BulkInsert
 from storage.database import dialect_insert, upsert_insert
 from storage.grouping import group_by
 from storage.models import CurrentPrice, Price, PriceSource
@@ -21,7 +21,9 @@ _CURRENT_QUOTES = select(
     CurrentPrice.runner_id.in_(bindparam("runners", expanding=True)),
     CurrentPrice.source_id.in_(bindparam("sources", expanding=True)),
 )
-_HISTORY = Price.__table__.insert()
+_HISTORY = BulkInsert(lambda _dialect: Price.__table__.insert().values(
+    {name: bindparam(name) for name in ("race_id", "runner_id", "source_id", "decimal", "observed_at", "stored_at")}
+))
 
 
 async def source_ids(session: AsyncSession, codes: Sequence[str]) -> dict[str, int]:
@@ -51,22 +53,23 @@ async def current_quotes(
 async def store_quotes(
     session: AsyncSession, history: Sequence[dict[str, Any]], current: Sequence[dict[str, Any]]
 ) -> None:
-    """Appends quotes to the history and sets the current quote of each (runner, source).
-    Statements built once and run with many parameter sets: one round trip each."""
-    if history:
-        await session.execute(_HISTORY, list(history))
-    if current:
-        await session.execute(_set_current(session.bind.dialect.name), list(current))
+    """Appends quotes to the history and sets the current quote of each (runner, source)."""
+    await _HISTORY.run(session, history)
+    await _SET_CURRENT.run(session, current)
 
 
-@functools.cache
-def _set_current(dialect: str) -> Any:
+def _set_current(dialect: str) -> Insert:
     table = CurrentPrice.__table__
-    upsert = dialect_insert(dialect)(table)
+    upsert = dialect_insert(dialect)(table).values(
+        {name: bindparam(name) for name in ("runner_id", "source_id", "race_id", "decimal", "observed_at")}
+    )
     return upsert.on_conflict_do_update(
         index_elements=[table.c.runner_id, table.c.source_id],
         set_={"decimal": upsert.excluded.decimal, "observed_at": upsert.excluded.observed_at},
     )
+
+
+_SET_CURRENT = BulkInsert(_set_current)
 
 
 async def source_codes(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:
