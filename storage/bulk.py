@@ -41,7 +41,7 @@ class BulkInsert:
     def _compile(self, dialect: Dialect) -> tuple[str, list[tuple[str, Processor | None]]]:
         if dialect.name not in self._compiled:
             compiled = self._build(dialect.name).compile(dialect=dialect)
-            columns = [(name, compiled.binds[name].type.bind_processor(dialect))
+            columns = [(name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
                        for name in compiled.positiontup or []]
             self._compiled[dialect.name] = (str(compiled), columns)
         return self._compiled[dialect.name]
