@@ -5,35 +5,26 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from collections.abc import Iterator
-from typing import Any
 from weakref import WeakKeyDictionary
-
-from strawberry.extensions import SchemaExtension
 
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse
 
 REMEMBERED = 256  # documents per cache: bounded, as anyone may send a new one
 
 
+def parsed(query: str | None, max_tokens: int) -> DocumentNode | None:
+    """The parsed document, or None when it does not parse (errors are not remembered)."""
+    if not query:
+        return None
+    try:
+        return _parse(query, max_tokens)
+    except GraphQLError:
+        return None
+
+
 @functools.lru_cache(maxsize=REMEMBERED)
-def _parse(query: str, max_tokens: int | None) -> DocumentNode:
+def _parse(query: str, max_tokens: int) -> DocumentNode:
     return parse(query, max_tokens=max_tokens)
-
-
-class CachedParse(SchemaExtension):
-    """Parses through the cache. A document that fails to parse is left to Strawberry's own
-    parse, which reports the error as it always does (errors are never cached)."""
-
-    def on_parse(self) -> Iterator[None]:
-        ctx = self.execution_context
-        options: dict[str, Any] = ctx.parse_options
-        if ctx.query and set(options) <= {"max_tokens"}:
-            try:
-                ctx.graphql_document = _parse(ctx.query, options.get("max_tokens"))
-            except GraphQLError:
-                pass
-        yield
 
 
 class ValidDocuments:

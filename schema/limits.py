@@ -8,16 +8,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from graphql.type.definition import GraphQLInterfaceType, GraphQLObjectType
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
-from strawberry.schema.schema import validate_document
-from strawberry.types.graphql import OperationType
-
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -36,9 +26,17 @@ from graphql import (
     get_named_type,
     get_nullable_type,
 )
+from graphql.type.definition import GraphQLInterfaceType, GraphQLObjectType
+from graphql.validation import ASTValidationRule
+from strawberry.extensions import SchemaExtension
+from strawberry.extensions.max_aliases import create_validator as alias_validator
+from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
+from strawberry.schema.schema import validate_document
+from strawberry.types.graphql import OperationType
+
 from resolvers.errors import ApiError, Unauthenticated
 from schema.context import Context
-from schema.documents import VALID_DOCUMENTS
+from schema.documents import VALID_DOCUMENTS, parsed
 
 SIZE_ARGUMENTS = ("first", "last")
 
@@ -61,13 +59,9 @@ class QueryLimits:
 
 
 def limit_extensions(limits: QueryLimits) -> list[Callable[[], SchemaExtension]]:
-    """Factories, so every operation gets extensions of its own."""
-    return [
-        functools.partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
-        functools.partial(QueryDepthLimiter, max_depth=limits.max_depth),
-        functools.partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
-        functools.partial(OperationGate, limits=limits),
-    ]
+    """A factory, so every operation gets a gate of its own; the rules are built once."""
+    rules = (depth_validator(limits.max_depth, None), alias_validator(limits.max_aliases))
+    return [functools.partial(OperationGate, limits=limits, rules=rules)]
 
 
 def limit_code(error: GraphQLError) -> str | None:
@@ -82,12 +76,24 @@ def limit_code(error: GraphQLError) -> str | None:
 
 
 class OperationGate(SchemaExtension):
-    """After parsing: the partners-only gate, validation, the cost limit, the mutation rate.
-    The computed cost of a query or mutation is reported in the result's `extensions.cost`."""
+    """The token limit and a parse through the cache, then the partners-only gate, validation
+    (with the depth and alias rules), the cost limit and the mutation rate. The computed cost of
+    a query or mutation is reported in the result's `extensions.cost`."""
 
-    def __init__(self, *, limits: QueryLimits) -> None:
+    def __init__(self, *, limits: QueryLimits, rules: tuple[type[ASTValidationRule], ...]) -> None:
         self.limits = limits
+        self.rules = rules
         self.cost: int | None = None
+
+    def on_operation(self) -> Iterator[None]:
+        self.execution_context.parse_options["max_tokens"] = self.limits.max_tokens
+        yield
+
+    def on_parse(self) -> Iterator[None]:
+        ctx = self.execution_context
+        # A document that fails to parse is left to Strawberry's own parse, which reports it.
+        ctx.graphql_document = ctx.graphql_document or parsed(ctx.query, self.limits.max_tokens)
+        yield
 
     def on_validate(self) -> Iterator[None]:
         ctx = self.execution_context
@@ -108,7 +114,8 @@ class OperationGate(SchemaExtension):
             return [Unauthenticated(context.auth_error or "this server needs a bearer token for every operation")]
         assert ctx.graphql_document is not None
         if not VALID_DOCUMENTS.seen(ctx.schema._schema, ctx.query):  # noqa: SLF001
-            errors = validate_document(ctx.schema._schema, ctx.graphql_document, ctx.validation_rules)  # noqa: SLF001
+            rules = [*ctx.validation_rules, *self.rules]
+            errors = validate_document(ctx.schema._schema, ctx.graphql_document, rules)  # noqa: SLF001
             if errors:
                 return errors
             VALID_DOCUMENTS.remember(ctx.schema._schema, ctx.query)  # noqa: SLF001

@@ -11,7 +11,6 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.context import Context
-from schema.documents import CachedParse
 from schema.errors import TypedErrors
 from schema.limits import QueryLimits, limit_extensions
 from schema.mutation import Mutation
@@ -52,7 +51,6 @@ def build_schema(
             FreshLoaders,
             *([] if introspection else [DisableIntrospection]),
             *limit_extensions(limits or QueryLimits()),
-            CachedParse,
             TypedErrors,
         ],
     )
