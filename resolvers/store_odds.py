@@ -213,6 +213,7 @@ class _Book:
     """The current quotes as the batch moves them, and the rows it will write."""
 
     def __init__(self, current: dict[tuple[int, int], prices.Quoted]) -> None:
+        # (runner, source) -> (decimal, observed_at)
         self._current = current
         self._races: dict[tuple[int, int], int] = {}  # touched (runner, source) -> race
         self.history: list[dict[str, Any]] = []
@@ -224,23 +225,22 @@ class _Book:
         for quote in command.quotes:
             key = (quote.runner_id, source)
             held = self._current.get(key)
-            if held is not None and command.observed_at < held.observed_at:
+            if held is not None and command.observed_at < held[1]:
                 outcome.stale.append({"runnerId": quote.runner_id, "decimal": quote.decimal,
-                                      "currentObservedAt": held.observed_at.isoformat()})
+                                      "currentObservedAt": held[1].isoformat()})
                 continue
             self.history.append({"race_id": command.race_id, "runner_id": quote.runner_id, "source_id": source,
                                  "decimal": quote.decimal, "observed_at": command.observed_at, "stored_at": now})
             outcome.stored += 1
-            self._current[key] = prices.Quoted(quote.decimal, command.observed_at)
+            self._current[key] = (quote.decimal, command.observed_at)
             self._races[key] = command.race_id
-            if held is None or held.decimal != quote.decimal:
+            if held is None or held[0] != quote.decimal:
                 outcome.changed.append({"runnerId": quote.runner_id, "decimal": quote.decimal})
         return outcome
 
     def current_rows(self) -> list[dict[str, Any]]:
         return [{"runner_id": runner, "source_id": source, "race_id": race,
-                 "decimal": self._current[runner, source].decimal,
-                 "observed_at": self._current[runner, source].observed_at}
+                 "decimal": self._current[runner, source][0], "observed_at": self._current[runner, source][1]}
                 for (runner, source), race in self._races.items()]
 
 

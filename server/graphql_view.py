@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -143,6 +144,12 @@ class RacewireGraphQL(GraphQL[Context, None]):
             request, request_adapter, sub_response, context, root_value,
             dataclasses.replace(request_data, query=query),
         )
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # A GET carrying only a persisted query's hash is an operation, not a visit to GraphiQL.

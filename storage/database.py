@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
@@ -57,13 +58,17 @@ class Database:
 
 
 def _options(url: str, given: dict[str, Any]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"json_serializer": _json}
     if url.startswith("sqlite"):
         options["connect_args"] = {"timeout": 30}
     else:
         options.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
     options.update(given)
     return options
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

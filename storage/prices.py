@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import Insert, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,9 +37,7 @@ async def source_ids(session: AsyncSession, codes: Sequence[str]) -> dict[str, i
     return found
 
 
-class Quoted(NamedTuple):
-    decimal: float
-    observed_at: datetime
+Quoted = tuple[float, datetime]  # decimal, observed_at
 
 
 async def current_quotes(
@@ -47,7 +45,7 @@ async def current_quotes(
 ) -> dict[tuple[int, int], Quoted]:
     """The current quote of each (runner, source) pair among these runners and sources."""
     rows = await session.execute(_CURRENT_QUOTES, {"runners": list(runner_ids), "sources": list(source_ids)})
-    return {(runner, source): Quoted(decimal, observed) for runner, source, decimal, observed in rows}
+    return {(runner, source): (decimal, observed) for runner, source, decimal, observed in rows}
 
 
 async def store_quotes(
