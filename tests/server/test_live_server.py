@@ -109,6 +109,38 @@ async def test_a_disconnected_subscriber_resumes_with_exactly_what_it_missed(
     await resumed.close()
 
 
+async def test_a_feed_pipelines_writes_over_one_websocket_and_each_gets_its_own_answer(
+    server: ServerProcess, race: dict[str, Any]
+) -> None:
+    reader = await GraphQLWs.open(server.ws)
+    await reader.subscribe("odds", ODDS, ids=[race["id"]])
+    await wait_subscribed(server, 1)
+    feed = await GraphQLWs.open(server.ws, {"token": token("odds:write")})
+    start = datetime.now(timezone.utc) - timedelta(minutes=5)
+    for n in range(40):  # sent at once: the server stores waiting writes together
+        runner = "999999" if n == 17 else race["runners"][n % 4]
+        await feed.subscribe(f"w{n}", STORE, input={
+            "raceId": race["id"], "source": f"feed{n % 3}", "observedAt": (start + timedelta(seconds=n)).isoformat(),
+            "prices": [{"runnerId": runner, "decimal": 2 + n / 10}]})
+    answers: dict[str, dict[str, Any]] = {}
+    while len(answers) < 40:
+        message = await feed.receive()
+        if message["type"] == "next":
+            answers[message["id"]] = message["payload"]
+        else:
+            assert message["type"] == "complete" and message["id"] in answers, message
+    updates = [(await reader.next("odds"))["oddsUpdated"] for _ in range(39)]
+
+    assert answers["w17"]["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    seqs = {id_: a["data"]["storeOdds"]["seq"] for id_, a in answers.items() if id_ != "w17"}
+    assert sorted(seqs.values()) == list(range(1, 40))
+    assert [u["seq"] for u in updates] == list(range(1, 40))
+    by_seq = {seq: int(id_[1:]) for id_, seq in seqs.items()}
+    assert all(u["prices"][0]["decimal"] == 2 + by_seq[u["seq"]] / 10 for u in updates)
+    await feed.close()
+    await reader.close()
+
+
 async def test_writes_need_a_valid_token(server: ServerProcess, race: dict[str, Any]) -> None:
     forged = create_access_token(secret="another-secret-entirely-0123456789", subject="x", scopes=["odds:write"])
     for bearer, code in ((forged, "UNAUTHENTICATED"), (token("news:write"), "FORBIDDEN")):
