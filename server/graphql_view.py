@@ -145,8 +145,8 @@ class RacewireGraphQL(GraphQL[Context, None]):
             dataclasses.replace(request_data, query=query),
         )
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        return orjson.dumps(data).decode()  # str: graphql-transport-ws frames must be text
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)

@@ -102,7 +102,9 @@ class GraphQLWs:
 
     async def receive(self, timeout: float = 10) -> dict[str, Any]:
         while True:
-            message = json.loads(await asyncio.wait_for(self.connection.recv(), timeout))
+            frame = await asyncio.wait_for(self.connection.recv(), timeout)
+            assert isinstance(frame, str), f"graphql-transport-ws frames are text, got {frame!r}"
+            message = json.loads(frame)
             if message["type"] == "ping":
                 await self.send({"type": "pong"})
                 continue
