@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +38,18 @@ def ingest(server: dict, races: int, mutations: int, writers: int, transport: st
                f"--http=http://127.0.0.1:{server['port']}/graphql", f"--token={server['token']}",
                f"--mutations={mutations}", f"--writers={writers}", f"--runners={json.dumps(runners)}",
                f"--transport={transport}"]
+    cpu_before, wall_before = server_cpu_seconds(server["pid"]), time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"the load client failed: {done.stderr[-2000:]}")
-    return json.loads(done.stdout)
+    cpu, wall = server_cpu_seconds(server["pid"]) - cpu_before, time.perf_counter() - wall_before
+    return {**json.loads(done.stdout), "server_cpu_share": cpu / wall, "server_cpu_ms": cpu * 1000 / mutations}
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User and system time of the server process, all its threads, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def fresh_postgres(name: str) -> str:
@@ -63,8 +73,9 @@ def main() -> None:
     args = parser.parse_args()
     print(f"storeOdds of 10 prices, {args.writers} writers, {args.races} race(s), "
           f"median of {args.repeat} runs of {args.mutations}")
-    print("| server | database | transport | stored/s | failed | ratio to baseline | load client CPU |")
-    print("|---|---|---|---|---|---|---|")
+    print("| server | database | transport | stored/s | failed | ratio to baseline | server CPU ms / call "
+          "| server CPU use | load client CPU |")
+    print("|---|---|---|---|---|---|---|---|---|")
     setups = [("baseline", "sqlite", "http")] + [
         ("Racewire", database, transport)
         for transport in args.transports.split(",") for database in args.databases.split(",")]
@@ -87,7 +98,10 @@ def main() -> None:
         rate = statistics.median(r["rate"] for r in results)
         failed = statistics.median(r["failed"] for r in results)
         cpu = statistics.median(r["client_cpu_share"] for r in results)
-        print(f"| {server_name} | {database} | {transport} | {rate:.0f} | {failed:.0f} | {rate / base:.2f} | {cpu:.2f} |")
+        server_ms = statistics.median(r["server_cpu_ms"] for r in results)
+        server_use = statistics.median(r["server_cpu_share"] for r in results)
+        print(f"| {server_name} | {database} | {transport} | {rate:.0f} | {failed:.0f} | {rate / base:.2f} "
+              f"| {server_ms:.2f} | {server_use:.2f} | {cpu:.2f} |")
 
 if __name__ == "__main__":
     main()
