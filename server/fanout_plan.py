@@ -33,7 +33,7 @@ SNAPSHOT_ARGUMENT = "snapshot"
 class GroupKey:
     query: str
     operation_name: str | None
-    variables: bytes
+    variables: str  # canonical JSON; a str is its exact size, orjson's bytes are over-allocated
     scopes: frozenset[str]
     authenticated: bool
 
@@ -80,7 +80,7 @@ class Planner:
                     snapshot = snapshot or _truthy(value, variables, defaults)
         shared = {k: v for k, v in variables.items() if k != resume_variable}
         try:
-            canonical = orjson.dumps(shared, option=orjson.OPT_SORT_KEYS)
+            canonical = orjson.dumps(shared, option=orjson.OPT_SORT_KEYS).decode()
         except TypeError:
             return None
         key = GroupKey(query, operation_name, canonical, viewer.scopes, viewer.authenticated)

@@ -21,21 +21,23 @@ class Outbox:
         self._websocket = websocket
         self._limit = limit  # characters queued, about bytes for JSON
         self._size = 0
-        self._frames: deque[str] = deque()
-        self._room = asyncio.Event()
-        self._room.set()
+        self._frames: deque[str] | None = None  # made with the writer: most connections never need one
+        self._room: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
         self.closed = False
 
-    def push(self, frame: str) -> bool:
-        """Sends or queues a frame; False (nothing queued) when the reader is too far behind."""
-        if self.closed or self._size >= self._limit:
+    def push(self, frame: str, *, always: bool = False) -> bool:
+        """Sends or queues a frame; False (nothing queued) when the reader is too far behind,
+        unless `always` (a control frame, small and rare)."""
+        if self.closed or (self._size >= self._limit and not always):
             return False
         if self._writer is None:
             suspended = self._send_now(frame)
             if suspended is not None:
+                self._frames = deque()
                 self._writer = asyncio.create_task(self._write(suspended))
             return True
+        assert self._frames is not None
         self._frames.append(frame)
         self._size += len(frame)
         return True
@@ -46,6 +48,8 @@ class Outbox:
     async def room(self) -> None:
         """Waits until a frame may be pushed: for senders that may wait on their reader."""
         while not self.closed and self._size >= self._limit:
+            if self._room is None:
+                self._room = asyncio.Event()
             self._room.clear()
             await self._room.wait()
 
@@ -69,7 +73,7 @@ class Outbox:
                 frame = self._frames.popleft()
                 self._size -= len(frame)
                 if self._size <= self._limit // 2:
-                    self._room.set()
+                    self._make_room()
                 await self._websocket.send_text(frame)
         except asyncio.CancelledError:
             send.close()
@@ -78,17 +82,23 @@ class Outbox:
             self._fail()
         finally:
             self._writer = None
+            self._frames = None
+            self._size = 0
+            self._make_room()
+
+    def _make_room(self) -> None:
+        if self._room is not None:
             self._room.set()
 
     def _fail(self) -> None:
         self.closed = True
-        self._frames.clear()
+        self._frames = None
         self._size = 0
-        self._room.set()
+        self._make_room()
 
     async def close(self) -> None:
         self.closed = True
-        self._room.set()
+        self._make_room()
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -12,12 +12,9 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Subscr
 from server.fanout import Member
 from server.fanout_plan import Plan
 from server.heartbeat import HeartbeatHandler
-from server.outbox import Outbox
 
 
 class RacewireHandler(HeartbeatHandler):
-    _outbox: Outbox | None = None
-
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         plan = self._plan(message)
         if plan is None:
@@ -26,9 +23,7 @@ class RacewireHandler(HeartbeatHandler):
         payload = message["payload"]
         operation = Operation(self, message["id"], payload["query"], payload.get("variables"),
                               payload.get("operationName"))
-        if self._outbox is None:
-            self._outbox = Outbox(self.websocket.ws, limit=self.view.send_buffer)
-        member = Member(operation.id, self._outbox)
+        member = Member(operation.id, self.outbox)
         operation.task = asyncio.create_task(self._serve(operation, member, plan))
         operation.task.add_done_callback(self._task_done)
         self.operations[operation.id] = operation
@@ -61,8 +56,3 @@ class RacewireHandler(HeartbeatHandler):
         finally:
             if self.operations.get(operation.id) is operation:
                 del self.operations[operation.id]
-
-    async def shutdown(self) -> None:
-        await super().shutdown()
-        if self._outbox is not None:
-            await self._outbox.close()
