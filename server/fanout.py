@@ -23,6 +23,7 @@ from resolvers.viewer import Viewer
 from schema.context import Context
 from server.fanout_plan import GroupKey, Plan, Planner
 from server.outbox import Outbox
+from server.ws_protocol import text_frame
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,24 @@ def encode(result: ExecutionResult) -> str:
     if result.extensions:
         payload["extensions"] = result.extensions
     return orjson.dumps(payload).decode()
+
+
+class NextFrames:
+    """One event's `next` frame per operation id, as text and as a WebSocket frame: made once for
+    all the members whose subscriptions share an id (most clients use the same few)."""
+
+    __slots__ = ("_made", "_payload")
+
+    def __init__(self, payload: str) -> None:
+        self._payload = payload
+        self._made: dict[str, tuple[str, bytes]] = {}
+
+    def for_id(self, id_json: str) -> tuple[str, bytes]:
+        made = self._made.get(id_json)
+        if made is None:
+            text = f'{{"id":{id_json},"type":"next","payload":{self._payload}}}'
+            made = self._made[id_json] = (text, text_frame(text.encode()))
+        return made
 
 
 class Member:
@@ -97,9 +116,11 @@ class Group:
     def _publish(self, payload: str, cursor: str | None) -> int:
         """Sends to every member; returns how many it reached."""
         self._ring.append((cursor, payload))
+        frames = NextFrames(payload)
         sent = 0
         for member in tuple(self.members):
-            if member.outbox.push(member.next_frame(payload)):
+            text, framed = frames.for_id(member.id_json)
+            if member.outbox.push(text, framed=framed):
                 member.last_cursor = cursor
                 sent += 1
             else:
