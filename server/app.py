@@ -8,6 +8,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import strawberry
 from broadcaster import Broadcast
@@ -17,6 +18,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pubsub.broadcast import create_broadcast, is_connected
 from pubsub.hub import Hub
@@ -24,7 +26,7 @@ from schema.limits import QueryLimits
 from schema.schema import build_schema
 from server import assets
 from server.graphql_view import RacewireGraphQL
-from server.logs import RequestIds, with_subscription_ids
+from server.logs import RequestIds, tag_request, with_subscription_ids
 from server.metrics import Metrics
 from server.settings import Settings
 from storage import events
@@ -35,6 +37,25 @@ from storage.migrate import upgrade
 log = logging.getLogger(__name__)
 
 GC_THRESHOLDS = (50_000, 20, 10)
+
+
+class RacewireApp(Starlette):
+    """Starlette, with the GraphQL WebSocket endpoint taken before the middleware stack and the
+    router: none of them acts on a WebSocket connection (CORS and error pages are HTTP's) beyond
+    the request id, and each layer is a coroutine frame held for the life of every connection."""
+
+    def __init__(self, *, websocket_path: str, websocket_app: ASGIApp, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._websocket_path = websocket_path
+        self._websocket_app = websocket_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"].removeprefix(scope.get("root_path", "")) == self._websocket_path:
+            scope["app"] = self
+            tag_request(scope)
+            await self._websocket_app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 @dataclass
@@ -87,7 +108,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                        allow_methods=["GET", "POST"], allow_headers=["authorization", "content-type"])
         )
-    app = Starlette(
+    app = RacewireApp(
+        websocket_path="/graphql", websocket_app=graphql,
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),

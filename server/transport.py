@@ -20,9 +20,8 @@ class RacewireHandler(HeartbeatHandler):
         if plan is None:
             await super().handle_subscribe(message)
             return
-        payload = message["payload"]
-        operation = Operation(self, message["id"], payload["query"], payload.get("variables"),
-                              payload.get("operationName"))
+        # The plan's query and variables: one copy shared by every identical subscriber.
+        operation = Operation(self, message["id"], plan.key.query, plan.variables, plan.key.operation_name)
         member = Member(operation.id, self.outbox)
         operation.task = asyncio.create_task(self._serve(operation, member, plan))
         operation.task.add_done_callback(self._task_done)
