@@ -3,7 +3,6 @@ the fan-out engine; every other operation takes Strawberry's own path."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
@@ -22,10 +21,17 @@ class RacewireHandler(HeartbeatHandler):
             return
         # The plan's query and variables: one copy shared by every identical subscriber.
         operation = Operation(self, message["id"], plan.key.query, plan.variables, plan.key.operation_name)
-        member = Member(operation.id, self.outbox)
-        operation.task = asyncio.create_task(self._serve(operation, member, plan))
-        operation.task.add_done_callback(self._task_done)
+        # No task per subscription: the member's `done` stands for it, as Strawberry's handler
+        # uses an operation's task (cancelled to unsubscribe, awaited at shutdown).
+        done = self.view.fanout.join(Member(operation.id, self.outbox, plan, self.context.viewer))
+        operation.task = done  # type: ignore[assignment]
+        done.add_done_callback(self._task_done)
+        done.add_done_callback(lambda _: self._forget(operation))
         self.operations[operation.id] = operation
+
+    def _forget(self, operation: Operation[Any, None]) -> None:
+        if self.operations.get(operation.id) is operation:
+            del self.operations[operation.id]
 
     def _plan(self, message: SubscribeMessage) -> Plan | None:
         fanout = getattr(self.view, "fanout", None)
@@ -43,15 +49,3 @@ class RacewireHandler(HeartbeatHandler):
         if not isinstance(query, str) or not isinstance(variables, dict | None):
             return None
         return fanout.planner.plan(query, variables, payload.get("operationName"), self.context.viewer)
-
-    async def _serve(self, operation: Operation[Any, None], member: Member, plan: Plan) -> None:
-        try:
-            await self.view.fanout.serve(
-                member, plan, query=operation.query, variables=operation.variables or {},
-                operation_name=operation.operation_name, viewer=self.context.viewer,
-            )
-        except Exception as error:  # noqa: BLE001 - logged like Strawberry's own operation tasks
-            await self.handle_task_exception(error)
-        finally:
-            if self.operations.get(operation.id) is operation:
-                del self.operations[operation.id]
