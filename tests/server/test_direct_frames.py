@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.frames import Frame, Opcode
 
 from server.outbox import Outbox
-from server.ws_protocol import RacewireWebSocketProtocol, text_frame, write_frame_of
+from server.ws_protocol import RacewireWebSocketProtocol, Writable, text_frame, write_frame_of
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70000])
@@ -131,3 +131,19 @@ async def test_the_outbox_writes_direct_only_when_nothing_waits_before_the_frame
 
     assert websocket.wire == ["direct:1", "asgi:2", "asgi:3", 'asgi:{"type": "complete"}', "direct:4"]
     await outbox.close()
+
+
+async def test_writable_lets_waiters_through_only_once_set() -> None:
+    writable = Writable()
+    assert writable.is_set() and await writable.wait()
+    writable.clear()
+    waiters = [asyncio.create_task(writable.wait()) for _ in range(2)]
+    gone = asyncio.create_task(writable.wait())
+    await asyncio.sleep(0)
+    gone.cancel()
+    await asyncio.sleep(0)
+    assert not any(w.done() for w in waiters)
+    writable.set()
+
+    assert await asyncio.gather(*waiters) == [True, True]
+    assert gone.cancelled()
