@@ -13,16 +13,17 @@ const raceIds = args.races.split(",");
 const runners = JSON.parse(args.runners); // raceId -> [runnerId, ...]
 const wsUrl = args.ws;
 const httpUrl = args.http;
-const serverPid = Number(args.pid);
+const serverPids = String(args.pid).split(",").map(Number); // with workers: every process of the server
 const token = args.token ?? "";
 const query = `subscription($ids: [ID!]!) { oddsUpdated(raceIds: $ids) { raceId seq prices { runnerId decimal fractional } } }`;
 
 const ticks = 100; // USER_HZ, the unit of /proc/<pid>/stat times on Linux
-const cpuSeconds = (pid) => {
+const sum = (values) => values.reduce((a, b) => a + b, 0);
+const cpuSeconds = (pids) => sum(pids.map((pid) => {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
   return (Number(fields[11]) + Number(fields[12])) / ticks;
-};
-const rssKib = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]);
+}));
+const rssKib = (pids) => sum(pids.map((pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1])));
 
 const sent = new Map(); // `${race}:${seq}` -> send time
 const lastSeq = new Map(); // race -> the newest seq seen
@@ -92,7 +93,7 @@ async function deliver(race, count, timeoutMs) {
   clearTimeout(timer);
 }
 
-const rssBefore = rssKib(serverPid);
+const rssBefore = rssKib(serverPids);
 const connectStart = performance.now();
 const sockets = [];
 for (let i = 0; i < connections; i += 100) {
@@ -105,11 +106,11 @@ const perRace = new Map(raceIds.map((r) => [r, 0]));
 for (let i = 0; i < connections; i++) perRace.set(raceIds[i % raceIds.length], perRace.get(raceIds[i % raceIds.length]) + 1);
 for (const race of raceIds) await deliver(race, perRace.get(race), 30000);
 const connectSeconds = (performance.now() - connectStart) / 1000;
-const rssAfter = rssKib(serverPid);
+const rssAfter = rssKib(serverPids);
 latencies.length = 0;
 delivered = 0;
 
-const cpuStart = cpuSeconds(serverPid);
+const cpuStart = cpuSeconds(serverPids);
 const clientCpuStart = process.cpuUsage();
 const start = performance.now();
 for (let e = 0; e < events; e++) {
@@ -117,7 +118,7 @@ for (let e = 0; e < events; e++) {
   await deliver(race, perRace.get(race), 10000);
 }
 const seconds = (performance.now() - start) / 1000;
-const serverCpu = cpuSeconds(serverPid) - cpuStart;
+const serverCpu = cpuSeconds(serverPids) - cpuStart;
 const clientCpu = process.cpuUsage(clientCpuStart);
 const expected = Array.from({ length: events }, (_, e) => perRace.get(raceIds[e % raceIds.length])).reduce((a, b) => a + b, 0);
 latencies.sort((a, b) => a - b);

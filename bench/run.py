@@ -7,6 +7,7 @@ the server pinned to core 0 and the load client to core 1, against the baseline 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import resource
@@ -17,10 +18,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +30,8 @@ sys.path.insert(0, str(ROOT))
 from server.auth import create_access_token  # noqa: E402
 
 SECRET = "bench-secret-0123456789abcdefghijklmnop"
+POSTGRES_ADMIN_URL = os.environ.get("RACEWIRE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("RACEWIRE_BENCH_REDIS", "redis://127.0.0.1:6379")
 RUNNERS = 12
 METRICS = ("lost", "p50_ms", "p99_ms", "max_ms", "deliveries_per_s", "server_cpu_us_per_delivery",
            "server_rss_kib_per_connection", "connect_per_s", "client_cpu_share")
@@ -51,11 +55,42 @@ def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database, dropped afterwards: --workers needs a shared one."""
+    name = f"racewire_bench_{os.getpid()}_{time.monotonic_ns()}"
+
+    async def admin(statement: str) -> None:
+        connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
+    try:
+        subprocess.run([str(ROOT / ".venv/bin/racewire"), "migrate"], env={**os.environ, "RACEWIRE_DATABASE_URL": url},
+                       check=True, capture_output=True)
+        yield url
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+@contextmanager
 def racewire(workdir: Path, races: int, workers: int = 1, cores: str = "0",
              database_url: str | None = None) -> Iterator[dict[str, Any]]:
     port = free_port()
     env = {**os.environ, "RACEWIRE_PORT": str(port), "RACEWIRE_JWT_SECRET": SECRET,
            "RACEWIRE_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{workdir}/racewire.db",
+           "RACEWIRE_BROADCAST_URL": REDIS_URL if workers > 1 else "memory://",
+           "RACEWIRE_MIGRATE_ON_START": "false" if workers > 1 else "true",
            "RACEWIRE_MAX_CONNECTIONS_PER_CLIENT": "1000000", "RACEWIRE_MUTATIONS_PER_SECOND": "100000",
            "RACEWIRE_MUTATION_BURST": "100000", "RACEWIRE_WS_MESSAGES_PER_SECOND": "100000",
            "RACEWIRE_WS_MESSAGE_BURST": "100000", "RACEWIRE_WS_PING_INTERVAL_SECONDS": "600",
@@ -65,7 +100,11 @@ def racewire(workdir: Path, races: int, workers: int = 1, cores: str = "0",
     try:
         wait_listening(port, process)
         token = create_access_token(secret=SECRET, subject="bench", scopes=["odds:write", "races:write"])
-        yield {"port": port, "pid": process.pid, "token": token, "runners": _load_cards(port, token, races)}
+        runners = _load_cards(port, token, races)
+        while workers > 1 and len(children(process.pid)) < workers:
+            time.sleep(0.1)
+        pids = [process.pid] + (children(process.pid) if workers > 1 else [])  # CPU and RSS summed over all
+        yield {"port": port, "pid": ",".join(map(str, pids)), "token": token, "runners": runners}
     finally:
         process.terminate()
         process.wait(30)
@@ -125,21 +164,30 @@ def main() -> None:
     parser.add_argument("--races", type=int, default=1, help="subscribers spread over this many races")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes (`racewire serve --workers`); above 1 on PostgreSQL and Redis, "
+                             "and not pinned: server and load client then share both cores")
     parser.add_argument("--baseline-events", type=int, default=5,
                         help="updates sent to the baseline (it takes seconds per update at thousands of subscribers)")
     args = parser.parse_args()
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one descriptor per connection, both sides
     rows = []
+    cores = ("0", "1") if args.workers == 1 else ("0,1", "0,1")
     for connections in (int(c) for c in args.connections.split(",")):
         results: dict[str, list[dict[str, Any]]] = {"racewire": [], "baseline": []}
         for _ in range(args.repeat):
-            for name, start in (("racewire", racewire), ("baseline", baseline)):
+            for name in ("racewire", "baseline"):
                 if name == "baseline" and args.skip_baseline:
                     continue
                 events = args.events if name == "racewire" else min(args.events, args.baseline_events)
-                with tempfile.TemporaryDirectory() as tmp, start(Path(tmp), args.races) as server:
-                    results[name].append(load(server, connections, events))
+                with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+                    if name == "baseline":
+                        server = stack.enter_context(baseline(Path(tmp), args.races))
+                    else:
+                        url = stack.enter_context(postgres_database()) if args.workers > 1 else None
+                        server = stack.enter_context(racewire(Path(tmp), args.races, args.workers, cores[0], url))
+                    results[name].append(load(server, connections, events, cores[1]))
                 print(name, connections, json.dumps(results[name][-1]), file=sys.stderr, flush=True)
         for name, runs in results.items():
             if runs:
@@ -151,7 +199,9 @@ def print_table(rows: list[tuple[int, str, dict[str, Any]]], args: argparse.Name
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     print(f"commit {commit}; {args.events} updates of 10 prices ({args.baseline_events} to the baseline); "
           f"subscribers over {args.races} race(s); "
-          f"median of {args.repeat} runs; server on core 0, load client on core 1")
+          f"median of {args.repeat} runs; "
+          + ("server on core 0, load client on core 1" if args.workers == 1 else
+             f"{args.workers} workers on PostgreSQL and Redis, server and load client sharing cores 0-1"))
     header = ["subs", "server", *METRICS, "cpu/delivery vs baseline"]
     print(" | ".join(header))
     baseline_cpu = {c: m.get("server_cpu_us_per_delivery") for c, n, m in rows if n == "baseline"}

@@ -37,7 +37,7 @@ class Context:
     # Set by a subscription resolver: the cursor of the event it yields last, and when it
     # listens; the fan-out engine reads both to share one execution between subscribers.
     last_cursor: str | None = None
-    listening: asyncio.Event = field(default_factory=asyncio.Event)
+    _listening: asyncio.Event | None = field(default=None, init=False, repr=False)
     # Where a subscription without its own `after` resumes: set by the fan-out engine for a
     # subscriber that fell behind its group.
     resume_cursor: str | None = None
@@ -48,6 +48,13 @@ class Context:
     rate_limit: Callable[[str], float] | None = None
 
     _loaders: Loaders | None = field(default=None, init=False, repr=False)
+
+    @property
+    def listening(self) -> asyncio.Event:
+        """Made on first use: a connection's own context is rarely an execution's."""
+        if self._listening is None:
+            self._listening = asyncio.Event()
+        return self._listening
 
     @property
     def loaders(self) -> Loaders:

@@ -23,6 +23,7 @@ from resolvers.viewer import Viewer
 from schema.context import Context
 from server.fanout_plan import GroupKey, Plan, Planner
 from server.outbox import Outbox
+from server.ws_protocol import text_frame
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +39,45 @@ def encode(result: ExecutionResult) -> str:
     return orjson.dumps(payload).decode()
 
 
+class NextFrames:
+    """One event's `next` frame per operation id, as text and as a WebSocket frame: made once for
+    all the members whose subscriptions share an id (most clients use the same few)."""
+
+    __slots__ = ("_made", "_payload")
+
+    def __init__(self, payload: str) -> None:
+        self._payload = payload
+        self._made: dict[str, tuple[str, bytes]] = {}
+
+    def for_id(self, id_json: str) -> tuple[str, bytes]:
+        made = self._made.get(id_json)
+        if made is None:
+            text = f'{{"id":{id_json},"type":"next","payload":{self._payload}}}'
+            made = self._made[id_json] = (text, text_frame(text.encode()))
+        return made
+
+
 class Member:
-    def __init__(self, operation_id: str, outbox: Outbox) -> None:
+    """One subscription served by the fan-out. It has no task of its own while its group serves
+    it: `done` is the operation (finished when its stream ends, cancelled to unsubscribe), and a
+    task exists only while it is served on its own."""
+
+    def __init__(self, operation_id: str, outbox: Outbox, plan: Plan, viewer: Viewer) -> None:
         self.id_json = orjson.dumps(operation_id).decode()
         self.outbox = outbox
+        self.plan = plan
+        self.viewer = viewer
+        self.group: Group | None = None
         self.last_cursor: str | None = None
         self.waiting_on: str | None = None
         self.attached = False
-        self.done = False
-        self.lagged = False
-        self.changed = asyncio.Event()  # set with done or lagged: one waiter, no task
-        self.switched = asyncio.Event()
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.alone: asyncio.Task[None] | None = None
+        self.switched: asyncio.Event | None = None  # while alone: set once the group takes it back
+
+    def finish(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
 
     def next_frame(self, payload: str) -> str:
         return f'{{"id":{self.id_json},"type":"next","payload":{payload}}}'
@@ -97,27 +126,28 @@ class Group:
     def _publish(self, payload: str, cursor: str | None) -> int:
         """Sends to every member; returns how many it reached."""
         self._ring.append((cursor, payload))
+        frames = NextFrames(payload)
         sent = 0
         for member in tuple(self.members):
-            if member.outbox.push(member.next_frame(payload)):
+            text, framed = frames.for_id(member.id_json)
+            if member.outbox.push(text, framed=framed):
                 member.last_cursor = cursor
                 sent += 1
             else:
                 self._detach(member)
-                member.lagged = True
-                member.changed.set()
+                self._engine.fell_behind(member)
         for member in self._waiting.pop(cursor, ()) if cursor is not None else ():
             member.waiting_on = None
             self.attach(member)
-            member.switched.set()
+            if member.switched is not None:
+                member.switched.set()
         return sent
 
     def _end(self, errors: list[Any] | None = None) -> None:
         self.ended = True
         for member in tuple(self.members):
             member.outbox.push(member.end_frame(errors))
-            member.done = True
-            member.changed.set()
+            member.finish()
         self.members.clear()
 
     def attach(self, member: Member) -> None:
@@ -186,62 +216,81 @@ class FanOut:
         """Members served by a listening group beyond the one execution each group runs."""
         return sum(len(g.members) - 1 for g in self._groups.values() if g.context.listening.is_set())
 
-    async def serve(
-        self, member: Member, plan: Plan, *, query: str, variables: dict[str, Any], operation_name: str | None,
-        viewer: Viewer,
-    ) -> None:
+    def join(self, member: Member) -> asyncio.Future[None]:
+        """Serves the member from now on; returns its `done`."""
+        plan = member.plan
         group = self._groups.get(plan.key)
         founder = group is None or group.ended
-        if founder:
+        if group is None or founder:
             # The group's viewer holds only what the key holds: scopes, and whether signed in.
             viewer = Viewer(subject="shared" if plan.key.authenticated else None, scopes=plan.key.scopes)
             context = self._context_for(viewer)
             context.shared = True
             group = Group(self, plan.key, plan, context)
             self._groups[plan.key] = group
-        assert group is not None
-        on_its_own = plan.resumes or (plan.wants_snapshot and not founder)
-        resume_cursor: str | None = None
+        member.group = group
+        member.done.add_done_callback(lambda _: self._leave(member))
+        if plan.resumes or (plan.wants_snapshot and not founder):
+            group.pending.add(member)
+            self._serve_alone(member, plan.variables, resume_cursor=None)
+        else:
+            group.attach(member)
+        return member.done
+
+    def fell_behind(self, member: Member) -> None:
+        """Resumes a member its group has dropped on its own, from the last event it was sent."""
+        if member.alone is not None:  # still winding down from its last time alone
+            member.alone.cancel()
+        variables = member.plan.variables
+        if member.plan.resume_variable is not None:
+            variables = {**variables, member.plan.resume_variable: None}
+        self._serve_alone(member, variables, resume_cursor=member.last_cursor)
+
+    def _serve_alone(self, member: Member, variables: dict[str, Any], resume_cursor: str | None) -> None:
+        member.alone = asyncio.create_task(self._alone(member, variables, resume_cursor))
+
+    async def _alone(self, member: Member, variables: dict[str, Any], resume_cursor: str | None) -> None:
+        assert member.group is not None
         try:
-            while True:
-                if on_its_own:
-                    group.pending.add(member)
-                    if await self._on_its_own(member, group, query, variables, operation_name, viewer, resume_cursor):
-                        return
-                else:
-                    group.attach(member)
-                await member.changed.wait()
-                member.changed.clear()
-                if member.done:
-                    return
-                member.lagged = False
-                on_its_own = True
-                resume_cursor = member.last_cursor
-                if plan.resume_variable is not None:
-                    variables = {**variables, plan.resume_variable: None}
+            if await self._on_its_own(member, member.group, variables, resume_cursor):
+                member.finish()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("subscription failed")
+            member.finish()
         finally:
-            group.forget(member)
-            if group.empty and self._groups.get(group.key) is group:
-                del self._groups[group.key]
-                group.task.cancel()
+            if member.alone is asyncio.current_task():
+                member.alone = None
+
+    def _leave(self, member: Member) -> None:
+        group = member.group
+        assert group is not None
+        group.forget(member)
+        if member.alone is not None:
+            member.alone.cancel()
+        if group.empty and self._groups.get(group.key) is group:
+            del self._groups[group.key]
+            group.task.cancel()
 
     async def _on_its_own(
-        self, member: Member, group: Group, query: str, variables: dict[str, Any], operation_name: str | None,
-        viewer: Viewer, resume_cursor: str | None,
+        self, member: Member, group: Group, variables: dict[str, Any], resume_cursor: str | None
     ) -> bool:
         """Serves the member from its own execution until it joins the group; True once its
         stream has ended."""
-        context = self._context_for(viewer)
+        context = self._context_for(member.viewer)
         context.resume_cursor = resume_cursor
         stream = await self.schema.subscribe(
-            query, variable_values=variables, context_value=context, operation_name=operation_name
+            member.plan.key.query, variable_values=variables, context_value=context,
+            operation_name=member.plan.key.operation_name,
         )
-        member.switched.clear()
+        member.switched = asyncio.Event()
         own = asyncio.create_task(self._pump(member, group, stream, context))
         switched = asyncio.create_task(member.switched.wait())
         try:
             done, _ = await asyncio.wait({own, switched}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            member.switched = None
             for task in (own, switched):
                 task.cancel()
             await asyncio.gather(own, switched, return_exceptions=True)

@@ -33,7 +33,7 @@ SNAPSHOT_ARGUMENT = "snapshot"
 class GroupKey:
     query: str
     operation_name: str | None
-    variables: bytes
+    variables: str  # canonical JSON; a str is its exact size, orjson's bytes are over-allocated
     scopes: frozenset[str]
     authenticated: bool
 
@@ -41,6 +41,7 @@ class GroupKey:
 @dataclass(frozen=True)
 class Plan:
     key: GroupKey
+    variables: dict[str, Any]  # the member's own; shared by identical subscribers, never changed
     group_variables: dict[str, Any]  # the member's variables with the resume cursor cleared
     resume_variable: str | None
     resumes: bool
@@ -49,15 +50,36 @@ class Plan:
 
 
 class Planner:
+    """Plans are kept (most recent first): identical subscribers share one plan, and with it one
+    copy of the query text and variables, instead of each holding its own decoded message."""
+
     def __init__(self, *, cache_size: int = 512) -> None:
-        self._documents: OrderedDict[str, DocumentNode | None] = OrderedDict()
+        self._documents: OrderedDict[str, tuple[str, DocumentNode | None]] = OrderedDict()
+        self._plans: OrderedDict[tuple[Any, ...], Plan | None] = OrderedDict()
         self._cache_size = cache_size
 
     def plan(
         self, query: str, variables: dict[str, Any] | None, operation_name: str | None, viewer: Viewer
     ) -> Plan | None:
         """The sharing plan for a subscribe message, or None to run it on its own."""
-        operation = self._operation(query, operation_name)
+        try:
+            given = orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS).decode()
+        except TypeError:
+            return None
+        cache_key = (query, given, operation_name, viewer.scopes, viewer.authenticated)
+        if cache_key in self._plans:
+            self._plans.move_to_end(cache_key)
+            return self._plans[cache_key]
+        plan = self._plan(query, variables, operation_name, viewer)
+        self._plans[cache_key] = plan
+        if len(self._plans) > self._cache_size:
+            self._plans.popitem(last=False)
+        return plan
+
+    def _plan(
+        self, query: str, variables: dict[str, Any] | None, operation_name: str | None, viewer: Viewer
+    ) -> Plan | None:
+        query, operation = self._operation(query, operation_name)
         if operation is None:
             return None
         variables = dict(variables or {})
@@ -79,33 +101,32 @@ class Planner:
                 elif name == SNAPSHOT_ARGUMENT:
                     snapshot = snapshot or _truthy(value, variables, defaults)
         shared = {k: v for k, v in variables.items() if k != resume_variable}
-        try:
-            canonical = orjson.dumps(shared, option=orjson.OPT_SORT_KEYS)
-        except TypeError:
-            return None
+        canonical = orjson.dumps(shared, option=orjson.OPT_SORT_KEYS).decode()
         key = GroupKey(query, operation_name, canonical, viewer.scopes, viewer.authenticated)
         group_variables = {**shared, resume_variable: None} if resume_variable else shared
         field = operation.selection_set.selections[0].name.value  # type: ignore[attr-defined]
-        return Plan(key, group_variables, resume_variable, resumes, snapshot, field)
+        return Plan(key, variables, group_variables, resume_variable, resumes, snapshot, field)
 
-    def _operation(self, query: str, operation_name: str | None) -> OperationDefinitionNode | None:
-        document = self._documents.get(query)
-        if document is None and query not in self._documents:
+    def _operation(self, query: str, operation_name: str | None) -> tuple[str, OperationDefinitionNode | None]:
+        """The query text as first seen (one copy for all), and its one operation if shareable."""
+        cached = self._documents.get(query)
+        if cached is None:
             try:
-                document = parse(query, no_location=True)
+                document: DocumentNode | None = parse(query, no_location=True)
             except GraphQLError:
                 document = None
-            self._documents[query] = document
+            cached = self._documents[query] = (query, document)
             if len(self._documents) > self._cache_size:
                 self._documents.popitem(last=False)
+        query, document = cached
         if document is None:
-            return None
+            return query, None
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         if operation_name is not None:
             operations = [o for o in operations if o.name is not None and o.name.value == operation_name]
         if len(operations) != 1 or operations[0].operation is not OperationType.SUBSCRIPTION:
-            return None
-        return operations[0]
+            return query, None
+        return query, operations[0]
 
 
 def _truthy(value: Any, variables: dict[str, Any], defaults: dict[str, Any]) -> bool:

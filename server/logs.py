@@ -57,6 +57,14 @@ def logging_config(log_format: str) -> dict[str, Any]:
     }
 
 
+def tag_request(scope: Scope) -> str:
+    """Sets the request id for this request's logs: the client's `X-Request-ID`, or a new one."""
+    given = next((value for name, value in scope["headers"] if name == b"x-request-id"), b"").decode("latin-1")[:64]
+    rid = given or uuid.uuid4().hex[:16]
+    request_id.set(rid)
+    return rid
+
+
 class RequestIds:
     """ASGI middleware: each HTTP request and WebSocket connection gets an id (the client's
     `X-Request-ID` when it sends one), set for its logs and echoed on HTTP responses."""
@@ -68,9 +76,7 @@ class RequestIds:
         if scope["type"] not in {"http", "websocket"}:
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")[:64]
-        rid = given or uuid.uuid4().hex[:16]
-        request_id.set(rid)
+        rid = tag_request(scope)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -1,9 +1,12 @@
 """One connection's outgoing frames: pushed without waiting by the fan-out, and bounded, so a
 reader that stops reading never holds up anyone else.
 
-A frame is written at once when the connection is idle: the ASGI send completes without
-suspending while the socket takes data, so no task is woken per frame per connection. Only a
-send that does suspend (the socket is full) leaves the frames after it to a writer task."""
+A frame is written at once when the connection is idle, and then straight to the socket when the
+server offers it (see ws_protocol): the fan-out's frames are framed once per event, not once per
+connection, and skip the ASGI plumbing. Otherwise the ASGI send completes without suspending
+while the socket takes data, so no task is woken per frame per connection. Only a send that does
+suspend (the socket is full) leaves the frames after it to a writer task, and while it has any,
+every frame queues behind them: the order stays the order of push."""
 
 from __future__ import annotations
 
@@ -15,27 +18,35 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
+from server.ws_protocol import text_frame, write_frame_of
+
 
 class Outbox:
     def __init__(self, websocket: WebSocket, *, limit: int) -> None:
         self._websocket = websocket
+        self._write_frame = write_frame_of(websocket.scope)
         self._limit = limit  # characters queued, about bytes for JSON
         self._size = 0
-        self._frames: deque[str] = deque()
-        self._room = asyncio.Event()
-        self._room.set()
+        self._frames: deque[str] | None = None  # made with the writer: most connections never need one
+        self._room: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
         self.closed = False
 
-    def push(self, frame: str) -> bool:
-        """Sends or queues a frame; False (nothing queued) when the reader is too far behind."""
-        if self.closed or self._size >= self._limit:
+    def push(self, frame: str, *, framed: bytes | None = None, always: bool = False) -> bool:
+        """Sends or queues a frame (`framed`: the same as a WebSocket frame, when the caller has
+        it); False (nothing queued) when the reader is too far behind, unless `always` (a control
+        frame, small and rare)."""
+        if self.closed or (self._size >= self._limit and not always):
             return False
         if self._writer is None:
+            if self._write_frame is not None and self._write_frame(framed or text_frame(frame.encode())):
+                return True
             suspended = self._send_now(frame)
             if suspended is not None:
+                self._frames = deque()
                 self._writer = asyncio.create_task(self._write(suspended))
             return True
+        assert self._frames is not None
         self._frames.append(frame)
         self._size += len(frame)
         return True
@@ -46,6 +57,8 @@ class Outbox:
     async def room(self) -> None:
         """Waits until a frame may be pushed: for senders that may wait on their reader."""
         while not self.closed and self._size >= self._limit:
+            if self._room is None:
+                self._room = asyncio.Event()
             self._room.clear()
             await self._room.wait()
 
@@ -69,7 +82,7 @@ class Outbox:
                 frame = self._frames.popleft()
                 self._size -= len(frame)
                 if self._size <= self._limit // 2:
-                    self._room.set()
+                    self._make_room()
                 await self._websocket.send_text(frame)
         except asyncio.CancelledError:
             send.close()
@@ -78,17 +91,23 @@ class Outbox:
             self._fail()
         finally:
             self._writer = None
+            self._frames = None
+            self._size = 0
+            self._make_room()
+
+    def _make_room(self) -> None:
+        if self._room is not None:
             self._room.set()
 
     def _fail(self) -> None:
         self.closed = True
-        self._frames.clear()
+        self._frames = None
         self._size = 0
-        self._room.set()
+        self._make_room()
 
     async def close(self) -> None:
         self.closed = True
-        self._room.set()
+        self._make_room()
         if self._writer is not None:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -3,7 +3,6 @@ the fan-out engine; every other operation takes Strawberry's own path."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
@@ -12,26 +11,27 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Subscr
 from server.fanout import Member
 from server.fanout_plan import Plan
 from server.heartbeat import HeartbeatHandler
-from server.outbox import Outbox
 
 
 class RacewireHandler(HeartbeatHandler):
-    _outbox: Outbox | None = None
-
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         plan = self._plan(message)
         if plan is None:
             await super().handle_subscribe(message)
             return
-        payload = message["payload"]
-        operation = Operation(self, message["id"], payload["query"], payload.get("variables"),
-                              payload.get("operationName"))
-        if self._outbox is None:
-            self._outbox = Outbox(self.websocket.ws, limit=self.view.send_buffer)
-        member = Member(operation.id, self._outbox)
-        operation.task = asyncio.create_task(self._serve(operation, member, plan))
-        operation.task.add_done_callback(self._task_done)
+        # The plan's query and variables: one copy shared by every identical subscriber.
+        operation = Operation(self, message["id"], plan.key.query, plan.variables, plan.key.operation_name)
+        # No task per subscription: the member's `done` stands for it, as Strawberry's handler
+        # uses an operation's task (cancelled to unsubscribe, awaited at shutdown).
+        done = self.view.fanout.join(Member(operation.id, self.outbox, plan, self.context.viewer))
+        operation.task = done  # type: ignore[assignment]
+        done.add_done_callback(self._task_done)
+        done.add_done_callback(lambda _: self._forget(operation))
         self.operations[operation.id] = operation
+
+    def _forget(self, operation: Operation[Any, None]) -> None:
+        if self.operations.get(operation.id) is operation:
+            del self.operations[operation.id]
 
     def _plan(self, message: SubscribeMessage) -> Plan | None:
         fanout = getattr(self.view, "fanout", None)
@@ -49,20 +49,3 @@ class RacewireHandler(HeartbeatHandler):
         if not isinstance(query, str) or not isinstance(variables, dict | None):
             return None
         return fanout.planner.plan(query, variables, payload.get("operationName"), self.context.viewer)
-
-    async def _serve(self, operation: Operation[Any, None], member: Member, plan: Plan) -> None:
-        try:
-            await self.view.fanout.serve(
-                member, plan, query=operation.query, variables=operation.variables or {},
-                operation_name=operation.operation_name, viewer=self.context.viewer,
-            )
-        except Exception as error:  # noqa: BLE001 - logged like Strawberry's own operation tasks
-            await self.handle_task_exception(error)
-        finally:
-            if self.operations.get(operation.id) is operation:
-                del self.operations[operation.id]
-
-    async def shutdown(self) -> None:
-        await super().shutdown()
-        if self._outbox is not None:
-            await self._outbox.close()

@@ -1,0 +1,149 @@
+"""Frames written straight to the socket: framed as websockets frames them, offered only on a
+plain (uncompressed, open, writable) connection, and in order with everything sent through ASGI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import uvicorn
+from websockets.asyncio.client import connect
+from websockets.frames import Frame, Opcode
+
+from server.outbox import Outbox
+from server.ws_protocol import RacewireWebSocketProtocol, Writable, text_frame, write_frame_of
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70000])
+def test_a_text_frame_is_what_websockets_would_send(size: int) -> None:
+    data = ("é" * size).encode()[:size]
+    assert text_frame(data) == Frame(Opcode.TEXT, data).serialize(mask=False, extensions=[])
+
+
+class Scripted:
+    """An ASGI app that sends what the test asks, some frames direct and some through ASGI,
+    and records what `write_frame` answered."""
+
+    def __init__(self) -> None:
+        self.answers: list[bool] = []
+        self.script: list[tuple[str, str]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        assert scope["type"] == "websocket"
+        await receive()
+        await send({"type": "websocket.accept"})
+        write_frame = write_frame_of(scope)
+        assert write_frame is not None
+        for how, text in self.script:
+            if how == "direct":
+                self.answers.append(write_frame(text_frame(text.encode())))
+            elif how == "asgi":
+                await send({"type": "websocket.send", "text": text})
+            else:
+                await send({"type": "websocket.close", "code": 4000})
+                self.answers.append(write_frame(text_frame(text.encode())))
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Scripted, *, deflate: bool) -> AsyncIterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, ws=RacewireWebSocketProtocol,
+                            ws_per_message_deflate=deflate, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield f"ws://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_direct_frames_and_asgi_messages_arrive_in_the_order_they_were_sent() -> None:
+    app = Scripted()
+    app.script = [("asgi", "a"), ("direct", "b"), ("direct", "c" * 200), ("asgi", "d"), ("direct", "e"),
+                  ("close", "after close")]
+    async with serving(app, deflate=False) as url, connect(url, compression=None) as ws:
+        received = [await ws.recv() for _ in range(5)]
+        with pytest.raises(Exception):  # noqa: B017, PT011 - closed, whichever way websockets says it
+            await ws.recv()
+
+    assert received == ["a", "b", "c" * 200, "d", "e"]
+    assert app.answers == [True, True, True, False]
+    assert ws.close_code == 4000
+
+
+async def test_no_direct_frames_on_a_compressed_connection() -> None:
+    app = Scripted()
+    app.script = [("direct", "never"), ("asgi", "through asgi")]
+    async with serving(app, deflate=True) as url, connect(url) as ws:
+        assert await ws.recv() == "through asgi"
+
+    assert app.answers == [False]
+
+
+class FakeWebSocket:
+    """A Starlette WebSocket as the outbox sees it: a scope, and a send that may have to wait."""
+
+    def __init__(self) -> None:
+        self.wire: list[str] = []
+        self.direct = True
+        self.blocked: asyncio.Future[None] | None = None
+        self.scope = {"extensions": {"racewire.write_frame": self._write_frame}}
+
+    def _write_frame(self, frame: bytes) -> bool:
+        if self.direct:
+            self.wire.append("direct:" + frame[2:].decode())
+        return self.direct
+
+    async def send_text(self, text: str) -> None:
+        if self.blocked is not None:
+            await self.blocked
+        self.wire.append("asgi:" + text)
+
+
+async def test_the_outbox_writes_direct_only_when_nothing_waits_before_the_frame() -> None:
+    websocket = FakeWebSocket()
+    outbox = Outbox(websocket, limit=1_000)  # type: ignore[arg-type]
+    outbox.push("1")
+    websocket.direct = False  # the socket is full: the send through ASGI has to wait
+    websocket.blocked = asyncio.get_running_loop().create_future()
+    outbox.push("2")
+    websocket.direct = True  # room again, but "2" has not gone yet: "3" must queue behind it
+    outbox.push("3", framed=text_frame(b"3"))
+    outbox.push(json.dumps({"type": "complete"}))
+    assert websocket.wire == ["direct:1"]
+    websocket.blocked.set_result(None)
+    websocket.blocked = None
+    for _ in range(10):
+        await asyncio.sleep(0)
+    outbox.push("4")
+
+    assert websocket.wire == ["direct:1", "asgi:2", "asgi:3", 'asgi:{"type": "complete"}', "direct:4"]
+    await outbox.close()
+
+
+async def test_writable_lets_waiters_through_only_once_set() -> None:
+    writable = Writable()
+    assert writable.is_set() and await writable.wait()
+    writable.clear()
+    waiters = [asyncio.create_task(writable.wait()) for _ in range(2)]
+    gone = asyncio.create_task(writable.wait())
+    await asyncio.sleep(0)
+    gone.cancel()
+    await asyncio.sleep(0)
+    assert not any(w.done() for w in waiters)
+    writable.set()
+
+    assert await asyncio.gather(*waiters) == [True, True]
+    assert gone.cancelled()
