@@ -38,18 +38,35 @@ def ingest(server: dict, races: int, mutations: int, writers: int, transport: st
                f"--http=http://127.0.0.1:{server['port']}/graphql", f"--token={server['token']}",
                f"--mutations={mutations}", f"--writers={writers}", f"--runners={json.dumps(runners)}",
                f"--transport={transport}"]
-    cpu_before, wall_before = server_cpu_seconds(server["pid"]), time.perf_counter()
+    cpu_before, db_before, wall_before = cpu_seconds(server["pid"]), postgres_cpu_seconds(), time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"the load client failed: {done.stderr[-2000:]}")
-    cpu, wall = server_cpu_seconds(server["pid"]) - cpu_before, time.perf_counter() - wall_before
-    return {**json.loads(done.stdout), "server_cpu_share": cpu / wall, "server_cpu_ms": cpu * 1000 / mutations}
+    cpu, wall = cpu_seconds(server["pid"]) - cpu_before, time.perf_counter() - wall_before
+    return {**json.loads(done.stdout), "server_cpu_share": cpu / wall, "server_cpu_ms": cpu * 1000 / mutations,
+            "postgres_cpu_share": (postgres_cpu_seconds() - db_before) / wall}
 
 
-def server_cpu_seconds(pid: int) -> float:
-    """User and system time of the server process, all its threads, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int) -> float:
+    """User and system time of a process, all its threads, from /proc/<pid>/stat."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0  # a process that ended meanwhile
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """All PostgreSQL processes on this machine: the database shares the two cores too."""
+    return sum(cpu_seconds(int(p.name)) for p in Path("/proc").iterdir()
+               if p.name.isdigit() and _command(p) == "postgres")
+
+
+def _command(proc: Path) -> str:
+    try:
+        return (proc / "comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 async def fresh_postgres(name: str) -> str:
@@ -74,8 +91,8 @@ def main() -> None:
     print(f"storeOdds of 10 prices, {args.writers} writers, {args.races} race(s), "
           f"median of {args.repeat} runs of {args.mutations}")
     print("| server | database | transport | stored/s | failed | ratio to baseline | server CPU ms / call "
-          "| server CPU use | load client CPU |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| server CPU use | PostgreSQL CPU use | load client CPU |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     setups = [("baseline", "sqlite", "http")] + [
         ("Racewire", database, transport)
         for transport in args.transports.split(",") for database in args.databases.split(",")]
@@ -100,8 +117,9 @@ def main() -> None:
         cpu = statistics.median(r["client_cpu_share"] for r in results)
         server_ms = statistics.median(r["server_cpu_ms"] for r in results)
         server_use = statistics.median(r["server_cpu_share"] for r in results)
+        db_use = statistics.median(r["postgres_cpu_share"] for r in results) if database == "postgresql" else 0
         print(f"| {server_name} | {database} | {transport} | {rate:.0f} | {failed:.0f} | {rate / base:.2f} "
-              f"| {server_ms:.2f} | {server_use:.2f} | {cpu:.2f} |")
+              f"| {server_ms:.2f} | {server_use:.2f} | {db_use:.2f} | {cpu:.2f} |")
 
 if __name__ == "__main__":
     main()
