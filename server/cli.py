@@ -67,7 +67,8 @@ def _serve(args: argparse.Namespace) -> None:
         workers=args.workers, ws="server.ws_protocol:RacewireWebSocketProtocol", log_level="info",
         timeout_graceful_shutdown=settings.shutdown_grace_seconds, ws_per_message_deflate=settings.ws_compression,
         ws_ping_interval=settings.ws_ping_interval_seconds, ws_ping_timeout=settings.ws_pong_timeout_seconds,
-        log_config=logging_config(settings.log_format),
+        log_config=logging_config(settings.log_format, access_log=settings.access_log),
+        access_log=settings.access_log,
         ws_max_size=settings.ws_max_message_bytes,
     )
 

@@ -25,6 +25,14 @@ class ContextIds(logging.Filter):
         return True
 
 
+class NoHandshakeLines(logging.Filter):
+    """uvicorn logs each WebSocket handshake on its error logger: an access line by another name,
+    kept or dropped with the access log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith('%s - "WebSocket %s"'))
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -40,20 +48,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def logging_config(log_format: str) -> dict[str, Any]:
-    """A `logging.config.dictConfig` for uvicorn's `log_config`: every logger, one handler."""
+def logging_config(log_format: str, *, access_log: bool = False) -> dict[str, Any]:
+    """A `logging.config.dictConfig` for uvicorn's `log_config`: every logger, one handler.
+    Without the access log, neither HTTP requests nor WebSocket handshakes get a line each: at
+    thousands a second they cost more than they tell (a proxy in front logs them anyway)."""
     if log_format not in {"text", "json"}:
         raise ValueError(f"RACEWIRE_LOG_FORMAT must be 'text' or 'json', not {log_format!r}")
     formatter = {"()": JsonFormatter} if log_format == "json" else {"format": TEXT_FORMAT}
+    loggers: dict[str, Any] = {name: {"handlers": [], "propagate": True} for name in ("uvicorn", "uvicorn.access")}
+    loggers["uvicorn.error"] = {"handlers": [], "propagate": True, "filters": [] if access_log else ["handshakes"]}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"ids": {"()": ContextIds}},
+        "filters": {"ids": {"()": ContextIds}, "handshakes": {"()": NoHandshakeLines}},
         "formatters": {"default": formatter},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
                                 "formatter": "default", "filters": ["ids"]}},
         "root": {"handlers": ["stderr"], "level": "INFO"},
-        "loggers": {name: {"handlers": [], "propagate": True} for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
+        "loggers": loggers,
     }
 
 

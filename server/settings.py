@@ -61,6 +61,7 @@ class Settings:
     demo: bool = False
     feed_interval_seconds: float = 1.0
     log_format: str = "text"
+    access_log: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
