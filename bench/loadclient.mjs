@@ -94,18 +94,22 @@ async function deliver(race, count, timeoutMs) {
 }
 
 const rssBefore = rssKib(serverPids);
+const connectCpuStart = cpuSeconds(serverPids);
+const connectClientCpuStart = process.cpuUsage();
 const connectStart = performance.now();
 const sockets = [];
-for (let i = 0; i < connections; i += 100) {
-  const batch = [];
-  for (let j = i; j < Math.min(i + 100, connections); j++) batch.push(open(j));
-  sockets.push(...(await Promise.all(batch)));
+let nextConnection = 0;
+async function opener() { // 100 handshakes in flight at all times, not in waves of 100
+  while (nextConnection < connections) sockets.push(await open(nextConnection++));
 }
+await Promise.all(Array.from({ length: Math.min(100, connections) }, opener));
 // A first update proves every subscription is live before anything is measured.
 const perRace = new Map(raceIds.map((r) => [r, 0]));
 for (let i = 0; i < connections; i++) perRace.set(raceIds[i % raceIds.length], perRace.get(raceIds[i % raceIds.length]) + 1);
 for (const race of raceIds) await deliver(race, perRace.get(race), 30000);
 const connectSeconds = (performance.now() - connectStart) / 1000;
+const connectServerCpu = cpuSeconds(serverPids) - connectCpuStart;
+const connectClientCpu = process.cpuUsage(connectClientCpuStart);
 const rssAfter = rssKib(serverPids);
 latencies.length = 0;
 delivered = 0;
@@ -130,6 +134,9 @@ console.log(JSON.stringify({
   server_cpu_us_per_delivery: delivered ? (serverCpu * 1e6) / delivered : null,
   server_rss_kib_per_connection: (rssAfter - rssBefore) / connections,
   connect_per_s: connections / connectSeconds,
+  // the connect phase (connect, connection_init, subscribe, a first update): who was busy
+  connect_server_cpu_us_per_connection: (connectServerCpu * 1e6) / connections,
+  connect_client_cpu_share: (connectClientCpu.user + connectClientCpu.system) / 1e6 / connectSeconds,
   client_cpu_share: (clientCpu.user + clientCpu.system) / 1e6 / seconds,
 }));
 for (const ws of sockets) ws.terminate();
