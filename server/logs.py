@@ -25,14 +25,6 @@ class ContextIds(logging.Filter):
         return True
 
 
-class NoHandshakeLines(logging.Filter):
-    """uvicorn logs each WebSocket handshake on its error logger: an access line by another name,
-    kept or dropped with the access log."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (isinstance(record.msg, str) and record.msg.startswith('%s - "WebSocket %s"'))
-
-
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -55,12 +47,14 @@ def logging_config(log_format: str, *, access_log: bool = False) -> dict[str, An
     if log_format not in {"text", "json"}:
         raise ValueError(f"RACEWIRE_LOG_FORMAT must be 'text' or 'json', not {log_format!r}")
     formatter = {"()": JsonFormatter} if log_format == "json" else {"format": TEXT_FORMAT}
-    loggers: dict[str, Any] = {name: {"handlers": [], "propagate": True} for name in ("uvicorn", "uvicorn.access")}
-    loggers["uvicorn.error"] = {"handlers": [], "propagate": True, "filters": [] if access_log else ["handshakes"]}
+    loggers: dict[str, Any] = {name: {"handlers": [], "propagate": True}
+                               for name in ("uvicorn", "uvicorn.error", "uvicorn.access")}
+    # The WebSocket protocol's logger (server.ws_protocol): its one INFO line is the handshake's.
+    loggers["racewire.websocket"] = {"level": "INFO" if access_log else "WARNING"}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"ids": {"()": ContextIds}, "handshakes": {"()": NoHandshakeLines}},
+        "filters": {"ids": {"()": ContextIds}},
         "formatters": {"default": formatter},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
                                 "formatter": "default", "filters": ["ids"]}},

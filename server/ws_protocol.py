@@ -10,6 +10,7 @@ ASGI. Ordering with the connection's other messages is the caller's part (see Ou
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
 
 WRITE_FRAME = "racewire.write_frame"
+LOGGER = "racewire.websocket"
 WriteFrame = Callable[[bytes], bool]
 
 
@@ -108,6 +110,9 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Its own logger: the handshake's access line is INFO, and below the level set for this
+        # logger when the access log is off, it is not even made (see logging_config).
+        self.logger = logging.getLogger(LOGGER)
         self.queue = Inbox()  # type: ignore[assignment]
         self.writable = Writable()  # type: ignore[assignment]
 
