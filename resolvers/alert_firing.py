@@ -59,9 +59,7 @@ async def _fire(hub: Hub, what: str, evaluation: Awaitable[list[Envelope]]) -> N
 
 
 async def _evaluate(db: Database, event: Envelope) -> list[Envelope]:
-    payload = event.payload
-    if event.kind == "odds":
-        return await _on_prices(db, [p["runnerId"] for p in payload["prices"]])
+    payload = event.payload  # odds events come in batches: see fire_price_alerts
     if event.kind == "scratch":
         return await _on_scratch(db, payload["runnerId"])
     if event.kind == "status":
