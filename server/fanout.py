@@ -39,6 +39,10 @@ def encode(result: ExecutionResult) -> str:
     return orjson.dumps(payload).decode()
 
 
+def next_frame(id_json: str, payload: str) -> str:
+    return f'{{"id":{id_json},"type":"next","payload":{payload}}}'
+
+
 class NextFrames:
     """One event's `next` frame per operation id, as text and as a WebSocket frame: made once for
     all the members whose subscriptions share an id (most clients use the same few)."""
@@ -52,7 +56,7 @@ class NextFrames:
     def for_id(self, id_json: str) -> tuple[str, bytes]:
         made = self._made.get(id_json)
         if made is None:
-            text = f'{{"id":{id_json},"type":"next","payload":{self._payload}}}'
+            text = next_frame(id_json, self._payload)
             made = self._made[id_json] = (text, text_frame(text.encode()))
         return made
 
@@ -80,7 +84,7 @@ class Member:
             self.done.set_result(None)
 
     def next_frame(self, payload: str) -> str:
-        return f'{{"id":{self.id_json},"type":"next","payload":{payload}}}'
+        return next_frame(self.id_json, payload)
 
     def end_frame(self, errors: list[Any] | None = None) -> str:
         if errors:

@@ -21,10 +21,7 @@ async def append(
 ) -> Envelope:
     """Adds an event with the stream's next seq. The upsert takes the stream row's lock, so
     concurrent writers to one stream queue up and seq stays unique and contiguous."""
-    seq = await _next_seq(session, stream)
-    session.add(Event(stream=stream, seq=seq, kind=kind, payload=payload, created_at=now))
-    await session.flush()
-    return Envelope(stream=stream, seq=seq, kind=kind, payload=payload, created_at=now.isoformat())
+    return (await append_many(session, stream, kind, [payload], now=now))[0]
 
 
 async def append_many(
@@ -46,7 +43,7 @@ _INSERT = BulkInsert(lambda _dialect: Event.__table__.insert().values(
 ))
 
 
-async def _next_seq(session: AsyncSession, stream: str, count: int = 1) -> int:
+async def _next_seq(session: AsyncSession, stream: str, count: int) -> int:
     """Reserves `count` seqs and returns the last; the upsert holds the stream row until commit."""
     statement = _reserve(session.bind.dialect.name)
     return int((await session.execute(statement, {"name": stream, "count": count})).scalar_one())
