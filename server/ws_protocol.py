@@ -124,6 +124,9 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
     async def send(self, message: ASGISendEvent) -> None:
         await super().send(message)
         if message["type"] == "websocket.accept":
+            # websockets' parser keeps the handshake request as a local of its generator for the
+            # life of the connection: its headers are copied into the scope, and read no more.
+            self.request.headers.clear()
             self.request = self.response = None  # type: ignore[assignment] - only the handshake reads them
             self._plain = self.handshake_complete and not self.conn.extensions
 
