@@ -57,7 +57,7 @@ class GuardedWebSocket(ASGIWebSocketAdapter):
 
     async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
         # Strawberry's own loop, inlined rather than wrapped: its generator, and the text of the
-        # last message it keeps, stay alive as long as an idle connection waits (~0.6 KB).
+        # last message it keeps, would stay alive as long as an idle connection waits (~0.6 KB).
         try:
             while self.ws.application_state != WebSocketState.DISCONNECTED:
                 try:
@@ -72,6 +72,7 @@ class GuardedWebSocket(ASGIWebSocketAdapter):
                 message = await self._with_persisted_query(message)
                 if message is not None:
                     yield message
+                del message  # not kept while the connection idles until the next one
         except KeyError as error:
             raise NonTextMessageReceived from error
         except WebSocketDisconnect:

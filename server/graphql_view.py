@@ -87,7 +87,7 @@ class RacewireGraphQL(GraphQL[Context, None]):
             return
         self.open_connections += 1
         try:
-            await super().__call__(scope, receive, send)
+            await self.run(WebSocket(scope, receive=receive, send=send))  # as Strawberry's __call__, a frame less
         finally:
             self.open_connections -= 1
             self._connections.release(address)

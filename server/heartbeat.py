@@ -13,10 +13,11 @@ import contextlib
 import contextvars
 import logging
 import math
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived, WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, Message
 
 from server.logs import request_id
 from server.outbox import Outbox
@@ -106,6 +107,24 @@ class HeartbeatHandler(BaseGraphQLTransportWSHandler[Any, None]):
         if self._outbox is None:
             self._outbox = Outbox(self.websocket.ws, limit=self.view.send_buffer)
         return self._outbox
+
+    async def handle(self) -> None:
+        # Strawberry's loop, but letting go of each message once handled: the last one (most
+        # often the subscribe) was kept as long as the connection then idles.
+        self.on_request_accepted()
+        try:
+            try:
+                async for message in self.websocket.iter_json():
+                    await self.handle_message(cast("Message", message))
+                    del message
+            except NonTextMessageReceived:
+                await self.handle_invalid_message("WebSocket message type must be text")
+            except NonJsonMessageReceived:
+                await self.handle_invalid_message("WebSocket message must be valid JSON")
+        except WebSocketDisconnected:
+            pass
+        finally:
+            await self.shutdown()
 
     def on_request_accepted(self) -> None:
         # Strawberry's connection_init deadline, as a deadline instead of a sleeping task.
