@@ -21,7 +21,9 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from uvicorn.server import ServerState
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.http11 import Request, Response
+from websockets.protocol import Protocol
 from websockets.server import ServerProtocol
+from websockets.streams import StreamReader
 
 if TYPE_CHECKING:
     from uvicorn._types import ASGIReceiveEvent, ASGISendEvent, WebSocketScope
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
 WRITE_FRAME = "racewire.write_frame"
 LOGGER = "racewire.websocket"
 WriteFrame = Callable[[bytes], bool]
+_PARSE_FRAMES = Protocol.parse.__code__
+_AT_EOF = StreamReader.at_eof.__code__
 
 
 def text_frame(data: bytes) -> bytes:
@@ -217,11 +221,22 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
     async def send(self, message: ASGISendEvent) -> None:
         await super().send(message)
         if message["type"] == "websocket.accept":
-            # websockets' parser keeps the handshake request as a local of its generator for the
-            # life of the connection: its headers are copied into the scope, and read no more.
-            self.request.headers.clear()
-            self.request = self.response = None  # type: ignore[assignment] - only the handshake reads them
+            self._drop_handshake()
             self._plain = self.handshake_complete and not self.conn.extensions
+
+    def _drop_handshake(self) -> None:
+        """websockets' server parser keeps the handshake request as a local of its generator for
+        the life of the connection, then parses frames in a generator of its own: between two
+        frames (always so before the client has read the 101), that one takes over, fresh."""
+        assert self.request is not None
+        self.request.headers.clear()  # copied into the scope, and read no more
+        self.request = self.response = None
+        frames = self.conn.parser.gi_yieldfrom
+        waiting = frames.gi_yieldfrom if frames is not None else None
+        if (frames is not None and frames.gi_code is _PARSE_FRAMES and waiting is not None
+                and waiting.gi_code is _AT_EOF and not self.conn.reader.buffer):
+            self.conn.parser = Protocol.parse(self.conn)
+            next(self.conn.parser)
 
     def write_frame(self, frame: bytes) -> bool:
         # A close sent or received closes the transport (or sets close_sent) at once.
