@@ -8,12 +8,14 @@ import contextlib
 import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
+from json import JSONDecodeError
 from typing import Any
 
 from graphql import GraphQLError
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from schema.context import Context
@@ -54,13 +56,27 @@ class GuardedWebSocket(ASGIWebSocketAdapter):
         self._acknowledged = False
 
     async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
-        async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
-            if self._bucket.take() > 0:
-                await self.close(TOO_MANY_CLOSE, "Too many messages")
-                return
-            resolved = await self._with_persisted_query(message)
-            if resolved is not None:
-                yield resolved
+        # Strawberry's own loop, inlined rather than wrapped: its generator, and the text of the
+        # last message it keeps, would stay alive as long as an idle connection waits (~0.6 KB).
+        try:
+            while self.ws.application_state != WebSocketState.DISCONNECTED:
+                try:
+                    message = self.view.decode_json(await self.ws.receive_text())
+                except JSONDecodeError as error:
+                    if not ignore_parsing_errors:
+                        raise NonJsonMessageReceived from error
+                    continue
+                if self._bucket.take() > 0:
+                    await self.close(TOO_MANY_CLOSE, "Too many messages")
+                    return
+                message = await self._with_persisted_query(message)
+                if message is not None:
+                    yield message
+                del message  # not kept while the connection idles until the next one
+        except KeyError as error:
+            raise NonTextMessageReceived from error
+        except WebSocketDisconnect:
+            pass
 
     async def send_json(self, message: Any) -> None:
         if isinstance(message, dict) and message.get("type") == "connection_ack":
@@ -84,4 +100,6 @@ class GuardedWebSocket(ASGIWebSocketAdapter):
         except GraphQLError as error:
             await self.send_json({"id": message.get("id"), "type": "error", "payload": [error.formatted]})
             return None
+        if resolved is query:
+            return message  # not a copy: the handler keeps the last message while the connection idles
         return {**message, "payload": {**payload, "query": resolved}}

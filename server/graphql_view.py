@@ -33,6 +33,7 @@ from server.assets import graphiql_page
 from server.auth import InvalidToken, TokenReader, jwt_config
 from server.connection_guard import CONTEXT_KEY, ConnectionContext, GuardedWebSocket, close_at_expiry, refuse
 from server.fanout import FanOut
+from server.heartbeat import Deadlines, tick_for
 from server.negotiation import prefers_stream
 from server.persisted import PersistedQueries, load_trusted
 from server.rate_limits import ConnectionCounter, KeyedBuckets
@@ -62,6 +63,7 @@ class RacewireGraphQL(GraphQL[Context, None]):
         self.send_buffer = settings.ws_send_buffer_bytes
         self.ping_interval = settings.ws_ping_interval_seconds
         self.pong_timeout = settings.ws_pong_timeout_seconds
+        self.deadlines = Deadlines(tick_for(settings.ws_init_timeout_seconds, self.ping_interval, self.pong_timeout))
         self.tokens = TokenReader(jwt_config(settings))
         self.persisted = PersistedQueries(
             enabled=settings.persisted_queries, capacity=settings.persisted_query_cache_size,
@@ -85,7 +87,7 @@ class RacewireGraphQL(GraphQL[Context, None]):
             return
         self.open_connections += 1
         try:
-            await super().__call__(scope, receive, send)
+            await self.run(WebSocket(scope, receive=receive, send=send))  # as Strawberry's __call__, a frame less
         finally:
             self.open_connections -= 1
             self._connections.release(address)

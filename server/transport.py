@@ -3,6 +3,7 @@ the fan-out engine; every other operation takes Strawberry's own path."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
@@ -25,13 +26,16 @@ class RacewireHandler(HeartbeatHandler):
         # uses an operation's task (cancelled to unsubscribe, awaited at shutdown).
         done = self.view.fanout.join(Member(operation.id, self.outbox, plan, self.context.viewer))
         operation.task = done  # type: ignore[assignment]
-        done.add_done_callback(self._task_done)
-        done.add_done_callback(lambda _: self._forget(operation))
+        # One callback, not two (each holds a copy of the context; a closure, its cell too).
+        done.add_done_callback(self._shared_done)
         self.operations[operation.id] = operation
 
-    def _forget(self, operation: Operation[Any, None]) -> None:
-        if self.operations.get(operation.id) is operation:
-            del self.operations[operation.id]
+    def _shared_done(self, done: asyncio.Future[None]) -> None:
+        self._task_done(done)  # type: ignore[arg-type]
+        for operation_id, operation in self.operations.items():
+            if operation.task is done:  # unless a new operation took its id since
+                del self.operations[operation_id]
+                return
 
     def _plan(self, message: SubscribeMessage) -> Plan | None:
         fanout = getattr(self.view, "fanout", None)

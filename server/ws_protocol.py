@@ -12,18 +12,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from uvicorn.config import Config
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.http11 import Request
+from uvicorn.server import ServerState
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.http11 import Request, Response
+from websockets.protocol import Protocol
+from websockets.server import ServerProtocol
+from websockets.streams import StreamReader
 
 if TYPE_CHECKING:
-    from uvicorn._types import ASGIReceiveEvent, ASGISendEvent
+    from uvicorn._types import ASGIReceiveEvent, ASGISendEvent, WebSocketScope
 
 WRITE_FRAME = "racewire.write_frame"
 LOGGER = "racewire.websocket"
 WriteFrame = Callable[[bytes], bool]
+_PARSE_FRAMES = Protocol.parse.__code__
+_AT_EOF = StreamReader.at_eof.__code__
 
 
 def text_frame(data: bytes) -> bytes:
@@ -105,16 +114,104 @@ class Writable:
         return True
 
 
-class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
-    _plain = False  # accepted, and without permessage-deflate
+class PerServer:
+    """What all the connections of one server have alike, which uvicorn's protocol keeps in
+    each connection's own dict."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Its own logger: the handshake's access line is INFO, and below the level set for this
-        # logger when the access log is off, it is not even made (see logging_config).
-        self.logger = logging.getLogger(LOGGER)
+    __slots__ = ("app", "app_state", "asgi_version", "config", "connections", "default_headers", "loop",
+                 "root_path", "tasks")
+
+    def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.config = config
+        self.app = config.loaded_app
+        self.loop = loop
+        self.root_path = config.root_path
+        self.asgi_version = config.asgi_version
+        self.app_state = app_state
+        self.connections = server_state.connections
+        self.tasks = server_state.tasks
+        self.default_headers = server_state.default_headers
+
+
+_servers: weakref.WeakKeyDictionary[ServerState, PerServer] = weakref.WeakKeyDictionary()
+
+
+def server_of(config: Config, server_state: ServerState, app_state: dict[str, Any]) -> PerServer:
+    loop = asyncio.get_event_loop()
+    server = _servers.get(server_state)
+    if server is None or server.config is not config or server.app_state is not app_state or server.loop is not loop:
+        server = _servers[server_state] = PerServer(config, server_state, app_state, loop)
+    return server
+
+
+def _of_server(name: str) -> Any:
+    return property(lambda self: getattr(self._server, name))
+
+
+class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
+    # Its own logger: the handshake's access line is INFO, and below the level set for this
+    # logger when the access log is off, it is not even made (see logging_config).
+    logger = logging.getLogger(LOGGER)
+    close_timeout = 10.0
+
+    config: Config = _of_server("config")
+    app = _of_server("app")
+    loop: asyncio.AbstractEventLoop = _of_server("loop")
+    root_path: str = _of_server("root_path")
+    asgi_version = _of_server("asgi_version")
+    app_state: dict[str, Any] = _of_server("app_state")
+    connections = _of_server("connections")
+    tasks = _of_server("tasks")
+    default_headers: list[tuple[bytes, bytes]] = _of_server("default_headers")
+
+    @property
+    def ping_interval(self) -> float | None:  # type: ignore[override]
+        return self.config.ws_ping_interval
+
+    @property
+    def ping_timeout(self) -> float | None:  # type: ignore[override]
+        return self.config.ws_ping_timeout
+
+    def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
+                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
+        # Not uvicorn's __init__: of its 34 attributes, 13 are the same for every connection, and
+        # past 29 an instance's attributes no longer fit its class's shared key table: each
+        # connection had a dict of its own (1.6 KB). These are the per-connection ones, all of
+        # them set here (one set later would not fit the table either, once thousands exist).
+        if not config.loaded:
+            config.load()
+        self._server = server_of(config, server_state, app_state)
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.server: tuple[str, int | None] | None = None
+        self.client: tuple[str, int] | None = None
+        self.scheme = "ws"
         self.queue = Inbox()  # type: ignore[assignment]
+        self.handshake_initiated = False
+        self.handshake_complete = False
+        self.close_sent = False
+        self.disconnected = False
+        self.close_timer: asyncio.TimerHandle | None = None
+        self.initial_response: tuple[int, list[tuple[str, str]], bytes] | None = None
+        extensions = []
+        if config.ws_per_message_deflate:
+            extensions = [ServerPerMessageDeflateFactory(server_max_window_bits=12, client_max_window_bits=12,
+                                                         compress_settings={"memLevel": 5})]
+        self.conn = ServerProtocol(extensions=extensions, max_size=config.ws_max_size,
+                                   logger=logging.getLogger("uvicorn.error"))
+        self.read_paused = False
         self.writable = Writable()  # type: ignore[assignment]
+        self.ping_timer: asyncio.TimerHandle | None = None
+        self.pong_timer: asyncio.TimerHandle | None = None
+        self.pending_ping_payload: bytes | None = None
+        self.ping_sent_at = 0.0
+        self.last_ping_rtt = 0.0
+        self.frames: list[bytes] = []
+        self.curr_msg_data_type = "bytes"
+        self.request: Request | None = None
+        self.response: Response | None = None
+        self.scope: WebSocketScope = None  # type: ignore[assignment]
+        self._plain = False  # accepted, and without permessage-deflate
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
@@ -124,8 +221,22 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
     async def send(self, message: ASGISendEvent) -> None:
         await super().send(message)
         if message["type"] == "websocket.accept":
-            self.request = self.response = None  # type: ignore[assignment] - only the handshake reads them
+            self._drop_handshake()
             self._plain = self.handshake_complete and not self.conn.extensions
+
+    def _drop_handshake(self) -> None:
+        """websockets' server parser keeps the handshake request as a local of its generator for
+        the life of the connection, then parses frames in a generator of its own: between two
+        frames (always so before the client has read the 101), that one takes over, fresh."""
+        assert self.request is not None
+        self.request.headers.clear()  # copied into the scope, and read no more
+        self.request = self.response = None
+        frames = self.conn.parser.gi_yieldfrom
+        waiting = frames.gi_yieldfrom if frames is not None else None
+        if (frames is not None and frames.gi_code is _PARSE_FRAMES and waiting is not None
+                and waiting.gi_code is _AT_EOF and not self.conn.reader.buffer):
+            self.conn.parser = Protocol.parse(self.conn)
+            next(self.conn.parser)
 
     def write_frame(self, frame: bytes) -> bool:
         # A close sent or received closes the transport (or sets close_sent) at once.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ import pytest
 import uvicorn
 from websockets.asyncio.client import connect
 from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
 
 from server.outbox import Outbox
 from server.ws_protocol import RacewireWebSocketProtocol, Writable, text_frame, write_frame_of
@@ -147,3 +149,36 @@ async def test_writable_lets_waiters_through_only_once_set() -> None:
 
     assert await asyncio.gather(*waiters) == [True, True]
     assert gone.cancelled()
+
+
+class Echo:
+    """An ASGI app that accepts, notes which handshake requests are still alive, then echoes."""
+
+    def __init__(self) -> None:
+        self.requests_alive: list[Request] | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        gc.collect()
+        self.requests_alive = [obj for obj in gc.get_objects() if isinstance(obj, Request) and obj.path == "/marked"]
+        while (message := await receive())["type"] == "websocket.receive":
+            await send({"type": "websocket.send", "text": message["text"]})
+
+
+async def test_the_handshake_request_is_let_go_once_accepted_and_frames_still_parse() -> None:
+    app = Echo()
+    async with serving(app, deflate=False) as url:
+        host, port = url.removeprefix("ws://").rstrip("/").split(":")
+        # A bare socket, not a websockets client: it would hold a Request of its own.
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"GET /marked HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        status = await reader.readuntil(b"\r\n\r\n")
+        writer.write(Frame(Opcode.TEXT, b"still parsed").serialize(mask=True, extensions=[]))
+        echoed = await reader.readexactly(2 + len(b"still parsed"))
+        writer.close()
+
+    assert status.startswith(b"HTTP/1.1 101")
+    assert app.requests_alive == []
+    assert echoed == text_frame(b"still parsed")
