@@ -38,9 +38,7 @@ async def append_many(
             for row in rows]
 
 
-_INSERT = BulkInsert(lambda _dialect: Event.__table__.insert().values(
-    {name: bindparam(name) for name in ("stream", "seq", "kind", "payload", "created_at")}
-))
+_INSERT = BulkInsert(Event.__table__, ("stream", "seq", "kind", "payload", "created_at"))
 
 
 async def _next_seq(session: AsyncSession, stream: str, count: int) -> int:

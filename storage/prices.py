@@ -10,7 +10,7 @@ from sqlalchemy import Insert, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.bulk import BulkInsert
-from storage.database import dialect_insert, upsert_insert
+from storage.database import upsert_insert
 from storage.grouping import group_by
 from storage.models import CurrentPrice, Price, PriceSource
 
@@ -21,9 +21,7 @@ _CURRENT_QUOTES = select(
     CurrentPrice.runner_id.in_(bindparam("runners", expanding=True)),
     CurrentPrice.source_id.in_(bindparam("sources", expanding=True)),
 )
-_HISTORY = BulkInsert(lambda _dialect: Price.__table__.insert().values(
-    {name: bindparam(name) for name in ("race_id", "runner_id", "source_id", "decimal", "observed_at", "stored_at")}
-))
+_HISTORY = BulkInsert(Price.__table__, ("race_id", "runner_id", "source_id", "decimal", "observed_at", "stored_at"))
 
 
 async def source_ids(session: AsyncSession, codes: Sequence[str]) -> dict[str, int]:
@@ -56,18 +54,15 @@ async def store_quotes(
     await _SET_CURRENT.run(session, current)
 
 
-def _set_current(dialect: str) -> Insert:
-    table = CurrentPrice.__table__
-    upsert = dialect_insert(dialect)(table).values(
-        {name: bindparam(name) for name in ("runner_id", "source_id", "race_id", "decimal", "observed_at")}
-    )
-    return upsert.on_conflict_do_update(
-        index_elements=[table.c.runner_id, table.c.source_id],
-        set_={"decimal": upsert.excluded.decimal, "observed_at": upsert.excluded.observed_at},
+def _on_conflict_newer(upsert: Insert) -> Insert:
+    return upsert.on_conflict_do_update(  # type: ignore[attr-defined] - the dialects' INSERT
+        index_elements=[CurrentPrice.runner_id, CurrentPrice.source_id],
+        set_={"decimal": upsert.excluded.decimal, "observed_at": upsert.excluded.observed_at},  # type: ignore[attr-defined]
     )
 
 
-_SET_CURRENT = BulkInsert(_set_current)
+_SET_CURRENT = BulkInsert(CurrentPrice.__table__, ("runner_id", "source_id", "race_id", "decimal", "observed_at"),
+                          finish=_on_conflict_newer)
 
 
 async def source_codes(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 
 from storage import events
 from storage.bulk import BulkInsert
 from storage.database import Database
 from storage.models import Event
 
-BULK = BulkInsert(lambda _dialect: Event.__table__.insert().values(
-    {name: bindparam(name) for name in ("stream", "seq", "kind", "payload", "created_at")}
-))
+BULK = BulkInsert(Event.__table__, ("stream", "seq", "kind", "payload", "created_at"))
 
 
 async def test_bulk_rows_match_rows_written_by_sqlalchemy(db: Database) -> None:
