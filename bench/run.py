@@ -33,7 +33,7 @@ SECRET = "bench-secret-0123456789abcdefghijklmnop"
 POSTGRES_ADMIN_URL = os.environ.get("RACEWIRE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("RACEWIRE_BENCH_REDIS", "redis://127.0.0.1:6379")
 RUNNERS = 12
-METRICS = ("lost", "p50_ms", "p99_ms", "max_ms", "deliveries_per_s", "server_cpu_us_per_delivery",
+METRICS = ("lost", "p50_ms", "p90_ms", "p99_ms", "max_ms", "deliveries_per_s", "server_cpu_us_per_delivery",
            "server_rss_kib_per_connection", "connect_per_s", "client_cpu_share")
 
 
