@@ -17,7 +17,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pubsub.broadcast import create_broadcast, is_connected
@@ -112,7 +112,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         websocket_path="/graphql", websocket_app=graphql,
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
             Route("/health", _health),
             Route("/ready", _ready),
             Route("/metrics", metrics.endpoint),

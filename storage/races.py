@@ -85,4 +85,4 @@ async def lock_races(session: AsyncSession, race_ids: Sequence[int]) -> dict[int
 
 async def lock_race(session: AsyncSession, race_id: int) -> Race | None:
     """Reads a race for a write, holding its row until commit (writers of one race queue)."""
-    return await session.scalar(select(Race).where(Race.id == race_id).with_for_update())
+    return (await lock_races(session, [race_id])).get(race_id)
