@@ -91,8 +91,8 @@ DOCUMENTS: dict[str, Callable[[], str]] = {
         lambda n: "{ " + 'race(id: "1") { meeting { races { id } } } ' * n + "}"),
     "one alias, differing arguments": lambda: largest(
         lambda n: "{ " + " ".join(f'a: race(id: "{i}") {{ id }}' for i in range(n)) + " }"),
-    "fragments side by side (at the spread limit)": lambda: side_by_side(LIMITS.max_fragment_spreads),
-    "fragments side by side (over it)": lambda: largest(side_by_side),
+    "100 fragments side by side (over the tokens)": lambda: side_by_side(LIMITS.max_fragment_spreads),
+    "fragments side by side, as many as fit": lambda: largest(side_by_side),
     "unknown fields (100 errors, each located)": lambda: largest(
         lambda n: "#" + "c" * n + "\n{ " + " ".join(f"x{i}" for i in range(150)) + " }"),
     "many operations": lambda: largest(lambda n: " ".join(f"query Q{i} {{ __typename }}" for i in range(n))),
