@@ -13,6 +13,7 @@ from resolvers import alerts as alert_use_cases
 from resolvers import notifications
 from resolvers.errors import BadUserInput, parse_id
 from schema.context import Info
+from schema.list_size import sized_by
 from schema.permissions import IsAuthenticated
 from schema.types.alerts import Alert, Notification, NotificationConnection, NotificationEdge
 from schema.types.news import NewsArticle, NewsConnection, NewsEdge
@@ -54,7 +55,7 @@ class Query:
         row = await info.context.loaders.runner.load(parse_id(id, what="runner"))
         return Runner.from_row(row) if row else None
 
-    @strawberry.field(description="Races by post time, filtered, one page at a time.")
+    @strawberry.field(description="Races by post time, filtered, one page at a time.", metadata=sized_by("first"))
     async def races(
         self,
         info: Info,
@@ -84,7 +85,7 @@ class Query:
             rows = await races.meetings_on(session, date)
         return [Meeting.from_row(row) for row in rows]
 
-    @strawberry.field(description="News, newest first, one page at a time.")
+    @strawberry.field(description="News, newest first, one page at a time.", metadata=sized_by("first"))
     async def news(
         self,
         info: Info,
@@ -114,7 +115,8 @@ class Query:
         rows = await alert_use_cases.list_alerts(db=info.context.db, user=info.context.viewer.subject or "")
         return [Alert.from_row(row) for row in rows]
 
-    @strawberry.field(description="The viewer's own notifications, newest first (needs a token).", permission_classes=[IsAuthenticated])
+    @strawberry.field(description="The viewer's own notifications, newest first (needs a token).", permission_classes=[IsAuthenticated],
+                      metadata=sized_by("first"))
     async def notifications(
         self,
         info: Info,

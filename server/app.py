@@ -136,8 +136,10 @@ def _settle_heap() -> None:
 
 def _schema_for(settings: Settings) -> strawberry.Schema:
     limits = QueryLimits(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
-                         max_tokens=settings.max_tokens, max_cost=settings.max_query_cost,
-                         default_list_size=settings.default_list_size)
+                         max_fragment_spreads=settings.max_fragment_spreads, max_tokens=settings.max_tokens,
+                         max_query_length=settings.max_query_length,
+                         max_cost=settings.max_query_cost, default_list_size=settings.default_list_size,
+                         validation_budget=settings.validation_budget)
     return build_schema(limits, introspection=settings.introspection_enabled, suggestions=not settings.production)
 
 

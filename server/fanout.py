@@ -209,9 +209,10 @@ class Group:
 
 
 class FanOut:
-    def __init__(self, schema: strawberry.Schema, *, context_for: Callable[[Viewer], Context]) -> None:
+    def __init__(self, schema: strawberry.Schema, *, context_for: Callable[[Viewer], Context],
+                 planner: Planner | None = None) -> None:
         self.schema = schema
-        self.planner = Planner()
+        self.planner = planner or Planner()
         self._context_for = context_for
         self._groups: dict[GroupKey, Group] = {}
 

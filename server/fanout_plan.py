@@ -53,7 +53,10 @@ class Planner:
     """Plans are kept (most recent first): identical subscribers share one plan, and with it one
     copy of the query text and variables, instead of each holding its own decoded message."""
 
-    def __init__(self, *, cache_size: int = 512) -> None:
+    def __init__(self, *, cache_size: int = 512, max_tokens: int = 1_000, max_length: int = 32 * 1024) -> None:
+        # The schema's own limits: a document over them is left to run on its own, and refused there.
+        self._max_tokens = max_tokens
+        self._max_length = max_length
         self._documents: OrderedDict[str, tuple[str, DocumentNode | None]] = OrderedDict()
         self._plans: OrderedDict[tuple[Any, ...], Plan | None] = OrderedDict()
         self._cache_size = cache_size
@@ -109,10 +112,12 @@ class Planner:
 
     def _operation(self, query: str, operation_name: str | None) -> tuple[str, OperationDefinitionNode | None]:
         """The query text as first seen (one copy for all), and its one operation if shareable."""
+        if len(query) > self._max_length:
+            return query, None
         cached = self._documents.get(query)
         if cached is None:
             try:
-                document: DocumentNode | None = parse(query, no_location=True)
+                document: DocumentNode | None = parse(query, no_location=True, max_tokens=self._max_tokens)
             except GraphQLError:
                 document = None
             cached = self._documents[query] = (query, document)

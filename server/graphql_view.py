@@ -33,6 +33,7 @@ from server.assets import graphiql_page
 from server.auth import InvalidToken, TokenReader, jwt_config
 from server.connection_guard import CONTEXT_KEY, ConnectionContext, GuardedWebSocket, close_at_expiry, refuse
 from server.fanout import FanOut
+from server.fanout_plan import Planner
 from server.heartbeat import Deadlines, tick_for
 from server.negotiation import prefers_stream
 from server.persisted import PersistedQueries, load_trusted
@@ -59,7 +60,8 @@ class RacewireGraphQL(GraphQL[Context, None]):
             allowed_origins=settings.ws_origins or settings.cors_origins,
         )
         self.settings = settings
-        self.fanout = FanOut(schema, context_for=self._context_for) if settings.fanout else None
+        planner = Planner(max_tokens=settings.max_tokens, max_length=settings.max_query_length)
+        self.fanout = FanOut(schema, context_for=self._context_for, planner=planner) if settings.fanout else None
         self.send_buffer = settings.ws_send_buffer_bytes
         self.ping_interval = settings.ws_ping_interval_seconds
         self.pong_timeout = settings.ws_pong_timeout_seconds

@@ -49,7 +49,10 @@ class Settings:
     mutation_burst: int = 400
     max_query_depth: int = 12
     max_aliases: int = 30
-    max_tokens: int = 5_000
+    max_fragment_spreads: int = 100
+    validation_budget: int = 2_000
+    max_tokens: int = 1_000
+    max_query_length: int = 32 * 1024
     max_query_cost: int = 5_000
     default_list_size: int = 10
     persisted_queries: bool = True

@@ -12,6 +12,7 @@ import strawberry
 from resolvers.errors import BadUserInput
 from resolvers.market import build_market
 from schema.context import Info
+from schema.list_size import sized_by
 from schema.types.odds import Market, Price
 from storage import models
 
@@ -110,7 +111,8 @@ class Runner:
         prices = await self.prices(info)
         return max(prices, key=lambda p: p.decimal, default=None)
 
-    @strawberry.field(description="How the price moved: the newest quotes from all sources, oldest first.")
+    @strawberry.field(description="How the price moved: the newest quotes from all sources, oldest first.",
+                      metadata=sized_by("last", MAX_HISTORY))
     async def price_history(
         self,
         info: Info,
