@@ -209,9 +209,11 @@ class Group:
 
 
 class FanOut:
-    def __init__(self, schema: strawberry.Schema, *, context_for: Callable[[Viewer], Context]) -> None:
+    def __init__(
+        self, schema: strawberry.Schema, *, context_for: Callable[[Viewer], Context], max_tokens: int = 5_000
+    ) -> None:
         self.schema = schema
-        self.planner = Planner()
+        self.planner = Planner(max_tokens=max_tokens)
         self._context_for = context_for
         self._groups: dict[GroupKey, Group] = {}
 

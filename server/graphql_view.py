@@ -59,14 +59,14 @@ class RacewireGraphQL(GraphQL[Context, None]):
             allowed_origins=settings.ws_origins or settings.cors_origins,
         )
         self.settings = settings
-        self.fanout = FanOut(schema, context_for=self._context_for) if settings.fanout else None
+        self.fanout = FanOut(schema, context_for=self._context_for, max_tokens=settings.max_tokens) if settings.fanout else None
         self.send_buffer = settings.ws_send_buffer_bytes
         self.ping_interval = settings.ws_ping_interval_seconds
         self.pong_timeout = settings.ws_pong_timeout_seconds
         self.deadlines = Deadlines(tick_for(settings.ws_init_timeout_seconds, self.ping_interval, self.pong_timeout))
         self.tokens = TokenReader(jwt_config(settings))
         self.persisted = PersistedQueries(
-            enabled=settings.persisted_queries, capacity=settings.persisted_query_cache_size,
+            enabled=settings.persisted_queries, max_bytes=settings.persisted_query_cache_bytes,
             trusted=load_trusted() if settings.trusted_documents else None,
         )
         self._db = db

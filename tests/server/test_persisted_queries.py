@@ -12,7 +12,7 @@ import pytest
 from live_server import GraphQLWs, ServerProcess
 from resolvers.errors import BadUserInput
 from server.persisted import (
-    OPERATIONS_DIR, OperationNotTrusted, PersistedQueries, PersistedQueryNotFound, load_trusted, sha256,
+    OPERATIONS_DIR, OperationNotTrusted, PersistedQueries, PersistedQueryNotFound, _entry_bytes, load_trusted, sha256,
 )
 
 QUERY = "query Hello { __typename }"
@@ -23,7 +23,8 @@ def apq(digest: str) -> dict[str, Any]:
 
 
 def test_the_store_registers_verified_documents_and_forgets_the_oldest() -> None:
-    store = PersistedQueries(capacity=2)
+    kept = ("{ a: __typename }", "{ b: __typename }")
+    store = PersistedQueries(max_bytes=sum(_entry_bytes(document) for document in kept))
     with pytest.raises(PersistedQueryNotFound):
         store.resolve(None, apq(sha256(QUERY)))
     with pytest.raises(BadUserInput, match="does not match"):
