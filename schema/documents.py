@@ -16,7 +16,8 @@ MAX_CACHED_QUERY_BYTES = 64 * 1024
 PARSED_BYTES = 16 * 1024 * 1024
 VALID_BYTES = 4 * 1024 * 1024
 # A parsed document holds, per lexical token, its token and a share of its AST nodes: measured
-# at 470-610 bytes on documents of 5,000 tokens (tests/schema/test_documents.py keeps it honest).
+# at 470-610 bytes on documents of 5,000 tokens (tests/schema/test_documents.py keeps it honest);
+# and each comment or string token its own copy of its text.
 TOKEN_BYTES = 640
 
 
@@ -30,15 +31,16 @@ def cacheable(query: str) -> bool:
 
 
 def document_bytes(document: DocumentNode) -> int:
-    """An estimate of a parsed document's memory: its source text and its tokens with their nodes."""
+    """An estimate of a parsed document's memory: its source text, and its tokens with their text
+    and their nodes."""
     loc = document.loc
     if loc is None:
         return TOKEN_BYTES
-    tokens, token = 0, loc.start_token
+    size, token = text_bytes(loc.source.body), loc.start_token
     while token is not None:
-        tokens += 1
+        size += TOKEN_BYTES + len(token.value or "")
         token = token.next
-    return text_bytes(loc.source.body) + TOKEN_BYTES * tokens
+    return size
 
 
 class ParsedDocuments:

@@ -43,7 +43,7 @@ class Settings:
     ws_init_timeout_seconds: float = 3.0
     ws_max_message_bytes: int = 256 * 1024
     max_body_bytes: int = 256 * 1024
-    max_query_string_bytes: int = 64 * 1024
+    max_query_string_bytes: int = 16 * 1024
     ws_messages_per_second: float = 50.0
     ws_message_burst: int = 100
     max_connections_per_client: int = 256
