@@ -28,7 +28,8 @@ class BodyLimit:
             return
         headers = Headers(scope=scope)
         if len(scope.get("query_string", b"")) > self.max_query_string_bytes:
-            await self._refuse(414, f"the query string is over {self.max_query_string_bytes} bytes", headers, scope, receive, send)
+            message = f"the query string is over {self.max_query_string_bytes} bytes"
+            await self._refuse(414, message, headers, scope, receive, send)
             return
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:

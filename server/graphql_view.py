@@ -63,7 +63,8 @@ class RacewireGraphQL(GraphQL[Context, None]):
             allowed_origins=settings.ws_origins or settings.cors_origins,
         )
         self.settings = settings
-        self.fanout = FanOut(schema, context_for=self._context_for, max_tokens=settings.max_tokens) if settings.fanout else None
+        self.fanout = (FanOut(schema, context_for=self._context_for, max_tokens=settings.max_tokens)
+                       if settings.fanout else None)
         self.send_buffer = settings.ws_send_buffer_bytes
         self.ping_interval = settings.ws_ping_interval_seconds
         self.pong_timeout = settings.ws_pong_timeout_seconds

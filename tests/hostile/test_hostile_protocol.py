@@ -18,6 +18,7 @@ from server.negotiation import response_type
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 TYPENAME = {"query": "{ __typename }"}
 JSON = {"content-type": "application/json"}
+WIDE = "{ races(first: 100) { edges { node { runners { priceHistory(last: 100) { decimal } } } } } }"
 
 # case: (the refused request, its status and code, the well-behaved request beside it)
 REFUSALS: dict[str, tuple[dict[str, Any], int, str, dict[str, Any]]] = {
@@ -78,13 +79,14 @@ REQUEST_ERRORS = {
                           "BAD_USER_INPUT"),
     "persisted query not found": ({"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}},
                                   "PERSISTED_QUERY_NOT_FOUND"),
-    "query cost": ({"query": "{ races(first: 100) { edges { node { runners { priceHistory(last: 100) { decimal } } } } } }"},
-                   "QUERY_TOO_COMPLEX"),
+    "query cost": ({"query": WIDE}, "QUERY_TOO_COMPLEX"),
 }
 
 
 @pytest.mark.parametrize("case", REQUEST_ERRORS)
-async def test_a_request_error_is_400_without_data_under_graphql_response_json(server: ServerProcess, case: str) -> None:
+async def test_a_request_error_is_400_without_data_under_graphql_response_json(
+    server: ServerProcess, case: str
+) -> None:
     body, code = REQUEST_ERRORS[case]
     async with httpx.AsyncClient(base_url=server.http, timeout=30) as client:
         spec = await client.post("/graphql", json=body, headers={"accept": GRAPHQL_RESPONSE})
