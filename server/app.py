@@ -25,6 +25,7 @@ from pubsub.hub import Hub
 from schema.limits import QueryLimits
 from schema.schema import build_schema
 from server import assets
+from server.body_limit import BodyLimit
 from server.graphql_view import RacewireGraphQL
 from server.logs import RequestIds, tag_request, with_subscription_ids
 from server.metrics import Metrics
@@ -108,10 +109,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                        allow_methods=["GET", "POST"], allow_headers=["authorization", "content-type"])
         )
+    middleware.append(Middleware(BodyLimit, max_body_bytes=settings.max_body_bytes,
+                                 max_query_string_bytes=settings.max_query_string_bytes))
     app = RacewireApp(
         websocket_path="/graphql", websocket_app=graphql,
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", graphql),  # every method: the view answers the others with a GraphQL 405
             Route("/health", _health),
             Route("/ready", _ready),
             Route("/metrics", metrics.endpoint),

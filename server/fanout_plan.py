@@ -6,11 +6,11 @@ viewer are shared; anything else runs on its own."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from cachetools import LRUCache
 from graphql import (
     BooleanValueNode,
     DocumentNode,
@@ -23,10 +23,13 @@ from graphql import (
 )
 
 from resolvers.viewer import Viewer
+from schema.documents import MAX_CACHED_QUERY_BYTES, document_bytes, text_bytes
 
 SHAREABLE_FIELDS = frozenset({"oddsUpdated", "raceStatus", "news"})
 RESUME_ARGUMENT = "after"
 SNAPSHOT_ARGUMENT = "snapshot"
+CACHE_BYTES = 8 * 1024 * 1024  # for each of the planner's two caches
+PLAN_BYTES = 1024  # a plan's own objects, beside its text and its variables (decoded: ~4x their JSON)
 
 
 @dataclass(frozen=True)
@@ -53,13 +56,12 @@ class Planner:
     """Plans are kept (most recent first): identical subscribers share one plan, and with it one
     copy of the query text and variables, instead of each holding its own decoded message."""
 
-    def __init__(self, *, cache_size: int = 512, max_tokens: int = 1_000, max_length: int = 32 * 1024) -> None:
+    def __init__(self, *, max_bytes: int = CACHE_BYTES, max_tokens: int = 1_000, max_length: int = 32 * 1024) -> None:
         # The schema's own limits: a document over them is left to run on its own, and refused there.
         self._max_tokens = max_tokens
         self._max_length = max_length
-        self._documents: OrderedDict[str, tuple[str, DocumentNode | None]] = OrderedDict()
-        self._plans: OrderedDict[tuple[Any, ...], Plan | None] = OrderedDict()
-        self._cache_size = cache_size
+        self._documents: LRUCache[str, _Parsed] = LRUCache(max_bytes, getsizeof=_parsed_bytes)
+        self._plans: LRUCache[tuple[Any, ...], _Planned] = LRUCache(max_bytes, getsizeof=_planned_bytes)
 
     def plan(
         self, query: str, variables: dict[str, Any] | None, operation_name: str | None, viewer: Viewer
@@ -70,13 +72,14 @@ class Planner:
         except TypeError:
             return None
         cache_key = (query, given, operation_name, viewer.scopes, viewer.authenticated)
-        if cache_key in self._plans:
-            self._plans.move_to_end(cache_key)
-            return self._plans[cache_key]
+        planned = self._plans.get(cache_key)
+        if planned is not None:
+            return planned.plan
+        size = text_bytes(query) + 4 * text_bytes(given)
+        if size > MAX_CACHED_QUERY_BYTES:
+            return None  # a document or variables this large are run on their own, and nothing is kept
         plan = self._plan(query, variables, operation_name, viewer)
-        self._plans[cache_key] = plan
-        if len(self._plans) > self._cache_size:
-            self._plans.popitem(last=False)
+        self._plans[cache_key] = _Planned(plan, PLAN_BYTES + size)
         return plan
 
     def _plan(
@@ -117,13 +120,11 @@ class Planner:
         cached = self._documents.get(query)
         if cached is None:
             try:
-                document: DocumentNode | None = parse(query, no_location=True, max_tokens=self._max_tokens)
+                document: DocumentNode | None = parse(query, max_tokens=self._max_tokens)
             except GraphQLError:
                 document = None
-            cached = self._documents[query] = (query, document)
-            if len(self._documents) > self._cache_size:
-                self._documents.popitem(last=False)
-        query, document = cached
+            cached = self._documents[query] = _Parsed(query, document)
+        query, document = cached.query, cached.document
         if document is None:
             return query, None
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
@@ -132,6 +133,26 @@ class Planner:
         if len(operations) != 1 or operations[0].operation is not OperationType.SUBSCRIPTION:
             return query, None
         return query, operations[0]
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    query: str
+    document: DocumentNode | None
+
+
+@dataclass(frozen=True)
+class _Planned:
+    plan: Plan | None
+    bytes: int
+
+
+def _parsed_bytes(parsed: _Parsed) -> int:
+    return text_bytes(parsed.query) if parsed.document is None else document_bytes(parsed.document)
+
+
+def _planned_bytes(planned: _Planned) -> int:
+    return planned.bytes
 
 
 def _truthy(value: Any, variables: dict[str, Any], defaults: dict[str, Any]) -> bool:

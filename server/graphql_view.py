@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -16,8 +17,10 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.http.streaming import HTTPStreamTransport
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
     GRAPHQL_TRANSPORT_WS_PROTOCOL,
@@ -35,7 +38,8 @@ from server.connection_guard import CONTEXT_KEY, ConnectionContext, GuardedWebSo
 from server.fanout import FanOut
 from server.fanout_plan import Planner
 from server.heartbeat import Deadlines, tick_for
-from server.negotiation import prefers_stream
+from server.http_errors import RequestError, error_response, is_request_error, request_error_status
+from server.negotiation import GRAPHQL_RESPONSE_JSON, prefers_stream, response_type
 from server.persisted import PersistedQueries, load_trusted
 from server.rate_limits import ConnectionCounter, KeyedBuckets
 from server.transport import RacewireHandler
@@ -68,7 +72,7 @@ class RacewireGraphQL(GraphQL[Context, None]):
         self.deadlines = Deadlines(tick_for(settings.ws_init_timeout_seconds, self.ping_interval, self.pong_timeout))
         self.tokens = TokenReader(jwt_config(settings))
         self.persisted = PersistedQueries(
-            enabled=settings.persisted_queries, capacity=settings.persisted_query_cache_size,
+            enabled=settings.persisted_queries, max_bytes=settings.persisted_query_cache_bytes,
             trusted=load_trusted() if settings.trusted_documents else None,
         )
         self._db = db
@@ -80,6 +84,14 @@ class RacewireGraphQL(GraphQL[Context, None]):
         self.open_connections = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request = Request(scope, receive=receive)
+            try:
+                response = await self.run(request)
+            except HTTPException as error:
+                response = error_response(error, response_type(request.headers.get("accept", "")))
+            await response(scope, receive, send)
+            return
         if scope["type"] != "websocket":
             await super().__call__(scope, receive, send)
             return
@@ -143,17 +155,62 @@ class RacewireGraphQL(GraphQL[Context, None]):
         try:
             query = self.persisted.resolve(request_data.query, request_data.extensions)
         except GraphQLError as error:
-            return ExecutionResult(data=None, errors=[error])
-        return await super().execute_single(
-            request, request_adapter, sub_response, context, root_value,
-            dataclasses.replace(request_data, query=query),
-        )
+            result = ExecutionResult(data=None, errors=[error])
+        else:
+            try:
+                result = await super().execute_single(
+                    request, request_adapter, sub_response, context, root_value,
+                    dataclasses.replace(request_data, query=query),
+                )
+            except HTTPException as error:
+                if isinstance(error.__cause__, InvalidOperationTypeError) and request.method == "GET":
+                    raise RequestError(405, error.reason, headers={"allow": "POST"}) from error
+                raise
+        if sub_response.media_type == GRAPHQL_RESPONSE_JSON and sub_response.status_code is None \
+                and is_request_error(result):
+            sub_response.status_code = request_error_status(result.errors or [])
+        return result
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = response_type(request.headers.get("accept", ""))
+        return sub_response
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = Response(self.encode_json(response_data), status_code=sub_response.status_code or 200,
+                            media_type=sub_response.media_type or "application/json")
+        response.headers.raw.extend(sub_response.headers.raw)
+        response.background = sub_response.background
+        return response
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        processed = process_result(result)
+        if is_request_error(result) and response_type(request.headers.get("accept", "")) == GRAPHQL_RESPONSE_JSON:
+            processed.pop("data", None)  # the spec: no `data` entry when execution never began
+        return processed
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        if request.method == "POST":
+            content_type, _ = parse_content_type(request.content_type or "")
+            if "application/json" not in content_type:  # as Strawberry reads it, which answered a bare 400
+                raise RequestError(415, "a POST body must be application/json")
+        return await super().parse_http_body(request)
 
     def encode_json(self, data: object) -> str:
         return orjson.dumps(data).decode()  # str: graphql-transport-ws frames must be text
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        # A request body, and `variables` and `extensions` in a GET, must be JSON objects; Strawberry
+        # would take `42` or `null` for a body and fail on it with a 500.
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, dict | list):
+            raise RequestError(400, "the request must be a JSON object")
+        return parsed
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # A GET carrying only a persisted query's hash is an operation, not a visit to GraphiQL.

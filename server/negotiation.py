@@ -36,3 +36,20 @@ def prefers_stream(accept: str) -> bool:
         if media in JSON_TYPES:
             return False
     return False
+
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+PLAIN_JSON = "application/json"
+
+
+def response_type(accept: str) -> str:
+    """The GraphQL over HTTP spec's media type when the client ranks it above plain JSON;
+    application/json otherwise (for `*/*` and when Accept is missing too)."""
+    for minus_q, _, media in _ranked(accept):
+        if minus_q >= 0:
+            break
+        if media == GRAPHQL_RESPONSE_JSON:
+            return GRAPHQL_RESPONSE_JSON
+        if media in JSON_TYPES:
+            return PLAIN_JSON
+    return PLAIN_JSON

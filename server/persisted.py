@@ -1,20 +1,23 @@
-"""Persisted operations: Apollo's automatic persisted queries (a bounded in-memory store of
-documents by sha256) and, optionally, trusted documents: only the operations shipped in
+"""Persisted operations: Apollo's automatic persisted queries (an in-memory store of documents
+by sha256, bounded by bytes) and, optionally, trusted documents: only the operations shipped in
 `graphql/operations/*.graphql` may run."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from cachetools import LRUCache
+
 from resolvers.errors import ApiError, BadUserInput
+from schema.documents import cacheable, text_bytes
 
 OPERATIONS_DIR = Path(__file__).resolve().parent.parent / "graphql" / "operations"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_DIGEST_BYTES = text_bytes("0" * 64)
 
 
 class PersistedQueryNotFound(ApiError):
@@ -40,12 +43,15 @@ def load_trusted(directory: Path = OPERATIONS_DIR) -> dict[str, str]:
 
 
 class PersistedQueries:
-    def __init__(self, *, enabled: bool = True, capacity: int = 1000,
+    def __init__(self, *, enabled: bool = True, max_bytes: int = 8 * 1024 * 1024,
                  trusted: Mapping[str, str] | None = None) -> None:
         self.enabled = enabled
-        self.capacity = capacity
         self.trusted = trusted
-        self._store: OrderedDict[str, str] = OrderedDict()
+        self._store: LRUCache[str, str] = LRUCache(max_bytes, getsizeof=_entry_bytes)
+
+    @property
+    def bytes(self) -> int:
+        return int(self._store.currsize)
 
     def resolve(self, query: str | None, extensions: Mapping[str, Any] | None) -> str | None:
         """The document to run, or raises the typed error the client gets instead."""
@@ -73,17 +79,19 @@ class PersistedQueries:
             found = self.trusted.get(digest)
         else:
             found = self._store.get(digest)
-            if found is not None:
-                self._store.move_to_end(digest)
         if found is None:
             raise PersistedQueryNotFound("PersistedQueryNotFound")
         return found
 
     def _remember(self, digest: str, query: str) -> None:
-        self._store[digest] = query
-        self._store.move_to_end(digest)
-        while len(self._store) > self.capacity:
-            self._store.popitem(last=False)
+        # One over the size is run but not kept: its client is told PersistedQueryNotFound next
+        # time and sends the document again, as Apollo's protocol expects.
+        if cacheable(query):
+            self._store[digest] = query
+
+
+def _entry_bytes(query: str) -> int:
+    return _DIGEST_BYTES + text_bytes(query)
 
 
 def _hash_of(persisted: object) -> str:

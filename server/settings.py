@@ -42,6 +42,8 @@ class Settings:
     ws_legacy_protocol: bool = False
     ws_init_timeout_seconds: float = 3.0
     ws_max_message_bytes: int = 256 * 1024
+    max_body_bytes: int = 256 * 1024
+    max_query_string_bytes: int = 16 * 1024
     ws_messages_per_second: float = 50.0
     ws_message_burst: int = 100
     max_connections_per_client: int = 256
@@ -56,7 +58,7 @@ class Settings:
     max_query_cost: int = 5_000
     default_list_size: int = 10
     persisted_queries: bool = True
-    persisted_query_cache_size: int = 1_000
+    persisted_query_cache_bytes: int = 8 * 1024 * 1024
     trusted_documents: bool = False
     event_log_keep: int = 10_000
     prune_interval_seconds: float = 60.0

@@ -11,8 +11,10 @@ import pytest
 
 from live_server import GraphQLWs, ServerProcess
 from resolvers.errors import BadUserInput
+from schema.documents import MAX_CACHED_QUERY_BYTES
 from server.persisted import (
-    OPERATIONS_DIR, OperationNotTrusted, PersistedQueries, PersistedQueryNotFound, load_trusted, sha256,
+    OPERATIONS_DIR, OperationNotTrusted, PersistedQueries, PersistedQueryNotFound, _entry_bytes, load_trusted,
+    sha256,
 )
 
 QUERY = "query Hello { __typename }"
@@ -23,7 +25,8 @@ def apq(digest: str) -> dict[str, Any]:
 
 
 def test_the_store_registers_verified_documents_and_forgets_the_oldest() -> None:
-    store = PersistedQueries(capacity=2)
+    kept = ("{ a: __typename }", "{ b: __typename }")
+    store = PersistedQueries(max_bytes=sum(_entry_bytes(document) for document in kept))
     with pytest.raises(PersistedQueryNotFound):
         store.resolve(None, apq(sha256(QUERY)))
     with pytest.raises(BadUserInput, match="does not match"):
@@ -35,6 +38,20 @@ def test_the_store_registers_verified_documents_and_forgets_the_oldest() -> None
         store.resolve(None, apq(sha256(QUERY)))
     with pytest.raises(BadUserInput):
         store.resolve(None, {"persistedQuery": {"version": 2, "sha256Hash": sha256(QUERY)}})
+
+
+def test_the_store_stays_within_its_byte_budget_and_keeps_no_large_document() -> None:
+    budget = 64 * 1024
+    store = PersistedQueries(max_bytes=budget)
+    for n in range(300):
+        document = f"# {n} {'x' * 1_000}\n{{ __typename }}"
+        store.resolve(document, apq(sha256(document)))
+        assert store.bytes <= budget
+    assert store.resolve(None, apq(sha256(document))) == document
+    large = f"# {'x' * MAX_CACHED_QUERY_BYTES}\n{{ __typename }}"
+    assert store.resolve(large, apq(sha256(large))) == large  # run, but not kept
+    with pytest.raises(PersistedQueryNotFound):
+        store.resolve(None, apq(sha256(large)))
 
 
 def test_trusted_mode_runs_only_the_shipped_operations() -> None:
