@@ -20,7 +20,7 @@ from conftest import card, seeded_sqlite
 from hostile_server import ENV, FOREIGN_ORIGIN, SECRET, STORE, TRUSTED_ORIGIN, assert_still_serving, close_code, raw_ws
 from http_streams import Stream, error_codes
 from jwt_forge import signed
-from live_server import ServerProcess
+from live_server import ROOT, ServerProcess
 
 CAP = 4
 STREAM_ENV = {**ENV, "RACEWIRE_MAX_CONNECTIONS_PER_CLIENT": str(CAP), "RACEWIRE_JWT_LEEWAY_SECONDS": "0"}
@@ -262,6 +262,26 @@ async def test_sigterm_ends_every_stream_at_once(tmp_path_factory: pytest.TempPa
             assert await stream.event(timeout=30) == ("end", None)  # cut, not complete: clients reconnect
         assert await asyncio.to_thread(process.process.wait, 30) in (0, -signal.SIGTERM)  # uvicorn re-raises it
         assert any("Application shutdown complete" in line for line in process.log)
+    finally:
+        for stream in opened:
+            await stream.close()
+        process.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_trusted_documents_hold_on_a_stream(tmp_path_factory: pytest.TempPathFactory, kind: str) -> None:
+    url = seeded_sqlite(tmp_path_factory.mktemp(f"hostile-sse-trusted-{kind}"), card(races=1, runners=2))
+    process = ServerProcess({**STREAM_ENV, "RACEWIRE_DATABASE_URL": url, "RACEWIRE_TRUSTED_DOCUMENTS": "true"}).start()
+    opened: list[Stream] = []
+    try:
+        untrusted = await open_stream(process, opened, kind, STATUS)
+        event, payload = await untrusted.event()
+        assert event == "next" and error_codes(payload) == ["OPERATION_NOT_TRUSTED"], payload
+
+        trusted = (ROOT / "graphql" / "operations" / "RaceStatus.graphql").read_text()
+        following = await open_stream(process, opened, kind, trusted)
+        assert following.response.status_code == 200
+        await ready_counts(process, subscriptions=1)
     finally:
         for stream in opened:
             await stream.close()
