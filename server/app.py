@@ -160,6 +160,7 @@ async def _ready(request: Request) -> JSONResponse:
         "status": "ready" if ready else "unavailable",
         "checks": checks,
         "connections": runtime.graphql.open_connections,
+        "streams": runtime.graphql.streams.open,  # SSE and multipart subscriptions
         "subscriptions": runtime.graphql.active_subscriptions,
         "executions": runtime.hub.listener_count,  # subscriptions running their own execution
     }

@@ -64,7 +64,8 @@ def _serve(args: argparse.Namespace) -> None:
         sys.exit("--demo runs one feed per process: with --workers, run `racewire demo` and `racewire feed` beside it")
     uvicorn.run(
         "server.app:create_app", factory=True, host=settings.host, port=settings.port,
-        workers=args.workers, ws="server.ws_protocol:RacewireWebSocketProtocol", http="httptools", log_level="info",
+        workers=args.workers, ws="server.ws_protocol:RacewireWebSocketProtocol",
+        http="server.http_protocol:RacewireHttpProtocol", log_level="info",
         timeout_graceful_shutdown=settings.shutdown_grace_seconds, ws_per_message_deflate=settings.ws_compression,
         ws_ping_interval=settings.ws_ping_interval_seconds, ws_ping_timeout=settings.ws_pong_timeout_seconds,
         log_config=logging_config(settings.log_format, access_log=settings.access_log),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -27,7 +27,7 @@ from strawberry.subscriptions import (
     GRAPHQL_WS_PROTOCOL,
     MULTIPART_SUBSCRIPTION_PROTOCOL,
 )
-from strawberry.types import ExecutionResult
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
 from pubsub.hub import Hub
 from resolvers.viewer import Viewer
@@ -42,6 +42,7 @@ from server.http_errors import RequestError, error_response, is_request_error, r
 from server.negotiation import GRAPHQL_RESPONSE_JSON, prefers_stream, response_type
 from server.persisted import PersistedQueries, load_trusted
 from server.rate_limits import ConnectionCounter, KeyedBuckets
+from server.streams_guard import StreamGuard, error_response, refused_operation
 from server.transport import RacewireHandler
 from server.settings import Settings
 from storage.database import Database
@@ -81,6 +82,8 @@ class RacewireGraphQL(GraphQL[Context, None]):
                               require_auth=settings.require_auth)
         self._mutations = KeyedBuckets(settings.mutations_per_second, settings.mutation_burst)
         self._connections = ConnectionCounter(settings.max_connections_per_client)
+        self.streams = StreamGuard(self._connections, allowed_origins=self.allowed_origins,
+                                   leeway=settings.jwt_leeway_seconds, encode=self.encode_json_string)
         self.open_connections = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -147,6 +150,33 @@ class RacewireGraphQL(GraphQL[Context, None]):
             at = context.expires_at + self.settings.jwt_leeway_seconds
             context.expiry = asyncio.create_task(close_at_expiry(context, at))
         return None
+
+    async def execute_operation(  # noqa: PLR0917
+        self, request: Request, request_adapter: Any, request_data: Any, context: Context,
+        root_value: None, sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        if isinstance(request_data, GraphQLRequestData) and request_data.protocol != "http":
+            # A stream's operation does not pass through execute_single, which resolves the others.
+            request.scope[CONTEXT_KEY] = context  # for its guard: when the token expires
+            try:
+                query = self.persisted.resolve(request_data.query, request_data.extensions)
+            except GraphQLError as error:
+                return refused_operation(error)
+            request_data = dataclasses.replace(request_data, query=query)
+        return await super().execute_operation(request, request_adapter, request_data, context, root_value,
+                                               sub_response)
+
+    async def create_streaming_response(
+        self, request: Request, stream: Callable[[], AsyncGenerator[str, None]], sub_response: Response,
+        headers: Mapping[str, str],
+    ) -> Response:
+        if not self.streams.origin_allowed(request.headers):
+            return error_response(403, "FORBIDDEN", "streams from this origin are not allowed (see WS_ORIGINS)")
+        context = request.scope.get(CONTEXT_KEY)
+        return self.streams.response(
+            stream, headers={**sub_response.headers, **headers}, status_code=sub_response.status_code or 200,
+            expires_at=context.expires_at if isinstance(context, ConnectionContext) else None,
+        )
 
     async def execute_single(  # noqa: PLR0917
         self, request: Request, request_adapter: Any, sub_response: Response, context: Context,

@@ -1,5 +1,5 @@
 """Token buckets: per WebSocket connection for messages, per token subject for mutations, and a
-count of open connections per client address."""
+count of open connections (WebSockets and HTTP streams) per client address."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ class KeyedBuckets:
 
 
 class ConnectionCounter:
-    """Open WebSocket connections per client address."""
+    """Open connections per client address: WebSockets and HTTP streams count alike."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit

@@ -84,7 +84,8 @@ class ClientServer:
     def env(self, control: str) -> dict[str, str]:
         token = create_access_token(secret=SECRET, subject="node-feed", scopes=["odds:write"])
         return {"RACEWIRE_HTTP": self.process.http, "RACEWIRE_TOKEN": token, "RACEWIRE_RACE_ID": self.race_id,
-                "RACEWIRE_RUNNER_IDS": ",".join(self.runner_ids), "RACEWIRE_CONTROL": control}
+                "RACEWIRE_RUNNER_IDS": ",".join(self.runner_ids), "RACEWIRE_CONTROL": control,
+                "RACEWIRE_TEST_SECRET": SECRET}  # for tests that mint a token about to expire
 
     def stop(self) -> None:
         self.process.stop()

@@ -1,4 +1,5 @@
 // Subscriptions for clients without WebSocket: graphql-sse, and Apollo Client's multipart HTTP protocol.
+import { createHmac } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -43,5 +44,55 @@ test("Apollo Client's HttpLink receives oddsUpdated over multipart HTTP", async 
     });
     return () => subscription.unsubscribe();
   });
+  client.stop();
+});
+
+// A token that expires in `seconds`, signed as the server's tests sign theirs (HS256).
+function expiringToken(subject, seconds) {
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub: subject, iat: now, exp: now + seconds })}`;
+  const signature = createHmac('sha256', process.env.RACEWIRE_TEST_SECRET).update(input).digest('base64url');
+  return `${input}.${signature}`;
+}
+
+const NOTIFICATIONS = 'subscription { notifications { seq } }';
+
+function assertExpired(errors) {
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].extensions.code, 'UNAUTHENTICATED');
+  assert.match(errors[0].message, /token expired/);
+}
+
+test('graphql-sse sees UNAUTHENTICATED, then the end, when its token expires', async () => {
+  const client = createClient({
+    url: GRAPHQL_HTTP,
+    headers: { authorization: `Bearer ${expiringToken('node-sse-expiry', 3)}` },
+    retryAttempts: 0,
+  });
+  const errors = await new Promise((resolve, reject) => {
+    const seen = [];
+    client.subscribe({ query: NOTIFICATIONS }, {
+      next: (result) => seen.push(...(result.errors ?? [])),
+      error: reject,
+      complete: () => resolve(seen),
+    });
+  });
+  assertExpired(errors);
+  client.dispose();
+});
+
+test("Apollo Client's HttpLink sees UNAUTHENTICATED, then the end, when its token expires", async () => {
+  const link = new HttpLink({ uri: GRAPHQL_HTTP, headers: { authorization: `Bearer ${expiringToken('node-apollo-expiry', 3)}` } });
+  const client = new ApolloClient({ link, cache: new InMemoryCache() });
+  const errors = await new Promise((resolve, reject) => {
+    const seen = [];
+    client.subscribe({ query: gql(NOTIFICATIONS), fetchPolicy: 'no-cache' }).subscribe({
+      next: (result) => seen.push(...(result.error?.errors ?? [])),
+      error: reject,
+      complete: () => resolve(seen),
+    });
+  });
+  assertExpired(errors);
   client.stop();
 });
