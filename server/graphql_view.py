@@ -42,7 +42,7 @@ from server.http_errors import RequestError, error_response, is_request_error, r
 from server.negotiation import GRAPHQL_RESPONSE_JSON, prefers_stream, response_type
 from server.persisted import PersistedQueries, load_trusted
 from server.rate_limits import ConnectionCounter, KeyedBuckets
-from server.streams_guard import StreamGuard, error_response, refused_operation
+from server.streams_guard import StreamGuard, refused_operation
 from server.transport import RacewireHandler
 from server.settings import Settings
 from storage.database import Database
@@ -171,7 +171,8 @@ class RacewireGraphQL(GraphQL[Context, None]):
         headers: Mapping[str, str],
     ) -> Response:
         if not self.streams.origin_allowed(request.headers):
-            return error_response(403, "FORBIDDEN", "streams from this origin are not allowed (see WS_ORIGINS)")
+            refusal = RequestError(403, "streams from this origin are not allowed (see WS_ORIGINS)", code="FORBIDDEN")
+            return error_response(refusal, "application/json")
         context = request.scope.get(CONTEXT_KEY)
         return self.streams.response(
             stream, headers={**sub_response.headers, **headers}, status_code=sub_response.status_code or 200,

@@ -18,12 +18,13 @@ from collections.abc import AsyncGenerator, Callable, Collection, Mapping
 from typing import Any
 
 from graphql import GraphQLError
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 from strawberry.http.streaming import HTTPStreamTransport, MultipartSubscriptionTransport, SSETransport
 from strawberry.http.websocket_origin import is_same_origin, normalize_origin
 from strawberry.types import ExecutionResult
 
+from server.http_errors import RequestError, error_response
 from server.http_protocol import shutdown_of
 from server.rate_limits import ConnectionCounter
 
@@ -39,10 +40,6 @@ class End(enum.Enum):
     def result(self) -> dict[str, Any]:
         code, message = self.value
         return {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
-
-
-def error_response(status: int, code: str, message: str) -> Response:
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status)
 
 
 def client_address(scope: Scope) -> str:
@@ -96,7 +93,8 @@ class _SlotStream(StreamingResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         address = client_address(scope)
         if not self._guard.connections.acquire(address):
-            refusal = error_response(429, "RATE_LIMITED", "too many connections from this address")
+            refusal = error_response(RequestError(429, "too many connections from this address", code="RATE_LIMITED"),
+                                     "application/json")
             await refusal(scope, receive, send)
             return
         self._guard.open += 1
