@@ -45,19 +45,35 @@ async function open(path) {
   return { page, problems };
 }
 
-test('GraphiQL is served offline, runs a query and shows a live oddsUpdated subscription', async () => {
-  const query = `subscription { oddsUpdated(raceIds: ["${RACE_ID}"]) { raceId seq prices { runnerId decimal fractional } } }`;
-  const { page, problems } = await open(`/graphql#query=${encodeURIComponent('{ race(id: "' + RACE_ID + '") { name runners { horse } } }')}`);
+test('GraphiQL opens on Racewire examples, takes #query= links into the tab in front, and runs a live subscription', async () => {
+  const { page, problems } = await open('/graphql');
+  const editor = page.locator('.graphiql-query-editor');
   const result = page.locator('.result-window');
+  // A first visit: today's open races in front, a subscription tab beside it, no stock welcome.
+  await page.locator('.graphiql-tab', { hasText: 'OpenRaces' }).waitFor({ timeout: 15_000 });
+  await page.locator('.graphiql-tab', { hasText: 'LiveOdds' }).waitFor();
+  await editor.getByText('query OpenRaces').waitFor();
+  assert.equal(await page.getByText('Welcome to GraphiQL').count(), 0);
+  await page.locator('.graphiql-execute-button').click();
+  await result.getByText('"races"').waitFor({ timeout: 15_000 });
+  await page.screenshot({ path: join(ARTIFACTS, 'graphiql-welcome.png') });
+
+  // A link's operation replaces what the tab in front shows, with no reload and no new tab.
+  const tabs = await page.locator('.graphiql-tab').count();
+  await page.goto(`${HTTP}/graphql#query=${encodeURIComponent('query LinkedCard { race(id: "' + RACE_ID + '") { name runners { horse } } }')}`);
+  await editor.getByText('runners { horse }').waitFor({ timeout: 15_000 });
+  await page.locator('.graphiql-tab-active', { hasText: 'LinkedCard' }).waitFor(); // GraphiQL has read it
+  assert.equal(await page.locator('.graphiql-tab').count(), tabs);
   await page.locator('.graphiql-execute-button').click();
   await result.getByText('Horse 1-1').waitFor({ timeout: 15_000 });
 
+  const query = `subscription LinkedOdds { oddsUpdated(raceIds: ["${RACE_ID}"]) { raceId seq prices { runnerId decimal fractional } } }`;
   await page.goto(`${HTTP}/graphql#query=${encodeURIComponent(query)}`);
-  await page.reload();
+  await page.locator('.graphiql-tab-active', { hasText: 'LinkedOdds' }).waitFor({ timeout: 15_000 });
   await page.locator('.graphiql-execute-button').click();
   await subscribed(1);
   await storeOdds(7.5);
-  await page.locator('.result-window').getByText('"13/2"').waitFor({ timeout: 15_000 });
+  await result.getByText('"13/2"').waitFor({ timeout: 15_000 });
   await page.screenshot({ path: join(ARTIFACTS, 'graphiql-subscription.png') });
 
   assert.deepEqual(problems, []);
