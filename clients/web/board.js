@@ -312,7 +312,7 @@ function renderResult() {
   for (const row of rows) {
     const place = placings.indexOf(row.dataset.runnerId);
     row.dataset.place = place >= 0 ? String(place + 1) : '';
-    row.querySelector('.number').textContent = place >= 0 && place < 4
+    row.querySelector('.number').textContent = place >= 0
       ? ordinal(place + 1)
       : board.race.runners.find((r) => r.id === row.dataset.runnerId).number;
   }
@@ -362,7 +362,8 @@ function clock(iso) {
 }
 
 function ordinal(n) {
-  return `${n}${{ 1: 'st', 2: 'nd', 3: 'rd' }[n] ?? 'th'}`;
+  const teen = n % 100 >= 11 && n % 100 <= 13;
+  return `${n}${teen ? 'th' : { 1: 'st', 2: 'nd', 3: 'rd' }[n % 10] ?? 'th'}`;
 }
 
 function element(tag, className, text) {
