@@ -32,6 +32,7 @@ class OddsUpdate:
     scratched_runner_ids: tuple[int, ...] = ()
     conflated: bool = False
     seq_from: int | None = None
+    live: bool = False  # straight from the hub, not replayed from the log
 
 
 CONFLATED = "conflated"
@@ -46,6 +47,7 @@ class StatusChange:
     seq: int
     cursor: str
     changed_at: datetime
+    live: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class NewsPublished:
     seq: int
     cursor: str
     tags: tuple[str, ...] = field(default=())
+    live: bool = False
 
 
 async def odds_updates(
@@ -84,7 +87,7 @@ async def odds_updates(
         if event.kind == SNAPSHOT:
             yield await _snapshot(db, race_id, event.seq, cursor)
         else:
-            yield _odds_update(race_id, event, cursor)
+            yield _odds_update(race_id, event, cursor, live=follower.live)
 
 
 def conflate_odds(events: Sequence[Envelope]) -> Envelope:
@@ -120,7 +123,7 @@ def _scratched(event: Envelope) -> list[int]:
     return [event.payload["runnerId"]] if event.kind == "scratch" else []
 
 
-def _odds_update(race_id: int, event: Envelope, cursor: str) -> OddsUpdate:
+def _odds_update(race_id: int, event: Envelope, cursor: str, *, live: bool = False) -> OddsUpdate:
     payload = event.payload
     conflated = event.kind == CONFLATED
     return OddsUpdate(
@@ -135,6 +138,7 @@ def _odds_update(race_id: int, event: Envelope, cursor: str) -> OddsUpdate:
         scratched_runner_ids=tuple(_scratched(event)),
         conflated=conflated,
         seq_from=payload["seqFrom"] if conflated else event.seq,
+        live=live,
     )
 
 
@@ -170,7 +174,7 @@ async def status_changes(
             race_id=payload["raceId"], status=payload["status"], previous=payload.get("previous"),
             result=tuple(payload["result"]) if payload.get("result") else None,
             seq=event.seq, cursor=encode_positions(follower.positions),
-            changed_at=datetime.fromisoformat(event.created_at),
+            changed_at=datetime.fromisoformat(event.created_at), live=follower.live,
         )
 
 
@@ -194,6 +198,6 @@ async def published_news(
         if article is None:
             continue
         yield NewsPublished(article=article, seq=event.seq, cursor=encode_positions(follower.positions),
-                            tags=tuple(payload["tags"]))
+                            tags=tuple(payload["tags"]), live=follower.live)
 
 

@@ -29,7 +29,10 @@ class StreamFollower:
     A reader that falls more than the hub's buffer behind is caught up from the log: with
     `conflate`, in one merged event per stream; without, the stream ends with
     SUBSCRIBER_TOO_SLOW and the cursor to resume from. `conflate_replay` catches a resumed
-    reader up the same way, for one that is resumed because it fell behind."""
+    reader up the same way, for one that is resumed because it fell behind.
+
+    `live` tells whether the event just passed on came straight from the hub (True) or from the
+    log (a replay, catch-up or snapshot marker): only the former says how fast delivery is."""
 
     def __init__(
         self,
@@ -52,6 +55,7 @@ class StreamFollower:
         self._on_listening = on_listening
         self._conflate_replay = conflate_replay and conflate is not None
         self.positions: dict[str, int] = {}
+        self.live = False
 
     async def __aiter__(self) -> AsyncIterator[Envelope]:
         async with self._hub.listen(self._streams) as listener:
@@ -74,6 +78,7 @@ class StreamFollower:
                 event = await listener.get()
                 if event is None:
                     listener.overflowed = False
+                    self.live = False
                     async for caught_up in self._recover():
                         yield caught_up
                     continue
@@ -81,11 +86,13 @@ class StreamFollower:
                 if position is None or event.seq <= position:
                     continue
                 if event.seq > position + 1:
+                    self.live = False
                     async for missed in self._catch_up(event.stream, until=event.seq - 1):
                         yield missed
                     if event.seq <= self.positions[event.stream]:
                         continue
                 self.positions[event.stream] = event.seq
+                self.live = True
                 yield event
 
     async def _replay(self) -> AsyncIterator[Envelope]:

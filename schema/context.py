@@ -64,6 +64,7 @@ class Context:
         return self._loaders
 
     def report_sent(self, field: str, stored_at: datetime | None) -> None:
+        """Counts an update sent; `stored_at` (None for one replayed from the log) times its delivery."""
         self.last_stored_at = stored_at
         if not self.shared:
             self.hub.telemetry.sent(field, stored_at)

@@ -40,7 +40,7 @@ class Subscription:
         )
         async for u in updates:
             ctx.last_cursor = u.cursor
-            ctx.report_sent("oddsUpdated", u.published_at)
+            ctx.report_sent("oddsUpdated", u.published_at if u.live else None)
             yield OddsUpdate(
                 race_id=strawberry.ID(str(u.race_id)), seq=u.seq, cursor=u.cursor, snapshot=u.snapshot,
                 conflated=u.conflated, seq_from=u.seq_from, source=u.source, observed_at=u.observed_at,
@@ -63,7 +63,7 @@ class Subscription:
         )
         async for c in changes:
             ctx.last_cursor = c.cursor
-            ctx.report_sent("raceStatus", c.changed_at)
+            ctx.report_sent("raceStatus", c.changed_at if c.live else None)
             yield RaceStatusEvent(
                 race_id=strawberry.ID(str(c.race_id)), status=RaceStatus(c.status),
                 previous_status=RaceStatus(c.previous) if c.previous else None,
@@ -83,7 +83,7 @@ class Subscription:
         )
         async for n in news:
             ctx.last_cursor = n.cursor
-            ctx.report_sent("news", n.article.published_at)
+            ctx.report_sent("news", n.article.published_at if n.live else None)
             yield NewsEvent(seq=n.seq, cursor=n.cursor, article=NewsArticle.from_row(n.article))
 
     @strawberry.subscription(

@@ -24,28 +24,56 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="racewire", description="Live horse-racing odds over GraphQL.")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    now = _effective_settings()
 
-    serve = commands.add_parser("serve", help="run the API server (GraphQL and GraphiQL at /graphql)")
-    serve.add_argument("--host", help="bind address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default 8000)")
-    serve.add_argument("--workers", type=int, default=1, help="server processes (needs a shared database and redis://)")
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=summary, description=f"{description[0].upper()}{description[1:]}")
+
+    serve = command("serve", "run the API server (GraphQL and GraphiQL at /graphql)",
+                    "run the API server: GraphQL over HTTP and WebSocket and GraphiQL at /graphql, the odds "
+                    "board at /, /health, /ready and /metrics. Every setting is a RACEWIRE_* variable.")
+    serve.add_argument("--host", help=f"bind address (now {now.host}: RACEWIRE_HOST, else 127.0.0.1)")
+    serve.add_argument("--port", type=int, help=f"port (now {now.port}: RACEWIRE_PORT, else 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="server processes (default %(default)s; more need a shared database and redis://)")
     serve.add_argument("--demo", action="store_true", help="load today's demo cards and run the simulated feed")
     serve.set_defaults(run=_serve)
 
-    commands.add_parser("migrate", help="bring the database to the newest schema").set_defaults(run=_migrate)
-    commands.add_parser("demo", help="load today's demo meetings, races and runners").set_defaults(run=_demo)
-    commands.add_parser("feed", help="run the simulated price feed against the database").set_defaults(run=_feed)
+    command("migrate", "bring the database to the newest schema",
+            f"bring the database at RACEWIRE_DATABASE_URL (now {now.database_url}) to the newest schema."
+            ).set_defaults(run=_migrate)
+    command("demo", "load today's demo meetings, races and runners",
+            "load today's demo meetings, races and runners, and the ante-post feature race, unless already loaded."
+            ).set_defaults(run=_demo)
+    command("feed", "run the simulated price feed against the database",
+            "run the simulated price feed against the database until stopped: races open, move, go off and "
+            "are resulted on the wall clock. With several server processes, needs RACEWIRE_BROADCAST_URL=redis://…"
+            ).set_defaults(run=_feed)
 
-    token = commands.add_parser("token", help="mint a development token signed with RACEWIRE_JWT_SECRET")
-    token.add_argument("--sub", default="dev", help="the token's subject")
-    token.add_argument("--scope", action="append", default=[], help="a scope (repeat, or space-separated)")
-    token.add_argument("--hours", type=float, default=12, help="lifetime in hours")
+    token = command("token", "mint a development token signed with RACEWIRE_JWT_SECRET",
+                    "mint a development bearer token (HS256) signed with RACEWIRE_JWT_SECRET and print it.")
+    token.add_argument("--sub", default="dev", help="the token's subject (default %(default)s)")
+    token.add_argument("--scope", action="append", default=[],
+                       help=f"a scope, one of {', '.join(_SCOPES)} (repeat, or space-separated; none: read only)")
+    token.add_argument("--hours", type=float, default=12, help="lifetime in hours (default %(default)s)")
     token.set_defaults(run=_token)
 
-    export = commands.add_parser("export-schema", help="print the schema as SDL, or write it with --output")
+    export = command("export-schema", "print the schema as SDL, or write it with --output",
+                     "print the GraphQL schema as SDL, or write it to a file.")
     export.add_argument("--output", type=Path, help=f"file to write (the repository keeps {SCHEMA_FILE.name})")
     export.set_defaults(run=_export_schema)
     return parser
+
+
+# The scopes the mutations ask for (schema/permissions.py).
+_SCOPES = ("odds:write", "races:write", "news:write")
+
+
+def _effective_settings() -> Settings:
+    """The settings the environment gives now, for the help texts (the defaults if it is unreadable)."""
+    try:
+        return Settings.from_env()
+    except ValueError:
+        return Settings()
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -127,12 +155,17 @@ def _feed(args: argparse.Namespace) -> None:
     asyncio.run(run())
 
 
-def _token(args: argparse.Namespace) -> None:
+def _token(args: argparse.Namespace) -> int:
     from server.auth import create_access_token
 
     scopes = [part for value in args.scope for part in value.split()]
+    unknown = sorted(set(scopes) - set(_SCOPES))
+    if unknown:
+        print(f"racewire token: unknown scope {', '.join(unknown)} (known: {', '.join(_SCOPES)})", file=sys.stderr)
+        return 2
     print(create_access_token(secret=Settings.from_env().jwt_secret, subject=args.sub, scopes=scopes,
                               ttl=timedelta(hours=args.hours)))
+    return 0
 
 
 def _export_schema(args: argparse.Namespace) -> None:

@@ -7,7 +7,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from resolvers.errors import Conflict
 from resolvers.race_cards import MeetingCard, RaceCard, RunnerCard, load_race_cards
@@ -59,21 +59,44 @@ _METRES_PER_FURLONG = 201.168
 _KG_PER_LB = 0.45359237
 
 
+# The tour's race: next year's big race, whose ante-post market stays open for the demo's life.
+# It is loaded before the day's cards, so on a fresh database it is race 1 with runners 1, 2, ...
+FEATURE = _Venue("Aintree", "GB", True, ("Good to Soft",))
+FEATURE_AHEAD = timedelta(weeks=52)
+
+
 async def load_demo(
     *, db: Database, today: date | None = None, seed: int = 7, now: datetime | None = None
 ) -> int:
-    """Loads the demo day unless `today` already has meetings; returns how many races it added."""
+    """Loads the demo day unless `today` already has meetings, and the ante-post feature race
+    unless one is still ahead; returns how many races it added."""
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     day = today or now.date()
     async with db.read() as session:
-        if await races.meetings_on(session, day):
-            return 0
-    cards = demo_cards(day=day, anchor=datetime.combine(day, now.timetz()), rng=random.Random(seed))
+        have_day = bool(await races.meetings_on(session, day))
+        have_feature = bool(await races.meetings_from(session, day + timedelta(days=1)))
+    cards: list[MeetingCard] = []
+    if not have_feature:
+        cards.append(feature_card(day=day, rng=random.Random(seed + 1)))
+    if not have_day:
+        cards.extend(demo_cards(day=day, anchor=datetime.combine(day, now.timetz()), rng=random.Random(seed)))
+    if not cards:
+        return 0
     try:
         await load_race_cards(db=db, cards=cards)
     except Conflict:
         return 0  # another process loaded the same day first
     return sum(len(card.races) for card in cards)
+
+
+def feature_card(*, day: date, rng: random.Random) -> MeetingCard:
+    """A one-race meeting a year ahead: a big field whose ante-post betting is open now."""
+    post = datetime.combine(day + FEATURE_AHEAD, time(15, 0), tzinfo=timezone.utc)
+    runners = tuple(_runners(FEATURE, rng, set(), _people(rng, 16), _people(rng, 10), count=14))
+    race = RaceCard(number=1, name="Racewire Grand National", post_time=post,
+                    distance_m=6907, runners=runners)  # 4m2f74y
+    return MeetingCard(venue=FEATURE.name, country=FEATURE.country, date=post.date(), races=(race,),
+                       going=FEATURE.goings[0])
 
 
 def demo_cards(*, day: date, anchor: datetime, rng: random.Random) -> tuple[MeetingCard, ...]:
@@ -107,9 +130,10 @@ def _meeting(venue: _Venue, day: date, first: datetime, rng: random.Random, hors
 
 
 def _runners(
-    venue: _Venue, rng: random.Random, horses: set[str], jockeys: list[str], trainers: list[str]
+    venue: _Venue, rng: random.Random, horses: set[str], jockeys: list[str], trainers: list[str],
+    count: int | None = None,
 ) -> list[RunnerCard]:
-    count = rng.randint(8, 14)
+    count = count or rng.randint(8, 14)
     low, high = (140, 166) if venue.jumps else (112, 136)  # 10st-11st12lb over jumps, 8st-9st10lb on the flat
     weights = sorted((rng.randint(low, high) for _ in range(count)), reverse=True)
     draws = rng.sample(range(1, count + 1), count)

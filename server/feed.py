@@ -49,6 +49,7 @@ class RaceView:
     post_time: datetime
     status: RaceStatus
     runners: dict[int, str]  # non-scratched runner id -> horse
+    ante_post: bool = False  # a race on a later day: its betting is open until its day comes
 
 
 def stage_due(post_time: datetime, now: datetime) -> int:
@@ -81,16 +82,20 @@ class Feed:
         for race in views:
             await self._attempt("advance", race, self._advance(race, now))
         open_races = [race for race in views if race.status is S.BETTING_OPEN]
-        for race in self._rng.sample(open_races, min(len(open_races), self._rng.randint(1, 3))):
+        today = [race for race in open_races if not race.ante_post]
+        moving = [race for race in open_races if race.ante_post]  # the tour's race moves every tick
+        moving += self._rng.sample(today, min(len(today), self._rng.randint(1, 3)))
+        for race in moving:
             await self._attempt("move", race, self._move(race, now))
-        await self._occasionally(views, open_races, now)
+        await self._occasionally(views, today, now)
 
     async def _occasionally(self, views: list[RaceView], open_races: list[RaceView], now: datetime) -> None:
         rng = self._rng
         if open_races and rng.random() < 1 / 40:
             race = rng.choice(open_races)
             await self._attempt("suspend", race, self._suspend(race, now))
-        fields = [r for r in views if r.status in _TRADING and r.post_time > now and len(r.runners) >= 6]
+        fields = [r for r in views if r.status in _TRADING and r.post_time > now and len(r.runners) >= 6
+                  and not r.ante_post]
         if fields and rng.random() < 1 / 200:
             race = rng.choice(fields)
             await self._attempt("scratch", race, self._scratch(race))
@@ -107,13 +112,13 @@ class Feed:
 
     async def _snapshot(self, now: datetime) -> list[RaceView]:
         async with self._db.read() as session:
-            meetings = [m for day in (now.date() - timedelta(days=1), now.date())
-                        for m in await races.meetings_on(session, day)]
+            meetings = await races.meetings_from(session, now.date() - timedelta(days=1))
             by_meeting = await races.races_of_meetings(session, [m.id for m in meetings])
             live = [(m, r) for m in meetings for r in by_meeting[m.id] if r.status in _FORWARD]
             runners = await races.runners_of_races(session, [r.id for _, r in live])
         views = [RaceView(id=r.id, name=r.name, venue=m.venue, going=m.going, post_time=r.post_time,
-                          status=r.status, runners={x.id: x.horse for x in runners[r.id] if not x.scratched})
+                          status=r.status, runners={x.id: x.horse for x in runners[r.id] if not x.scratched},
+                          ante_post=m.date > now.date())
                  for m, r in live]
         return sorted(views, key=lambda view: (view.post_time, view.id))
 
@@ -126,7 +131,7 @@ class Feed:
             log.exception("feed: %s on race %d failed", action, race.id)
 
     async def _advance(self, race: RaceView, now: datetime) -> None:
-        due = stage_due(race.post_time, now)
+        due = max(stage_due(race.post_time, now), _STAGE[S.BETTING_OPEN] if race.ante_post else 0)
         if race.status is S.SUSPENDED:
             if due > _STAGE[S.SUSPENDED] or now >= self._reopen_at.get(race.id, now):
                 await self._set(race, S.BETTING_OPEN)

@@ -1,6 +1,6 @@
 """Persisted operations: Apollo's automatic persisted queries (an in-memory store of documents
 by sha256, bounded by bytes) and, optionally, trusted documents: only the operations shipped in
-`graphql/operations/*.graphql` may run."""
+`graphql/operations/*.graphql` may run (shipped in the package as `server/operations`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from cachetools import LRUCache
 from resolvers.errors import ApiError, BadUserInput
 from schema.documents import cacheable, text_bytes
 
-OPERATIONS_DIR = Path(__file__).resolve().parent.parent / "graphql" / "operations"
+# A link to graphql/operations in the checkout, a copy in an installed package (its package data).
+OPERATIONS_DIR = Path(__file__).parent / "operations"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _DIGEST_BYTES = text_bytes("0" * 64)
 
@@ -37,9 +38,12 @@ def sha256(document: str) -> str:
 
 
 def load_trusted(directory: Path = OPERATIONS_DIR) -> dict[str, str]:
-    """The trusted documents by the sha256 of each file's exact text."""
-    documents = (path.read_text() for path in sorted(directory.glob("*.graphql")))
-    return {sha256(text): text for text in documents}
+    """The trusted documents by the sha256 of each file's exact text; none is a setup error, not a
+    server that refuses every operation."""
+    documents = {sha256(text): text for text in (path.read_text() for path in sorted(directory.glob("*.graphql")))}
+    if not documents:
+        raise RuntimeError(f"RACEWIRE_TRUSTED_DOCUMENTS=true, but there are no *.graphql operations in {directory}")
+    return documents
 
 
 class PersistedQueries:

@@ -45,6 +45,12 @@ async def meetings_on(session: AsyncSession, day: date) -> list[Meeting]:
     return list(rows)
 
 
+async def meetings_from(session: AsyncSession, day: date) -> list[Meeting]:
+    """Meetings on `day` or later, by date then venue."""
+    rows = await session.scalars(select(Meeting).where(Meeting.date >= day).order_by(Meeting.date, Meeting.venue))
+    return list(rows)
+
+
 async def page_races(
     session: AsyncSession,
     *,

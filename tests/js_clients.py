@@ -83,7 +83,9 @@ class ClientServer:
 
     def env(self, control: str) -> dict[str, str]:
         token = create_access_token(secret=SECRET, subject="node-feed", scopes=["odds:write"])
-        return {"RACEWIRE_HTTP": self.process.http, "RACEWIRE_TOKEN": token, "RACEWIRE_RACE_ID": self.race_id,
+        steward = create_access_token(secret=SECRET, subject="node-steward", scopes=["races:write"])
+        return {"RACEWIRE_HTTP": self.process.http, "RACEWIRE_TOKEN": token, "RACEWIRE_RACES_TOKEN": steward,
+                "RACEWIRE_RACE_ID": self.race_id,
                 "RACEWIRE_RUNNER_IDS": ",".join(self.runner_ids), "RACEWIRE_CONTROL": control,
                 "RACEWIRE_TEST_SECRET": SECRET}  # for tests that mint a token about to expire
 

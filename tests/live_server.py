@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,8 @@ class ServerProcess:
     env: Mapping[str, str]
     port: int = field(default_factory=free_port)
     log: list[str] = field(default_factory=list)
+    command: Sequence[str] = (sys.executable, "-m", "server.cli", "serve")
+    cwd: Path = ROOT
 
     def start(self, timeout: float = 30) -> ServerProcess:
         for _ in range(3):
@@ -45,7 +47,7 @@ class ServerProcess:
     def _start(self, timeout: float) -> bool:
         env = {**os.environ, **self.env, "RACEWIRE_PORT": str(self.port), "RACEWIRE_HOST": "127.0.0.1"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=env,
+            list(self.command), cwd=self.cwd, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
         up = threading.Event()

@@ -26,20 +26,32 @@ function required(name) {
 let observed = 0;
 
 /** Stores one price for the race's first runner over plain HTTP, as a price feed does. */
-export async function storeOdds(decimal, runnerId = RUNNER_IDS[0]) {
+export async function storeOdds(decimal, runnerId = RUNNER_IDS[0], source = 'node-feed', raceId = RACE_ID) {
   observed = Math.max(Date.now(), observed + 1); // newer than any earlier quote, so never stale
   const response = await fetch(GRAPHQL_HTTP, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
     body: JSON.stringify({
       query: STORE,
-      variables: { input: { raceId: RACE_ID, source: 'node-feed', observedAt: new Date(observed).toISOString(),
+      variables: { input: { raceId, source, observedAt: new Date(observed).toISOString(),
                             prices: [{ runnerId, decimal }] } },
     }),
   });
   const body = await response.json();
   assert.equal(body.errors, undefined, JSON.stringify(body.errors));
   return body.data.storeOdds;
+}
+
+/** A races:write call (setRaceStatus, loadRaceCards, scratchRunner), as a steward's tool makes it. */
+export async function steward(query, variables) {
+  const response = await fetch(GRAPHQL_HTTP, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${required('RACEWIRE_RACES_TOKEN')}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await response.json();
+  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+  return body.data;
 }
 
 /** Resolves once the server counts `count` active subscriptions, so no update is sent before they listen. */

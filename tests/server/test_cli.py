@@ -77,3 +77,29 @@ def test_processes_starting_together_migrate_one_after_another() -> None:
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     assert [code for code, _ in outcomes] == [0, 0, 0], outcomes
+
+
+def test_serve_help_shows_the_port_it_would_use() -> None:
+    import os
+
+    assert "now 8123: RACEWIRE_PORT" in racewire("serve", "--help", env={**os.environ, "RACEWIRE_PORT": "8123"}).stdout
+    assert "now 8000" in racewire("serve", "--help", env={k: v for k, v in os.environ.items() if k != "RACEWIRE_PORT"}).stdout
+
+
+def test_every_subcommand_describes_itself() -> None:
+    for name in ("serve", "migrate", "demo", "feed", "token", "export-schema"):
+        done = racewire(name, "--help")
+        description = done.stdout.split("\n\n")[1]
+        assert done.returncode == 0 and not description.startswith("options:") and len(description) > 30, done.stdout
+
+
+def test_token_shows_its_defaults_and_refuses_unknown_scopes() -> None:
+    from schema.permissions import HasScope
+    from server.cli import _SCOPES
+
+    assert set(_SCOPES) == {kind.scope for kind in HasScope.__subclasses__()}
+    shown = racewire("token", "--help").stdout
+    assert "(default dev)" in shown and "(default 12" in shown and "odds:write, races:write, news:write" in shown
+    refused = racewire("token", "--scope", "odds:write odds:wirte")
+    assert refused.returncode == 2 and refused.stdout == "" and "unknown scope odds:wirte" in refused.stderr
+    assert racewire("token", "--scope", "odds:write").stdout.count(".") == 2  # the well-formed request still mints

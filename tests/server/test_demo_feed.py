@@ -87,6 +87,11 @@ async def rows(db: Database, model: Any) -> list[Any]:
         return list(await session.scalars(select(model)))
 
 
+def due(race: Race, now: datetime) -> int:
+    """The stage the feed should have brought a race to: the ante-post race (1) stays open."""
+    return STAGE[S.BETTING_OPEN] if race.id == 1 else stage_due(race.post_time, now)
+
+
 def _real_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -101,7 +106,7 @@ async def test_load_demo_loads_four_meetings_once(env: Env) -> None:
         all_races = [race for group in by_meeting.values() for race in group]
         runners = await races.runners_of_races(session, [race.id for race in all_races])
     assert len(meetings) == 4 and {m.country for m in meetings} <= {"GB", "IE"}
-    assert added == len(all_races)
+    assert added == len(all_races) + 1  # and the ante-post feature race
     for meeting in meetings:
         assert meeting.venue.isascii() and meeting.going
         group = by_meeting[meeting.id]
@@ -122,7 +127,35 @@ async def test_load_demo_loads_four_meetings_once(env: Env) -> None:
 
     assert await load_demo(db=env.db, now=now) == 0
     assert await load_demo(db=env.db, now=now, seed=99) == 0
-    assert len(await rows(env.db, Race)) == len(all_races)
+    assert len(await rows(env.db, Race)) == len(all_races) + 1
+    # The next day brings its own cards, but the feature race a year ahead is still the same one.
+    assert await load_demo(db=env.db, now=now + timedelta(days=1)) > 0
+    assert len([race for race in await rows(env.db, Race) if race.name == "Racewire Grand National"]) == 1
+
+
+async def test_the_feature_race_is_race_1_and_stays_open_all_demo_long(env: Env) -> None:
+    end = _real_now()
+    start = end - timedelta(hours=6)
+    await load_demo(db=env.db, now=start)
+    async with env.db.read() as session:
+        feature = (await races.races_by_ids(session, [1]))[1]
+        field = (await races.runners_of_races(session, [1]))[1]
+    assert feature.name == "Racewire Grand National" and feature.post_time > end + timedelta(weeks=51)
+    assert [runner.id for runner in field] == list(range(1, 15))
+
+    feed = Feed(db=env.db, hub=env.hub, rng=Eager(3))  # suspends and withdraws on every tick
+    seen = set()
+    now = start
+    while now <= end:
+        await feed.step(now)
+        async with env.db.read() as session:
+            seen.add((await races.races_by_ids(session, [1]))[1].status)
+        now += timedelta(minutes=5)
+    assert seen == {S.BETTING_OPEN}
+    async with env.db.read() as session:
+        assert not any(runner.scratched for runner in (await races.runners_of_races(session, [1]))[1])
+    moves = [e for e in await rows(env.db, Event) if e.stream == channels.odds(1)]
+    assert len(moves) > len(DEMO_SOURCES) + 50  # the opening books, then a move on every tick
 
 
 def test_demo_cards_are_deterministic() -> None:
@@ -198,7 +231,7 @@ async def test_feed_walks_a_day_through_legal_states(env: Env, caplog: pytest.Lo
 
     all_races = await rows(env.db, Race)
     for race in all_races:
-        assert STAGE[race.status] == stage_due(race.post_time, last), (race.id, race.status, race.post_time)
+        assert STAGE[race.status] == due(race, last), (race.id, race.status, race.post_time)
     await _check_log(env.db, all_races, heard)
     await _check_prices(env.db, all_races)
     events = await rows(env.db, Event)
@@ -262,7 +295,7 @@ async def test_feed_survives_every_occasional_action_every_tick(env: Env) -> Non
 
     all_races = await rows(env.db, Race)
     for race in all_races:
-        assert STAGE[race.status] == stage_due(race.post_time, last)
+        assert STAGE[race.status] == due(race, last)
     await _check_log(env.db, all_races)
     await _check_prices(env.db, all_races)
     events = await rows(env.db, Event)
@@ -302,7 +335,7 @@ async def test_one_failing_action_does_not_stop_the_feed(
     last = await drive(feed, start, end, every=timedelta(minutes=1))
 
     for race in await rows(env.db, Race):
-        expected = 0 if race.id == stuck else stage_due(race.post_time, last)
+        expected = 0 if race.id == stuck else due(race, last)
         assert STAGE[race.status] == expected
     assert await rows(env.db, Price) == []
     logged = {(r.levelno, r.getMessage().split(": ")[1]) for r in caplog.records if r.name == "server.feed"}

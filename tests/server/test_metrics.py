@@ -49,6 +49,26 @@ async def test_a_delivered_update_and_a_failed_write_are_counted(server: ServerP
     assert metrics[("racewire_broadcaster_reconnects_total", ())] == 0
 
 
+async def test_a_replayed_update_is_delivered_but_not_timed_as_live(server: ServerProcess, race: dict[str, Any]) -> None:
+    live = await GraphQLWs.open(server.ws)
+    await live.subscribe("1", ODDS, ids=[race["id"]])
+    await wait_subscribed(server, 1)
+    await store(server, race, 2.5)
+    before = (await live.next("1"))["oddsUpdated"]["cursor"]
+    await store(server, race, 3.0)
+    await live.next("1")
+    resumed = await GraphQLWs.open(server.ws)
+    await resumed.subscribe("2", ODDS, ids=[race["id"]], after=before)
+    replayed = (await resumed.next("2"))["oddsUpdated"]
+    metrics = await scrape(server)
+    await live.close()
+    await resumed.close()
+
+    assert replayed["prices"][0]["decimal"] == 3.0  # the positive control: the replay itself arrives
+    assert metrics[("racewire_events_delivered_total", (("field", "oddsUpdated"),))] == 3
+    assert metrics[("racewire_delivery_latency_seconds_count", (("field", "oddsUpdated"),))] == 2
+
+
 def test_a_lagging_listener_counts_what_it_drops() -> None:
     metrics = Metrics(open_connections=lambda: 0)
     listener = Listener(2, on_drop=metrics.dropped)
