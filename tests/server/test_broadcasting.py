@@ -47,9 +47,10 @@ def test_the_prefix_names_every_channel_of_the_deployment() -> None:
         namespace(Settings(channel_prefix="two words"))
 
 
-def test_serve_exits_with_a_clear_message_when_the_key_is_unfit() -> None:
+@pytest.mark.parametrize("command", ["serve", "feed"])
+def test_serve_and_feed_exit_with_a_clear_message_when_the_key_is_unfit(command: str) -> None:
     env = {"RACEWIRE_PRODUCTION": "true", "RACEWIRE_BROADCAST_URL": REDIS, "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "server.cli", command], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "RACEWIRE_BROADCAST_KEY" in done.stderr and "Traceback" not in done.stderr
