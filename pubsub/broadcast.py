@@ -7,12 +7,15 @@ from urllib.parse import urlparse
 
 from broadcaster import Broadcast
 
+from pubsub.channels import Namespace
 from pubsub.redis_backend import RedisBackend
 
 
-def create_broadcast(url: str, *, on_reconnect: Callable[[], None] | None = None) -> Broadcast:
+def create_broadcast(url: str, *, namespace: Namespace | None = None,
+                     on_reconnect: Callable[[], None] | None = None) -> Broadcast:
     if urlparse(url).scheme in ("redis", "rediss"):
-        return Broadcast(backend=RedisBackend(url, on_reconnect=on_reconnect))
+        control = (namespace or Namespace()).control
+        return Broadcast(backend=RedisBackend(url, control_channel=control, on_reconnect=on_reconnect))
     return Broadcast(url)
 
 

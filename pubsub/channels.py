@@ -26,3 +26,24 @@ def user(subject: str) -> str:
     """A user's private notification stream. The subject is hashed: it may hold any
     character and any length, and a stream name is at most 60 characters."""
     return _USER_PREFIX + hashlib.sha256(subject.encode()).hexdigest()[:40]
+
+
+DEFAULT_PREFIX = "racewire:"
+_MAX_PREFIX = 64
+
+
+class Namespace:
+    """A deployment's channels on a shared broadcaster: every channel is its prefix followed by
+    the stream's name (the log and the cursors keep the bare stream names)."""
+
+    __slots__ = ("prefix", "control", "ping")
+
+    def __init__(self, prefix: str = DEFAULT_PREFIX) -> None:
+        if len(prefix) > _MAX_PREFIX or not all(c.isprintable() and not c.isspace() for c in prefix):
+            raise ValueError(f"a channel prefix is at most {_MAX_PREFIX} printable characters without spaces")
+        self.prefix = prefix
+        self.control = prefix + "control"  # held subscribed by the Redis backend
+        self.ping = prefix + "ping"  # published on by the readiness check
+
+    def channel(self, stream: str) -> str:
+        return self.prefix + stream

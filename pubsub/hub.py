@@ -1,6 +1,11 @@
 """The fan-out hub: one broadcaster subscription per channel per process, shared by every local
 listener, so an event is received and decoded once however many listen to it.
 
+Nothing on the broadcaster is trusted: a message is passed on only when its seal opens with the
+deployment's key (see pubsub/envelope.py) and it agrees with the log. The log is the only source of
+`seq`: the next seq passes straight on; one that skips ahead is read from the log instead, and a seq
+the log does not hold is refused, counted and logged, and never moves a channel on.
+
 The hub also keeps each channel in order and complete. It knows the last seq it passed on per
 channel; an event that skips ahead makes it read the missing ones from the log first, and a
 watchdog compares the log's heads with what it passed on, so an event whose publish failed, or
@@ -18,7 +23,9 @@ from typing import Protocol
 
 from broadcaster import Broadcast
 
-from pubsub.envelope import Envelope
+from pubsub.channels import Namespace
+from pubsub.envelope import Envelope, Refused, Seal
+from pubsub.rejections import Rejections
 from pubsub.telemetry import NO_TELEMETRY, Telemetry
 
 log = logging.getLogger(__name__)
@@ -74,12 +81,21 @@ class _Pump:
 
 
 class Hub:
+    """Listeners and channels are named by stream; `namespace` gives each stream's channel on the
+    broadcaster and `seal` its key. A hub without a seal has a key of its own: it hears only the
+    events it published itself, so a hub that shares a broadcaster with other processes must be
+    given the deployment's."""
+
     telemetry: Telemetry = NO_TELEMETRY
 
     def __init__(
-        self, broadcast: Broadcast, *, log: EventLog | None = None, buffer: int = 256, watch_interval: float = 1.0
+        self, broadcast: Broadcast, *, log: EventLog | None = None, buffer: int = 256, watch_interval: float = 1.0,
+        seal: Seal | None = None, namespace: Namespace | None = None,
     ) -> None:
         self._broadcast = broadcast
+        self._seal = seal or Seal.ephemeral()
+        self.namespace = namespace or Namespace()
+        self._rejections = Rejections(lambda: self.telemetry)
         self._log = log
         self._buffer = buffer
         self._watch_interval = watch_interval
@@ -113,7 +129,8 @@ class Hub:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def publish(self, event: Envelope) -> None:
-        await self._broadcast.publish(event.stream, event.encode())
+        channel = self.namespace.channel(event.stream)
+        await self._broadcast.publish(channel, self._seal.seal(channel, event))
         self.telemetry.published(event.stream)
 
     @asynccontextmanager
@@ -171,35 +188,70 @@ class Hub:
             del self._stopping[channel]
 
     async def _pump(self, channel: str, ready: asyncio.Event) -> None:
+        # `channel` is a stream's name here; `wire` is its channel on the broadcaster.
         # A channel being left must finish unsubscribing before it is subscribed again.
         previous = self._stopping.pop(channel, None)
         if previous is not None:
             await asyncio.wait({previous})
-        async with self._broadcast.subscribe(channel) as subscriber:
+        wire = self.namespace.channel(channel)
+        async with self._broadcast.subscribe(wire) as subscriber:
             if self._log is not None:
-                try:
-                    self._passed[channel] = (await self._log.heads([channel]))[channel]
-                except Exception:
-                    log.exception("reading the head of %s failed; its order is left to readers", channel)
+                await self._learn_head(channel)
             ready.set()
             async for message in subscriber:
                 try:
-                    event = Envelope.decode(message.message)
-                except (ValueError, KeyError, TypeError):
-                    log.warning("undecodable message on %s", channel)
+                    event = self._seal.open(wire, message.message, stream=channel)
+                except Refused as refused:
+                    self._rejections.refused(wire, refused.reason)
                     continue
                 await self._pass_on(channel, event)
 
+    async def _learn_head(self, channel: str) -> bool:
+        assert self._log is not None
+        try:
+            self._passed[channel] = (await self._log.heads([channel]))[channel]
+        except Exception:
+            log.exception("reading the head of %s failed; its events wait for the log", channel)
+            return False
+        return True
+
     async def _pass_on(self, channel: str, event: Envelope) -> None:
         async with self._lock(channel):
-            passed = self._passed.get(channel)
-            if passed is not None:
-                if event.seq <= passed:
-                    return
-                if event.seq > passed + 1 and self._log is not None:
-                    for missed in await self._read(channel, passed, event.seq - 1):
-                        self._fan_out(channel, missed)
-            self._fan_out(channel, event)
+            if channel not in self._listeners:
+                return  # left while this message waited
+            if self._log is None:
+                self._fan_out(channel, event)
+                return
+            if channel not in self._passed and not await self._learn_head(channel):
+                return  # not knowing where the log stands, pass on nothing it has not confirmed
+            passed = self._passed[channel]
+            if event.seq <= passed:
+                return  # already passed on (from the log, or a replay)
+            if event.seq == passed + 1:
+                self._fan_out(channel, event)
+                return
+            # Skipping ahead: the log says what happened up to this seq, and whether it did.
+            logged = await self._read(channel, passed, event.seq)
+            if logged is None:
+                return  # the watchdog reads them once the log answers again
+            for missed in logged:
+                self._fan_out(channel, missed)
+            if self._passed.get(channel, 0) < event.seq:
+                await self._check_in_log(channel, event.seq)
+
+    async def _check_in_log(self, channel: str, seq: int) -> None:
+        """A sealed message whose seq the log did not give back: refused if the log has no such
+        seq yet; if it has (a read capped short), the watchdog brings the rest."""
+        assert self._log is not None
+        try:
+            head = (await self._log.heads([channel]))[channel]
+        except Exception:
+            log.exception("reading the head of %s failed", channel)
+            return
+        if head < seq:
+            self._rejections.refused(self.namespace.channel(channel), "not_in_log")
+        else:
+            self.poke()
 
     def _fan_out(self, channel: str, event: Envelope) -> None:
         if event.seq <= self._passed.get(channel, 0):
@@ -209,13 +261,13 @@ class Hub:
         for listener in tuple(self._listeners.get(channel, ())):
             listener.deliver(event)
 
-    async def _read(self, channel: str, after: int, until: int) -> list[Envelope]:
+    async def _read(self, channel: str, after: int, until: int) -> list[Envelope] | None:
         assert self._log is not None
         try:
             return await self._log.read(channel, after=after, until=until)
         except Exception:
             log.exception("reading %s after %d from the log failed", channel, after)
-            return []
+            return None
 
     def _lock(self, channel: str) -> asyncio.Lock:
         lock = self._locks.get(channel)
@@ -248,5 +300,5 @@ class Hub:
                 continue
             async with self._lock(channel):
                 passed = self._passed.get(channel, 0)
-                for event in await self._read(channel, passed, heads[channel]):
+                for event in await self._read(channel, passed, heads[channel]) or ():
                     self._fan_out(channel, event)

@@ -17,13 +17,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
 
-# Subscribed for the backend's whole life, so the pub/sub connection always has a reader.
-CONTROL_CHANNEL = "racewire:control"
 _RETRY = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 
 
 class RedisBackend(BroadcastBackend):
-    def __init__(self, url: str, *, max_backoff: float = 5.0, on_reconnect: Callable[[], None] | None = None) -> None:
+    def __init__(self, url: str, *, control_channel: str = "racewire:control", max_backoff: float = 5.0,
+                 on_reconnect: Callable[[], None] | None = None) -> None:
+        # Subscribed for the backend's whole life, so the pub/sub connection always has a reader.
+        self._control_channel = control_channel
         self._redis = redis.Redis.from_url(url, health_check_interval=15, socket_connect_timeout=2)
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
@@ -34,7 +35,7 @@ class RedisBackend(BroadcastBackend):
         self.reconnects = 0
 
     async def connect(self) -> None:
-        await self._pubsub.subscribe(CONTROL_CHANNEL)
+        await self._pubsub.subscribe(self._control_channel)
         self.connected = True
         self._listener = asyncio.create_task(self._listen())
 
@@ -81,4 +82,6 @@ class RedisBackend(BroadcastBackend):
                     self._on_reconnect()
             backoff = 0.1
             if message is not None and message["type"] == "message":
-                self._queue.put_nowait(Event(message["channel"].decode(), message["data"].decode()))
+                # The data stays bytes: anyone may publish anything, and the hub's seal judges it.
+                channel = message["channel"].decode(errors="replace")
+                self._queue.put_nowait(Event(channel, message["data"]))

@@ -26,6 +26,10 @@ class Telemetry:
     def dropped(self, count: int) -> None:
         """Buffered events were dropped for a lagging subscriber (it catches up from the log)."""
 
+    def refused(self, reason: str) -> None:
+        """A message on the broadcaster was not passed on: unsealed, a bad MAC, invalid, for
+        another stream, or a seq the log does not hold."""
+
     def broadcaster_reconnected(self) -> None:
         """The broadcaster's connection came back."""
 

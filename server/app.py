@@ -20,12 +20,13 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pubsub.broadcast import create_broadcast, is_connected
+from pubsub.broadcast import is_connected
 from pubsub.hub import Hub
 from schema.limits import QueryLimits
 from schema.schema import build_schema
 from server import assets
 from server.body_limit import BodyLimit
+from server.broadcasting import deployment_broadcast, deployment_hub
 from server.graphql_view import RacewireGraphQL
 from server.logs import RequestIds, tag_request, with_subscription_ids
 from server.metrics import Metrics
@@ -71,9 +72,9 @@ class Runtime:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     db = Database(settings.database_url)
-    broadcast = create_broadcast(settings.broadcast_url, on_reconnect=lambda: (hub.poke(), metrics.broadcaster_reconnected()))
-    hub = Hub(broadcast, log=LogReader(db), buffer=settings.subscriber_buffer,
-              watch_interval=settings.watch_interval_seconds)
+    broadcast = deployment_broadcast(settings, on_reconnect=lambda: (hub.poke(), metrics.broadcaster_reconnected()))
+    hub = deployment_hub(settings, broadcast, log=LogReader(db), buffer=settings.subscriber_buffer,
+                         watch_interval=settings.watch_interval_seconds)
     graphql = RacewireGraphQL(schema=_schema_for(settings), settings=settings, db=db, hub=hub)
     metrics = hub.telemetry = Metrics(open_connections=lambda: graphql.open_connections)
     graphql.graphql_transport_ws_handler_class = with_subscription_ids(graphql.graphql_transport_ws_handler_class)
@@ -168,7 +169,7 @@ async def _ready(request: Request) -> JSONResponse:
 
 
 async def _ping_broadcast(runtime: Runtime) -> None:
-    await runtime.broadcast.publish("racewire:ping", "ping")
+    await runtime.broadcast.publish(runtime.hub.namespace.ping, "ping")
 
 
 async def _check(probe: object) -> str:

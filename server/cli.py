@@ -88,6 +88,7 @@ def _serve(args: argparse.Namespace) -> None:
     settings = Settings.from_env()
     if args.workers > 1 and (settings.is_sqlite or settings.broadcast_url.startswith("memory")):
         sys.exit("--workers > 1 needs a shared database (PostgreSQL) and RACEWIRE_BROADCAST_URL=redis://…")
+    _check_broadcast(settings)
     if args.workers > 1 and settings.demo:
         sys.exit("--demo runs one feed per process: with --workers, run `racewire demo` and `racewire feed` beside it")
     uvicorn.run(
@@ -100,6 +101,15 @@ def _serve(args: argparse.Namespace) -> None:
         access_log=settings.access_log,
         ws_max_size=settings.ws_max_message_bytes,
     )
+
+
+def _check_broadcast(settings: Settings) -> None:
+    from server.broadcasting import BroadcastSettingsError, broadcast_key, namespace
+
+    try:
+        broadcast_key(settings), namespace(settings)
+    except BroadcastSettingsError as error:
+        sys.exit(str(error))
 
 
 def _migrate(args: argparse.Namespace) -> None:
@@ -134,22 +144,22 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _feed(args: argparse.Namespace) -> None:
-    from pubsub.broadcast import create_broadcast
-    from pubsub.hub import Hub
+    from server.broadcasting import deployment_broadcast, deployment_hub
     from server.feed import run_feed
     from storage.database import Database
 
     async def run() -> None:
         settings = Settings.from_env()
         db = Database(settings.database_url)
-        broadcast = create_broadcast(settings.broadcast_url)
+        broadcast = deployment_broadcast(settings)
         await broadcast.connect()
         try:
-            await run_feed(db=db, hub=Hub(broadcast), interval=settings.feed_interval_seconds)
+            await run_feed(db=db, hub=deployment_hub(settings, broadcast), interval=settings.feed_interval_seconds)
         finally:
             await broadcast.disconnect()
             await db.dispose()
 
+    _check_broadcast(Settings.from_env())
     if Settings.from_env().broadcast_url.startswith("memory"):
         print("note: with memory:// only this process hears the feed; use serve --demo instead", file=sys.stderr)
     asyncio.run(run())

@@ -47,6 +47,9 @@ class Metrics(Telemetry):
                                    registry=r)
         self.drops = Counter("racewire_dropped_events", "Buffered events dropped for lagging subscribers.",
                              registry=r)
+        self.refusals = Counter("racewire_broadcast_refused",
+                                "Broadcaster messages not passed on, by reason (a forgery, another deployment, "
+                                "or a seq the log does not hold).", ["reason"], registry=r)
         self.reconnects = Counter("racewire_broadcaster_reconnects", "Times the broadcaster reconnected.",
                                   registry=r)
         self.mutations = Histogram("racewire_mutation_seconds", "Mutation latency.", ["mutation"],
@@ -75,6 +78,9 @@ class Metrics(Telemetry):
 
     def dropped(self, count: int) -> None:
         self.drops.inc(count)
+
+    def refused(self, reason: str) -> None:
+        self.refusals.labels(reason).inc()
 
     def broadcaster_reconnected(self) -> None:
         self.reconnects.inc()

@@ -13,6 +13,8 @@ PREFIX = "RACEWIRE_"
 class Settings:
     database_url: str = "sqlite+aiosqlite:///racewire.db"
     broadcast_url: str = "memory://"
+    broadcast_key: str = ""  # empty: derived from jwt_secret (server/broadcasting.py)
+    channel_prefix: str = "racewire:"
     jwt_secret: str = "racewire-dev-secret-change-me-0123456789"
     jwt_algorithms: tuple[str, ...] = ("HS256",)
     jwt_public_key: str = ""

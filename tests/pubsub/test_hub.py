@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
+import pytest
 from broadcaster import Broadcast
 
-from pubsub.envelope import Envelope
+from pubsub.envelope import Envelope, Seal
 from pubsub.hub import Hub
+from pubsub.rejections import Rejections
+from pubsub.telemetry import Telemetry
 
 
 def event(seq: int, stream: str = "odds:1") -> Envelope:
@@ -94,3 +98,86 @@ async def test_the_hub_puts_out_of_order_events_back_in_order(db: Any) -> None:
             received = [await asyncio.wait_for(listener.get(), 5) for _ in range(3)]
             assert [e.seq for e in received] == [1, 2, 3] and listener.empty()
         await hub.close()
+
+
+class Counted(Telemetry):
+    def __init__(self) -> None:
+        self.refusals: list[str] = []
+        self._changed = asyncio.Event()
+
+    def refused(self, reason: str) -> None:
+        self.refusals.append(reason)
+        self._changed.set()
+
+    async def wait_for(self, count: int) -> list[str]:
+        while len(self.refusals) < count:
+            self._changed.clear()
+            await asyncio.wait_for(self._changed.wait(), 5)
+        return self.refusals
+
+
+async def test_forged_messages_are_refused_and_counted_and_real_events_still_arrive(db: Any) -> None:
+    from datetime import datetime, timezone
+
+    from storage import events
+    from storage.events import LogReader
+
+    seal = Seal(b"deployment-key-0123456789abcdef!")
+    async with Broadcast("memory://") as broadcast:
+        hub = Hub(broadcast, log=LogReader(db), watch_interval=60, seal=seal)
+        hub.telemetry = counted = Counted()
+        async with hub.listen(["odds:3"]) as listener:
+            channel = hub.namespace.channel("odds:3")
+            ahead = event(999_999_999, "odds:3")
+            for forged in (ahead.encode(), Seal(b"another-deployment-key-012345678").seal(channel, ahead),
+                           b"\xff garbage", seal.seal(hub.namespace.channel("odds:4"), ahead)):
+                await broadcast.publish(channel, forged)
+            await broadcast.publish(channel, seal.seal(channel, ahead))  # sealed, but not in the log
+            assert await counted.wait_for(5) == ["unsealed", "bad_mac", "unsealed", "bad_mac", "not_in_log"]
+            async with db.write() as session:
+                real = await events.append(session, stream="odds:3", kind="odds", payload={},
+                                           now=datetime.now(timezone.utc))
+            await hub.publish(real)
+            assert await asyncio.wait_for(listener.get(), 5) == real and listener.empty()
+            assert len(counted.refusals) == 5
+        await hub.close()
+
+
+async def test_a_sealed_replay_of_an_old_event_is_not_passed_on_again(db: Any) -> None:
+    from datetime import datetime, timezone
+
+    from storage import events
+    from storage.events import LogReader
+
+    async with Broadcast("memory://") as broadcast:
+        hub = Hub(broadcast, log=LogReader(db), watch_interval=60)
+        async with hub.listen(["odds:6"]) as listener:
+            stored = []
+            for _ in range(2):
+                async with db.write() as session:
+                    stored.append(await events.append(session, stream="odds:6", kind="odds", payload={},
+                                                      now=datetime.now(timezone.utc)))
+                await hub.publish(stored[-1])
+            await hub.publish(stored[0])
+            await hub.publish(stored[1])
+            async with db.write() as session:
+                stored.append(await events.append(session, stream="odds:6", kind="odds", payload={},
+                                                  now=datetime.now(timezone.utc)))
+            await hub.publish(stored[2])
+            assert [await asyncio.wait_for(listener.get(), 5) for _ in range(3)] == stored
+            assert listener.empty()
+        await hub.close()
+
+
+def test_refusals_are_all_counted_but_logged_at_most_once_per_interval(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    counted = Counted()
+    rejections = Rejections(lambda: counted, interval=10, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="pubsub.hub"):
+        for _ in range(1000):
+            rejections.refused("racewire:odds:1", "bad_mac")
+        now[0] = 10.5
+        rejections.refused("racewire:odds:1", "unsealed")
+    assert len(counted.refusals) == 1001
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and "bad_mac" in lines[0] and "unsealed" in lines[1] and "999 more" in lines[1]

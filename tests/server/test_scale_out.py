@@ -21,11 +21,11 @@ from websockets.exceptions import ConnectionClosed
 from conftest import card
 from live_server import GraphQLWs, ServerProcess
 from redis_server import RedisServer
-from pubsub.broadcast import create_broadcast
-from pubsub.hub import Hub
 from resolvers.race_cards import load_race_cards
 from resolvers.store_odds import Quote, StoreOdds, store_odds
 from server.auth import create_access_token
+from server.broadcasting import deployment_broadcast, deployment_hub
+from server.settings import Settings
 from storage.database import Database
 
 SECRET = "scale-out-secret-0123456789abcdefghijkl"
@@ -300,8 +300,10 @@ class Feed:
 
     def __init__(self, db_url: str, redis_url: str) -> None:
         self.db = Database(db_url)
-        self.broadcast = create_broadcast(redis_url)
-        self.hub = Hub(self.broadcast)
+        # The servers' deployment: the same broadcast key (derived from SECRET) and channel prefix.
+        settings = Settings(broadcast_url=redis_url, jwt_secret=SECRET)
+        self.broadcast = deployment_broadcast(settings)
+        self.hub = deployment_hub(settings, self.broadcast)
         self.at = datetime.now(timezone.utc) - timedelta(hours=3)
         self.stored = 0
 
