@@ -28,7 +28,7 @@ from server import assets
 from server.graphql_view import RacewireGraphQL
 from server.logs import RequestIds, tag_request, with_subscription_ids
 from server.metrics import Metrics
-from server.settings import Settings
+from server.settings import Settings, refuse_unsafe
 from storage import events
 from storage.events import LogReader
 from storage.database import Database
@@ -69,6 +69,7 @@ class Runtime:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    refuse_unsafe(settings)
     db = Database(settings.database_url)
     broadcast = create_broadcast(settings.broadcast_url, on_reconnect=lambda: (hub.poke(), metrics.broadcaster_reconnected()))
     hub = Hub(broadcast, log=LogReader(db), buffer=settings.subscriber_buffer,

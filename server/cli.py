@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from server.settings import PREFIX, Settings
+from server.settings import PREFIX, Settings, refuse_unsafe
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "graphql" / "schema.graphql"
 
@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="mint a development token signed with RACEWIRE_JWT_SECRET")
     token.add_argument("--sub", default="dev", help="the token's subject")
     token.add_argument("--scope", action="append", default=[], help="a scope (repeat, or space-separated)")
+    token.add_argument("--source", action="append", default=None,
+                       help="a source the token may write odds for (repeat; without it, any source)")
     token.add_argument("--hours", type=float, default=12, help="lifetime in hours")
     token.set_defaults(run=_token)
 
@@ -58,6 +60,7 @@ def _serve(args: argparse.Namespace) -> None:
         if value is not None:
             os.environ[PREFIX + name] = str(value)
     settings = Settings.from_env()
+    refuse_unsafe(settings)  # before uvicorn starts: one message, not one per worker
     if args.workers > 1 and (settings.is_sqlite or settings.broadcast_url.startswith("memory")):
         sys.exit("--workers > 1 needs a shared database (PostgreSQL) and RACEWIRE_BROADCAST_URL=redis://…")
     if args.workers > 1 and settings.demo:
@@ -129,9 +132,13 @@ def _feed(args: argparse.Namespace) -> None:
 def _token(args: argparse.Namespace) -> None:
     from server.auth import create_access_token
 
+    settings = Settings.from_env()
+    if not settings.own_jwt_secret:
+        sys.exit("racewire: no secret to sign with: set RACEWIRE_JWT_SECRET "
+                 "(with RACEWIRE_PRODUCTION=true the development secret is refused)")
     scopes = [part for value in args.scope for part in value.split()]
-    print(create_access_token(secret=Settings.from_env().jwt_secret, subject=args.sub, scopes=scopes,
-                              ttl=timedelta(hours=args.hours)))
+    print(create_access_token(secret=settings.own_jwt_secret, subject=args.sub, scopes=scopes,
+                              sources=args.source, ttl=timedelta(hours=args.hours)))
 
 
 def _export_schema(args: argparse.Namespace) -> None:
