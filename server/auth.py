@@ -39,11 +39,12 @@ _REFUSALS: tuple[tuple[type[Exception] | tuple[type[Exception], ...], str], ...]
     (jwt.InvalidAudienceError, "the token is for another audience"),
     (jwt.InvalidIssuerError, "the token is from another issuer"),
     (jwt.InvalidSignatureError, "the token's signature does not verify"),
-    ((jwt.MissingRequiredClaimError, jwt.InvalidIssuedAtError, jwt_errors.InvalidSubjectError, jwt_errors.InvalidJTIError),
-     "the token's claims are malformed"),
+    ((jwt.MissingRequiredClaimError, jwt.InvalidIssuedAtError, jwt_errors.InvalidSubjectError,
+      jwt_errors.InvalidJTIError), "the token's claims are malformed"),
     ((jwt.InvalidAlgorithmError, jwt.InvalidKeyError), ALGORITHM_REFUSED),
     (jwt.PyJWKClientConnectionError, "the signing keys cannot be fetched just now: try again shortly"),
-    ((jwt.PyJWKClientError, jwt_errors.PyJWKError, jwt_errors.PyJWKSetError), "no signing key of this server matches the token"),
+    ((jwt.PyJWKClientError, jwt_errors.PyJWKError, jwt_errors.PyJWKSetError),
+     "no signing key of this server matches the token"),
 )
 
 

@@ -122,8 +122,9 @@ class Settings:
                 f"{MIN_JWT_SECRET_DISTINCT} different characters): use {MIN_JWT_SECRET_BYTES} random bytes or more "
                 "(e.g. `openssl rand -hex 32`)"
             )
-        hmac = bool(secret) and any(a.startswith("HS") for a in self.jwt_algorithms)
-        keys = bool(self.jwt_public_key or self.jwt_jwks_url) and any(not a.startswith("HS") for a in self.jwt_algorithms)
+        asymmetric = [a for a in self.jwt_algorithms if not a.startswith("HS")]
+        hmac = bool(secret) and len(asymmetric) < len(self.jwt_algorithms)
+        keys = bool(self.jwt_public_key or self.jwt_jwks_url) and bool(asymmetric)
         if not (hmac or keys):
             problems.append(
                 "no way to check tokens is configured: set RACEWIRE_JWT_SECRET (at least "

@@ -30,7 +30,8 @@ STORE_FULL = "mutation($input: StoreOddsInput!) { storeOdds(input: $input) { seq
 
 
 def odds(race: dict[str, Any], source: str, decimal: float = 3.0, key: str | None = None) -> dict[str, Any]:
-    value: dict[str, Any] = {"raceId": race["id"], "source": source, "observedAt": datetime.now(timezone.utc).isoformat(),
+    value: dict[str, Any] = {"raceId": race["id"], "source": source,
+                             "observedAt": datetime.now(timezone.utc).isoformat(),
                              "prices": [{"runnerId": race["runners"][0], "decimal": decimal}]}
     if key is not None:
         value["idempotencyKey"] = key

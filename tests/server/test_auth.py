@@ -109,8 +109,8 @@ def test_each_kind_of_bad_claim_has_its_own_fixed_message() -> None:
     assert refused(reader(), jwt.encode({**claims(), "sub": 7}, SECRET)) == "the token's claims are malformed"
     assert refused(reader(), signed(SECRET, subject="x" * 201)) == "the token's sub must be 1 to 200 characters"
     assert refused(reader(), signed(SECRET, subject="")) == "the token's sub must be 1 to 200 characters"
-    assert refused(reader(), signed(SECRET, sources="bet365")) == "the token's sources must be a list of source codes"
-    assert refused(reader(), signed(SECRET, sources=["bet365", 7])) == "the token's sources must be a list of source codes"
+    for sources in ("bet365", ["bet365", 7], {"bet365": True}):
+        assert refused(reader(), signed(SECRET, sources=sources)) == "the token's sources must be a list of source codes"
 
 
 def test_sources_come_from_the_sources_claim_and_are_none_without_it() -> None:
