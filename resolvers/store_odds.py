@@ -20,8 +20,9 @@ from pubsub.envelope import Envelope
 from pubsub.hub import Hub
 from resolvers.alert_firing import fire_price_alerts
 from resolvers.cursors import encode_positions
-from resolvers.errors import BadUserInput, Conflict, NotFound
+from resolvers.errors import BadUserInput, Conflict, Forbidden, NotFound
 from resolvers.publishing import publish_committed
+from resolvers.viewer import Viewer
 from resolvers.write_batches import WriteBatches
 from storage import events, idempotency, prices, races
 from storage.database import Database
@@ -32,6 +33,7 @@ MAX_QUOTES = 100
 MAX_BATCH = 100  # commands per transaction
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 SOURCE_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
+SERVER = ""  # the subject of the server's own writes (its feed): no token's subject is empty
 
 
 @dataclass(frozen=True)
@@ -62,16 +64,30 @@ class StoreOddsOutcome:
     replayed: bool = False
 
 
-async def store_odds(*, db: Database, hub: Hub, command: StoreOdds) -> StoreOddsOutcome:
+async def store_odds(
+    *, db: Database, hub: Hub, command: StoreOdds, writer: Viewer | None = None, require_sources: bool = False
+) -> StoreOddsOutcome:
+    """Stores one call. `writer` is the token's viewer (None: the server's own feed): its idempotency
+    keys are its own, and it may write only the sources its token names (`require_sources`: a
+    token that names none may write none)."""
     with hub.telemetry.mutation("storeOdds"):
         _validate(command)
-        return await _writer(db).submit(_Write(hub, command))
+        if writer is not None:
+            _authorize(writer, command.source, required=require_sources)
+        subject = SERVER if writer is None else writer.subject or SERVER
+        return await _writer(db).submit(_Write(hub, command, subject))
 
 
 @dataclass(frozen=True)
 class _Write:
     hub: Hub
     command: StoreOdds
+    subject: str
+
+    @property
+    def owned_key(self) -> idempotency.Owned | None:
+        key = self.command.idempotency_key
+        return None if key is None else (self.subject, key)
 
 
 _writers: WeakKeyDictionary[Database, WriteBatches[_Write, StoreOddsOutcome]] = WeakKeyDictionary()
@@ -83,19 +99,31 @@ def _writer(db: Database) -> WriteBatches[_Write, StoreOddsOutcome]:
     if writer is None:
         writer = _writers[db] = WriteBatches(
             functools.partial(_store_and_publish, db), max_batch=MAX_BATCH,
-            key=lambda write: write.command.idempotency_key,
+            key=lambda write: write.owned_key,
         )
     return writer
 
 
 async def _store_and_publish(db: Database, writes: list[_Write]) -> list[StoreOddsOutcome | Exception]:
-    results, events = await _store(db, [write.command for write in writes])
+    results, events = await _store(db, writes)
     for write, event in zip(writes, events):
         await publish_committed(write.hub, event)
     for hub in {id(write.hub): write.hub for write in writes}.values():
         published = [event for write, event in zip(writes, events) if event is not None and write.hub is hub]
         await fire_price_alerts(db=db, hub=hub, events=published)
     return results
+
+
+def _authorize(writer: Viewer, source: str, *, required: bool) -> None:
+    if writer.sources is None:
+        if required:
+            raise Forbidden(
+                f"this server takes odds only from tokens that name their sources: the token has no "
+                f"sources claim, so it may not write source '{source}'", field="source", source=source,
+            )
+        return
+    if source not in writer.sources:
+        raise Forbidden(f"the token may not write source '{source}'", field="source", source=source)
 
 
 def _validate(command: StoreOdds) -> None:
@@ -127,28 +155,29 @@ def _validate(command: StoreOdds) -> None:
 
 
 async def _store(
-    db: Database, commands: list[StoreOdds]
+    db: Database, writes: list[_Write]
 ) -> tuple[list[StoreOddsOutcome | Exception], list[Envelope | None]]:
-    """Stores the commands in one transaction, in order, as if one after another: a refused
-    command writes nothing and leaves the others alone."""
+    """Stores the writes in one transaction, in order, as if one after another: a refused
+    write stores nothing and leaves the others alone."""
     now = datetime.now(timezone.utc)
     results: list[StoreOddsOutcome | Exception] = []
     async with db.write() as session:
-        keys = [c.idempotency_key for c in commands if c.idempotency_key is not None]
-        earlier = await idempotency.find_many(session, keys)
-        fresh = [c for c in commands if c.idempotency_key not in earlier]
+        earlier = await idempotency.find_many(session, [w.owned_key for w in writes if w.owned_key is not None])
+        fresh = [w.command for w in writes if w.owned_key not in earlier]
         written, appended = await _write(session, fresh, now) if fresh else ({}, {})
-        for command in commands:
-            key = command.idempotency_key
-            results.append(_replay(earlier[key], command) if key in earlier else written[id(command)])
+        for write in writes:
+            key = write.owned_key
+            if key is not None and key in earlier:
+                results.append(_replay(earlier[key], write.command))
+            else:
+                results.append(written[id(write.command)])
         await idempotency.remember_many(session, [
-            {"key": c.idempotency_key, "request_hash": _request_hash(c), "response": asdict(outcome),
-             "created_at": now}
-            for c, outcome in zip(commands, results)
-            if c.idempotency_key is not None and c.idempotency_key not in earlier
-            and isinstance(outcome, StoreOddsOutcome)
+            {"subject": w.subject, "key": w.command.idempotency_key, "request_hash": _request_hash(w.command),
+             "response": asdict(outcome), "created_at": now}
+            for w, outcome in zip(writes, results)
+            if w.owned_key is not None and w.owned_key not in earlier and isinstance(outcome, StoreOddsOutcome)
         ])
-    return results, [appended.get(id(command)) for command in commands]
+    return results, [appended.get(id(write.command)) for write in writes]
 
 
 async def _write(

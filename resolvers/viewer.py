@@ -1,4 +1,4 @@
-"""Who is asking: the token's subject and scopes, or nobody."""
+"""Who is asking: the token's subject, scopes and writable sources, or nobody."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from dataclasses import dataclass
 class Viewer:
     subject: str | None
     scopes: frozenset[str]
+    # The odds sources the token may write (its `sources` claim); None: the token names none.
+    sources: frozenset[str] | None = None
 
     @property
     def authenticated(self) -> bool:

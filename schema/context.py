@@ -22,6 +22,8 @@ class Limits:
     max_race_ids: int = 50
     # Partners-only: every operation needs a valid token.
     require_auth: bool = False
+    # storeOdds only from tokens that name the sources they may write.
+    require_token_sources: bool = False
 
 
 @dataclass

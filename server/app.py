@@ -30,7 +30,7 @@ from server.broadcasting import deployment_broadcast, deployment_hub
 from server.graphql_view import RacewireGraphQL
 from server.logs import RequestIds, tag_request, with_subscription_ids
 from server.metrics import Metrics
-from server.settings import Settings
+from server.settings import Settings, refuse_unsafe
 from storage import events
 from storage.events import LogReader
 from storage.database import Database
@@ -71,6 +71,7 @@ class Runtime:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    refuse_unsafe(settings)
     db = Database(settings.database_url)
     broadcast = deployment_broadcast(settings, on_reconnect=lambda: (hub.poke(), metrics.broadcaster_reconnected()))
     hub = deployment_hub(settings, broadcast, log=LogReader(db), buffer=settings.subscriber_buffer,

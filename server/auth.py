@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import jwt
+from jwt import exceptions as jwt_errors
 
 from resolvers.viewer import ANONYMOUS, Viewer
 from server.settings import Settings
@@ -20,7 +21,31 @@ KNOWN_ALGORITHMS = HMAC_ALGORITHMS | {"RS256", "RS384", "RS512", "PS256", "ES256
 
 
 class InvalidToken(Exception):
-    pass
+    """A refused token. Its message is one fixed sentence per kind of refusal, never the decoder's
+    own text, which would echo the token's bytes and the library's internals to whoever sent it."""
+
+
+MAX_SUBJECT_LENGTH = 200  # the width of every column keyed by a subject
+MALFORMED = "the token is malformed"
+HEADER_REFUSED = "the Authorization header must be 'Bearer <token>'"
+ALGORITHM_REFUSED = "the token's algorithm is not accepted by this server"
+SUBJECT_REFUSED = f"the token's sub must be 1 to {MAX_SUBJECT_LENGTH} characters"
+SCOPE_REFUSED = "the token's scope must be a space-separated string, or scp a list of strings"
+SOURCES_REFUSED = "the token's sources must be a list of source codes"
+# Most specific first: several are subclasses of DecodeError or of one another.
+_REFUSALS: tuple[tuple[type[Exception] | tuple[type[Exception], ...], str], ...] = (
+    (jwt.ExpiredSignatureError, "the token has expired: get a fresh one"),
+    (jwt.ImmatureSignatureError, "the token is not valid yet (nbf or iat is in the future)"),
+    (jwt.InvalidAudienceError, "the token is for another audience"),
+    (jwt.InvalidIssuerError, "the token is from another issuer"),
+    (jwt.InvalidSignatureError, "the token's signature does not verify"),
+    ((jwt.MissingRequiredClaimError, jwt.InvalidIssuedAtError, jwt_errors.InvalidSubjectError,
+      jwt_errors.InvalidJTIError), "the token's claims are malformed"),
+    ((jwt.InvalidAlgorithmError, jwt.InvalidKeyError), ALGORITHM_REFUSED),
+    (jwt.PyJWKClientConnectionError, "the signing keys cannot be fetched just now: try again shortly"),
+    ((jwt.PyJWKClientError, jwt_errors.PyJWKError, jwt_errors.PyJWKSetError),
+     "no signing key of this server matches the token"),
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +72,7 @@ class JwtConfig:
 
 def jwt_config(settings: Settings) -> JwtConfig:
     return JwtConfig(
-        secret=settings.jwt_secret, algorithms=settings.jwt_algorithms, public_key=settings.jwt_public_key,
+        secret=settings.own_jwt_secret, algorithms=settings.jwt_algorithms, public_key=settings.jwt_public_key,
         jwks_url=settings.jwt_jwks_url, audience=settings.jwt_audience, issuer=settings.jwt_issuer,
         leeway_seconds=settings.jwt_leeway_seconds,
     )
@@ -89,18 +114,24 @@ class TokenReader:
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
             if algorithm not in self.config.algorithms:
-                raise InvalidToken(f"algorithm {algorithm!r} is not allowed")
+                raise InvalidToken(ALGORITHM_REFUSED)
             claims = jwt.decode(
                 token, self._key_for(token, str(algorithm)), algorithms=[str(algorithm)],
                 audience=self.config.audience or None, issuer=self.config.issuer or None,
                 leeway=self.config.leeway_seconds,
-                options={"require": ["exp", "sub", *(["aud"] if self.config.audience else []),
-                                     *(["iss"] if self.config.issuer else [])]},
+                options={"require": list(self._required)},
             )
-        except (jwt.InvalidTokenError, jwt.PyJWKClientError) as error:
-            raise InvalidToken(str(error)) from None
-        return Token(viewer=Viewer(subject=str(claims["sub"]), scopes=_scopes(claims)),
+        except jwt.PyJWTError as error:
+            raise _refusal(error, self._required) from None
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not 1 <= len(subject) <= MAX_SUBJECT_LENGTH:
+            raise InvalidToken(SUBJECT_REFUSED)
+        return Token(viewer=Viewer(subject=subject, scopes=_scopes(claims), sources=_sources(claims)),
                      expires_at=float(claims["exp"]))
+
+    @property
+    def _required(self) -> tuple[str, ...]:
+        return ("exp", "sub", *(["aud"] if self.config.audience else []), *(["iss"] if self.config.issuer else []))
 
     def from_header(self, value: str | None) -> Token | None:
         """The token of an `Authorization` header: None without one."""
@@ -108,13 +139,13 @@ class TokenReader:
             return None
         scheme, _, token = value.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise InvalidToken("Authorization must be 'Bearer <token>'")
+            raise InvalidToken(HEADER_REFUSED)
         return self.decode(token.strip())
 
     def _key_for(self, token: str, algorithm: str) -> Any:
         if algorithm in HMAC_ALGORITHMS:
             if not self.config.secret:
-                raise InvalidToken("no shared secret is configured")
+                raise InvalidToken(ALGORITHM_REFUSED)
             return self.config.secret
         if self._jwks is not None:
             return self._jwks.get_signing_key_from_jwt(token).key
@@ -129,14 +160,36 @@ def _scopes(claims: dict[str, Any]) -> frozenset[str]:
         return frozenset(scope.split())
     if isinstance(scope, list) and all(isinstance(item, str) for item in scope):
         return frozenset(scope)
-    raise InvalidToken("scope must be a space-separated string, or scp a list of strings")
+    raise InvalidToken(SCOPE_REFUSED)
+
+
+def _sources(claims: dict[str, Any]) -> frozenset[str] | None:
+    """The odds sources the token may write: None without a `sources` claim."""
+    sources = claims.get("sources")
+    if sources is None:
+        return None
+    if isinstance(sources, list) and all(isinstance(item, str) for item in sources):
+        return frozenset(sources)
+    raise InvalidToken(SOURCES_REFUSED)
+
+
+def _refusal(error: jwt.PyJWTError, required: tuple[str, ...]) -> InvalidToken:
+    if isinstance(error, jwt.MissingRequiredClaimError) and error.claim in required:
+        return InvalidToken(f"the token lacks the required claim '{error.claim}'")
+    for kind, message in _REFUSALS:
+        if isinstance(error, kind):
+            return InvalidToken(message)
+    return InvalidToken(MALFORMED)
 
 
 def create_access_token(
-    *, secret: str, subject: str, scopes: Iterable[str], ttl: timedelta = timedelta(hours=12)
+    *, secret: str, subject: str, scopes: Iterable[str], sources: Iterable[str] | None = None,
+    ttl: timedelta = timedelta(hours=12),
 ) -> str:
     now = datetime.now(timezone.utc)
-    claims = {"sub": subject, "scope": " ".join(sorted(set(scopes))), "iat": now, "exp": now + ttl}
+    claims: dict[str, Any] = {"sub": subject, "scope": " ".join(sorted(set(scopes))), "iat": now, "exp": now + ttl}
+    if sources is not None:
+        claims["sources"] = sorted(set(sources))
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from server.settings import PREFIX, Settings
+from server.settings import PREFIX, Settings, refuse_unsafe
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "graphql" / "schema.graphql"
 
@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--sub", default="dev", help="the token's subject (default %(default)s)")
     token.add_argument("--scope", action="append", default=[],
                        help=f"a scope, one of {', '.join(_SCOPES)} (repeat, or space-separated; none: read only)")
+    token.add_argument("--source", action="append", default=None,
+                       help="a source the token may write odds for (repeat; without it, any source)")
     token.add_argument("--hours", type=float, default=12, help="lifetime in hours (default %(default)s)")
     token.set_defaults(run=_token)
 
@@ -86,6 +88,7 @@ def _serve(args: argparse.Namespace) -> None:
         if value is not None:
             os.environ[PREFIX + name] = str(value)
     settings = Settings.from_env()
+    refuse_unsafe(settings)  # before uvicorn starts: one message, not one per worker
     if args.workers > 1 and (settings.is_sqlite or settings.broadcast_url.startswith("memory")):
         sys.exit("--workers > 1 needs a shared database (PostgreSQL) and RACEWIRE_BROADCAST_URL=redis://…")
     _check_broadcast(settings)
@@ -168,12 +171,16 @@ def _feed(args: argparse.Namespace) -> None:
 def _token(args: argparse.Namespace) -> int:
     from server.auth import create_access_token
 
+    settings = Settings.from_env()
+    if not settings.own_jwt_secret:
+        sys.exit("racewire: no secret to sign with: set RACEWIRE_JWT_SECRET "
+                 "(with RACEWIRE_PRODUCTION=true the development secret is refused)")
     scopes = [part for value in args.scope for part in value.split()]
     unknown = sorted(set(scopes) - set(_SCOPES))
     if unknown:
         print(f"racewire token: unknown scope {', '.join(unknown)} (known: {', '.join(_SCOPES)})", file=sys.stderr)
         return 2
-    print(create_access_token(secret=Settings.from_env().jwt_secret, subject=args.sub, scopes=scopes,
+    print(create_access_token(secret=settings.own_jwt_secret, subject=args.sub, scopes=scopes, sources=args.source,
                               ttl=timedelta(hours=args.hours)))
     return 0
 

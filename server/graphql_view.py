@@ -79,7 +79,8 @@ class RacewireGraphQL(GraphQL[Context, None]):
         self._db = db
         self._hub = hub
         self._limits = Limits(max_page_size=settings.max_page_size, max_race_ids=settings.max_race_ids,
-                              require_auth=settings.require_auth)
+                              require_auth=settings.require_auth,
+                              require_token_sources=settings.token_sources_required)
         self._mutations = KeyedBuckets(settings.mutations_per_second, settings.mutation_burst)
         self._connections = ConnectionCounter(settings.max_connections_per_client)
         self.streams = StreamGuard(self._connections, allowed_origins=self.allowed_origins,
@@ -254,7 +255,7 @@ class RacewireGraphQL(GraphQL[Context, None]):
             else:
                 token = self.tokens.from_header(header)
         except InvalidToken as error:
-            context.auth_error = f"invalid token: {error}"
+            context.auth_error = str(error)
             return
         context.auth_error = None
         if token is not None:

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 PREFIX = "RACEWIRE_"
+# Signs and checks tokens out of the box, for development only: refused in production.
+DEV_JWT_SECRET = "racewire-dev-secret-change-me-0123456789"
+MIN_JWT_SECRET_BYTES = 32
+MIN_JWT_SECRET_DISTINCT = 8
+STARTUP_FAILURE = 3  # uvicorn's: a worker that exits with it is not restarted
+
+
+class InvalidSettings(ValueError):
+    """Settings this server refuses to start with."""
 
 
 @dataclass(frozen=True)
@@ -15,7 +25,7 @@ class Settings:
     broadcast_url: str = "memory://"
     broadcast_key: str = ""  # empty: derived from jwt_secret (server/broadcasting.py)
     channel_prefix: str = "racewire:"
-    jwt_secret: str = "racewire-dev-secret-change-me-0123456789"
+    jwt_secret: str = DEV_JWT_SECRET
     jwt_algorithms: tuple[str, ...] = ("HS256",)
     jwt_public_key: str = ""
     jwt_jwks_url: str = ""
@@ -23,6 +33,7 @@ class Settings:
     jwt_issuer: str = ""
     jwt_leeway_seconds: float = 10.0
     require_auth: bool = False
+    require_token_sources: bool | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     cors_origins: tuple[str, ...] = ()
@@ -93,6 +104,52 @@ class Settings:
     @property
     def introspection_enabled(self) -> bool:
         return (not self.production) if self.introspection is None else self.introspection
+
+    @property
+    def token_sources_required(self) -> bool:
+        return self.production if self.require_token_sources is None else self.require_token_sources
+
+    @property
+    def own_jwt_secret(self) -> str:
+        """The secret HS* tokens are checked against: never the development secret in production."""
+        return "" if self.production and self.jwt_secret == DEV_JWT_SECRET else self.jwt_secret
+
+    def check(self) -> None:
+        """Raises InvalidSettings naming every setting that production refuses."""
+        problems = self._production_problems() if self.production else []
+        if problems:
+            raise InvalidSettings("RACEWIRE_PRODUCTION=true, but " + "; and ".join(problems))
+
+    def _production_problems(self) -> list[str]:
+        problems = []
+        secret = self.own_jwt_secret
+        if secret and (len(secret.encode()) < MIN_JWT_SECRET_BYTES or len(set(secret)) < MIN_JWT_SECRET_DISTINCT):
+            problems.append(
+                f"RACEWIRE_JWT_SECRET is too weak (under {MIN_JWT_SECRET_BYTES} bytes, or under "
+                f"{MIN_JWT_SECRET_DISTINCT} different characters): use {MIN_JWT_SECRET_BYTES} random bytes or more "
+                "(e.g. `openssl rand -hex 32`)"
+            )
+        asymmetric = [a for a in self.jwt_algorithms if not a.startswith("HS")]
+        hmac = bool(secret) and len(asymmetric) < len(self.jwt_algorithms)
+        keys = bool(self.jwt_public_key or self.jwt_jwks_url) and bool(asymmetric)
+        if not (hmac or keys):
+            problems.append(
+                "no way to check tokens is configured: set RACEWIRE_JWT_SECRET (at least "
+                f"{MIN_JWT_SECRET_BYTES} random bytes, e.g. `openssl rand -hex 32`), or RACEWIRE_JWT_PUBLIC_KEY / "
+                "RACEWIRE_JWT_JWKS_URL with an RS*/ES* algorithm in RACEWIRE_JWT_ALGORITHMS; "
+                "the built-in development secret is never accepted in production"
+            )
+        return problems
+
+
+def refuse_unsafe(settings: Settings) -> None:
+    """Ends the process, saying why, on settings production refuses: with uvicorn's exit status
+    for a failed start, so its supervisor stops rather than restarting every worker forever."""
+    try:
+        settings.check()
+    except InvalidSettings as error:
+        print(f"racewire: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(STARTUP_FAILURE) from None
 
 
 def _parse(raw: str, kind: object) -> object:

@@ -170,6 +170,9 @@ class Event(Base):
 class IdempotencyKey(Base):
     __tablename__ = "idempotency_keys"
 
+    # Whose key it is, a token's subject ('' for the server's own writes): one writer's key never
+    # answers another's call.
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     response: Mapped[dict[str, object]] = mapped_column(JSON)

@@ -23,13 +23,17 @@ class RunnerPriceInput:
 @strawberry.input(description="One source's prices for runners of one race at one moment.")
 class StoreOddsInput:
     race_id: strawberry.ID = strawberry.field(description="The race; it must accept prices (before OFF, not ABANDONED).")
-    source: str = strawberry.field(description="The bookmaker or exchange code, e.g. 'bet365' (a-z, 0-9, . _ -).")
+    source: str = strawberry.field(
+        description="The bookmaker or exchange code, e.g. 'bet365' (a-z, 0-9, . _ -); one the token's `sources` "
+        "claim names, when it has one (FORBIDDEN otherwise)."
+    )
     observed_at: datetime = strawberry.field(
         description="When the source offered these prices, with time zone. Older than a stored quote: reported stale."
     )
     prices: list[RunnerPriceInput] = strawberry.field(description="1 to 100 runner prices, one per runner.")
     idempotency_key: str | None = strawberry.field(
-        default=None, description="Retries with the same key get the first answer and store nothing twice."
+        default=None, description="Retries with the same key get the first answer and store nothing twice. "
+        "Keys are the token subject's own: another subject's same key is another key."
     )
 
 
@@ -62,7 +66,10 @@ async def store_odds(
         ),
         idempotency_key=key,
     )
-    outcome = await use_case.store_odds(db=info.context.db, hub=info.context.hub, command=command)
+    outcome = await use_case.store_odds(
+        db=info.context.db, hub=info.context.hub, command=command,
+        writer=info.context.viewer, require_sources=info.context.limits.require_token_sources,
+    )
     observed = datetime.fromisoformat(outcome.observed_at)
     return StoreOddsResult(
         race_id=strawberry.ID(str(outcome.race_id)),

@@ -169,3 +169,52 @@ async def test_concurrent_writes_share_transactions_and_each_gets_its_own_answer
                 p["decimal"] for p in bodies[n]["prices"]]
     assert await counts(api.db) == (2 * 20 + 1, 21)
     assert len(commits) < len(bodies)  # concurrent writes were batched
+
+
+async def test_idempotency_keys_are_each_subjects_own(api: Api, race: dict[str, Any]) -> None:
+    feeds = [Viewer(subject=f"feed-{n}", scopes=frozenset({"odds:write"})) for n in (1, 2)]
+    now = datetime.now(timezone.utc)
+    bodies = [odds_input(race, [2.0 + n, 3.0 + n], at=now, source=f"book{n}", key="batch-1") for n in (1, 2)]
+
+    together = await asyncio.gather(*[api.execute(STORE, viewer, input=body) for viewer, body in zip(feeds, bodies)])
+    answers = [result.data["storeOdds"] for result in together]
+    assert [a["replayed"] for a in answers] == [False, False] and {a["seq"] for a in answers} == {1, 2}
+    assert await counts(api.db) == (4, 2)
+    # Apart, too: a third subject's same key is a third key; each retry replays its own answer.
+    third = Viewer(subject="feed-3", scopes=frozenset({"odds:write"}))
+    own = (await api.data(STORE, third, input=odds_input(race, [9.0], at=now, source="book3", key="batch-1")))
+    assert own["storeOdds"]["replayed"] is False and own["storeOdds"]["seq"] == 3
+    for viewer, body, answer in zip(feeds, bodies, answers):
+        assert (await api.data(STORE, viewer, input=body))["storeOdds"] == {**answer, "replayed": True}
+    assert await counts(api.db) == (5, 3)
+
+
+async def write_as(api: Api, viewer: Viewer, body: dict[str, Any], *, required: bool = False) -> Any:
+    from schema.context import Context, Limits
+    from schema.schema import schema
+
+    context = Context(db=api.db, hub=api.hub, viewer=viewer, limits=Limits(require_token_sources=required))
+    return await schema.execute(STORE, variable_values={"input": body}, context_value=context)
+
+
+async def test_a_token_naming_its_sources_writes_only_those(api: Api, race: dict[str, Any]) -> None:
+    bounded = Viewer(subject="feed-b", scopes=frozenset({"odds:write"}), sources=frozenset({"bet365", "betfair"}))
+    refused = await write_as(api, bounded, odds_input(race, [2.0], source="skybet"))
+    error = refused.errors[0]
+    assert error.extensions == {"code": "FORBIDDEN", "field": "source", "source": "skybet"}
+    assert error.message == "the token may not write source 'skybet'"
+    assert await counts(api.db) == (0, 0)
+    allowed = await write_as(api, bounded, odds_input(race, [2.0], source="betfair"))
+    assert allowed.errors is None and allowed.data["storeOdds"]["seq"] == 1
+
+
+async def test_when_required_a_token_without_sources_writes_none(api: Api, race: dict[str, Any]) -> None:
+    unbounded = Viewer(subject="feed-u", scopes=frozenset({"odds:write"}))
+    refused = await write_as(api, unbounded, odds_input(race, [2.0]), required=True)
+    assert refused.errors[0].extensions == {"code": "FORBIDDEN", "field": "source", "source": "bet365"}
+    assert "no sources claim" in refused.errors[0].message
+    assert await counts(api.db) == (0, 0)
+    assert (await write_as(api, unbounded, odds_input(race, [2.0]))).errors is None  # not required: any source
+    bounded = Viewer(subject="feed-b", scopes=frozenset({"odds:write"}), sources=frozenset({"bet365"}))
+    assert (await write_as(api, bounded, odds_input(race, [2.5]), required=True)).errors is None
+    assert await counts(api.db) == (2, 2)

@@ -29,6 +29,22 @@ def test_token_mints_a_token_with_the_configured_secret() -> None:
     assert claims["exp"] > claims["iat"]
 
 
+def test_token_names_the_sources_it_may_write_and_production_refuses_the_development_secret() -> None:
+    import os
+
+    env = {**os.environ, "RACEWIRE_JWT_SECRET": "cli-test-secret-0123456789abcdefghij"}
+    done = racewire("token", "--scope", "odds:write", "--source", "bet365", "--source", "betfair", env=env)
+    claims = jwt.decode(done.stdout.strip(), "cli-test-secret-0123456789abcdefghij", algorithms=["HS256"])
+    assert claims["sources"] == ["bet365", "betfair"]
+    unbounded = racewire("token", "--scope", "odds:write", env=env)
+    assert "sources" not in jwt.decode(unbounded.stdout.strip(), options={"verify_signature": False})
+
+    production = {k: v for k, v in os.environ.items() if k != "RACEWIRE_JWT_SECRET"}
+    refused = racewire("token", "--scope", "odds:write", env={**production, "RACEWIRE_PRODUCTION": "true"})
+    assert refused.returncode != 0 and refused.stdout == ""
+    assert "no secret to sign with: set RACEWIRE_JWT_SECRET" in refused.stderr
+
+
 def test_export_schema_prints_the_sdl() -> None:
     done = racewire("export-schema")
     assert done.returncode == 0

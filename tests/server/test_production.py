@@ -12,12 +12,13 @@ import pytest
 from live_server import ServerProcess
 
 UNREACHABLE = "postgresql+asyncpg://nobody@127.0.0.1:1/none"
+SECRET = "production-test-secret-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerProcess]:
     process = ServerProcess({"RACEWIRE_PRODUCTION": "true", "RACEWIRE_DATABASE_URL": UNREACHABLE,
-                             "RACEWIRE_MIGRATE_ON_START": "false"}).start()
+                             "RACEWIRE_MIGRATE_ON_START": "false", "RACEWIRE_JWT_SECRET": SECRET}).start()
     yield process
     process.stop()
 
@@ -62,3 +63,39 @@ def test_production_defaults_can_be_overridden() -> None:
     explicit = Settings.from_env({"RACEWIRE_PRODUCTION": "true", "RACEWIRE_GRAPHIQL": "true"})
     assert explicit.graphiql_enabled and not explicit.introspection_enabled
     assert Settings().graphiql_enabled and Settings().introspection_enabled
+
+
+def test_production_refuses_to_start_without_its_own_way_to_check_tokens() -> None:
+    from server.settings import DEV_JWT_SECRET, InvalidSettings, Settings
+
+    def problem(**env: str) -> str:
+        with pytest.raises(InvalidSettings) as refused:
+            Settings.from_env({"RACEWIRE_PRODUCTION": "true", **env}).check()
+        return str(refused.value)
+
+    assert "no way to check tokens" in problem()
+    assert "no way to check tokens" in problem(RACEWIRE_JWT_SECRET=DEV_JWT_SECRET)
+    assert "no way to check tokens" in problem(RACEWIRE_JWT_SECRET="")
+    # A key for RS256 tokens, but only HS256 allowed: still no way.
+    assert "no way to check tokens" in problem(RACEWIRE_JWT_PUBLIC_KEY="-----BEGIN PUBLIC KEY-----")
+    assert "too weak" in problem(RACEWIRE_JWT_SECRET="s3cret")
+    assert "too weak" in problem(RACEWIRE_JWT_SECRET="ab" * 32)
+    # The positive controls: a strong secret, or a key with an asymmetric algorithm and the secret
+    # left at the default (which then checks nothing).
+    Settings.from_env({"RACEWIRE_PRODUCTION": "true", "RACEWIRE_JWT_SECRET": SECRET}).check()
+    keyed = Settings.from_env({"RACEWIRE_PRODUCTION": "true", "RACEWIRE_JWT_ALGORITHMS": "HS256,RS256",
+                               "RACEWIRE_JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----"})
+    keyed.check()
+    assert keyed.own_jwt_secret == ""
+    Settings().check()  # development: the built-in secret is fine
+    assert Settings().own_jwt_secret == DEV_JWT_SECRET
+
+
+def test_token_sources_are_required_in_production_unless_turned_off() -> None:
+    from server.settings import Settings
+
+    assert Settings(production=True).token_sources_required
+    assert not Settings().token_sources_required
+    assert not Settings.from_env({"RACEWIRE_PRODUCTION": "true", "RACEWIRE_REQUIRE_TOKEN_SOURCES": "false"}
+                                 ).token_sources_required
+    assert Settings.from_env({"RACEWIRE_REQUIRE_TOKEN_SOURCES": "true"}).token_sources_required
