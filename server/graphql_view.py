@@ -29,6 +29,7 @@ from strawberry.types import ExecutionResult
 from pubsub.hub import Hub
 from resolvers.viewer import Viewer
 from schema.context import Context, Limits
+from schema.errors import RETRY_AFTER_SECONDS, unavailable
 from server.assets import graphiql_page
 from server.auth import InvalidToken, TokenReader, jwt_config
 from server.connection_guard import CONTEXT_KEY, ConnectionContext, GuardedWebSocket, close_at_expiry, refuse
@@ -142,10 +143,14 @@ class RacewireGraphQL(GraphQL[Context, None]):
             query = self.persisted.resolve(request_data.query, request_data.extensions)
         except GraphQLError as error:
             return ExecutionResult(data=None, errors=[error])
-        return await super().execute_single(
+        result = await super().execute_single(
             request, request_adapter, sub_response, context, root_value,
             dataclasses.replace(request_data, query=query),
         )
+        if unavailable(result.errors):  # retryable: say so to clients, proxies and load balancers
+            sub_response.status_code = 503
+            sub_response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return result
 
     def encode_json(self, data: object) -> str:
         return orjson.dumps(data).decode()  # str: graphql-transport-ws frames must be text
