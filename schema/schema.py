@@ -20,6 +20,7 @@ from schema.errors import TypedErrors, log_error, strip_suggestions
 from schema.limits import QueryLimits, limit_extensions
 from schema.mutation import Mutation
 from schema.query import Query
+from schema.scalars import SCALAR_OVERRIDES
 from schema.subscription import Subscription
 
 
@@ -92,6 +93,7 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         execution_context_class=PerEventMemo,
+        scalar_overrides=SCALAR_OVERRIDES,
         config=StrawberryConfig(disable_field_suggestions=not suggestions),
         extensions=[
             FreshLoaders,
