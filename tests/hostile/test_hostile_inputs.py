@@ -240,3 +240,169 @@ async def test_subscriptions_refuse_ids_and_cursors_out_of_range(server: ServerP
     resumed = await first_message(server, ODDS, ids=[known["race"], known["spare race"]], after=real)
     assert resumed["type"] == "next", resumed
     await assert_still_serving(server)
+
+
+MARK = "mutation($i: [ID!]!) { markNotificationsRead(ids: $i) }"
+NEWS = 'mutation($r: [ID!]!) { publishNews(input: {headline: "h", body: "b", raceIds: $r}) { id } }'
+FILTER = "query($s: [RaceStatus!]) { races(filter: {status: $s}) { edges { cursor } } }"
+
+
+def card_input(meetings: int = 1, races: int = 1, runners: int = 1, n: int = 0) -> list[dict[str, Any]]:
+    def race(number: int) -> dict[str, Any]:
+        return {"number": number, "name": "R", "postTime": "2030-01-01T12:00:00+00:00", "distanceMeters": 1600,
+                "runners": [{"number": i + 1, "horse": f"H{i}"} for i in range(runners)]}
+    return [{"venue": f"Bound {n} {m}", "country": "GB", "date": "2030-01-01",
+             "races": [race(r + 1) for r in range(races)]} for m in range(meetings)]
+
+
+CARDS = "mutation($m: [MeetingCardInput!]!) { loadRaceCards(meetings: $m) { id } }"
+# (operation, variables past the bound, the same within it, field). Lists of 40,000 go over
+# PostgreSQL's 32,767 bind parameters, and stay under the 256 KiB request body limit.
+LISTS: dict[str, tuple[str, dict[str, Any], dict[str, Any], str]] = {
+    "markNotificationsRead 40,000 ids": (MARK, {"i": ["1"] * 40_000}, {"i": ["1"] * 1_000}, "ids"),
+    "publishNews 40,000 raceIds": (NEWS, {"r": ["1"] * 40_000}, {"r": ["1"]}, "raceIds"),
+    "races filter of 30,000 statuses": (FILTER, {"s": ["OFF"] * 30_000}, {"s": ["OFF", "SCHEDULED"]}, "status"),
+    "loadRaceCards 51 meetings": (CARDS, {"m": card_input(meetings=51)}, {"m": card_input(meetings=2, n=1)}, "meetings"),
+    "loadRaceCards 31 races": (CARDS, {"m": card_input(races=31)}, {"m": card_input(races=30, n=2)}, "races"),
+    "loadRaceCards 61 runners": (CARDS, {"m": card_input(runners=61)}, {"m": card_input(runners=60, n=3)}, "runners"),
+}
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("case", LISTS)
+async def test_a_list_past_its_bound_is_bad_input(request: pytest.FixtureRequest, database: str, case: str) -> None:
+    target: ServerProcess = request.getfixturevalue("server" if database == "sqlite" else "postgres_server")
+    query, over, within, field = LISTS[case]
+    if "loadRaceCards" in case:  # a fresh venue for each database's run
+        for meeting in within["m"]:
+            meeting["venue"] += f" {database}"
+    subject = f"lists-{uuid.uuid4().hex[:8]}"
+    refused = await call(target, query, over, subject)
+    accepted = await call(target, query, within, subject)
+    assert code_of(refused) == ("BAD_USER_INPUT", field), refused
+    assert refused["errors"][0]["extensions"]["limit"] >= len(within[next(iter(within))])
+    assert "errors" not in accepted, accepted
+    await assert_still_serving(target)
+
+
+async def test_a_news_subscription_follows_at_most_ten_tags(server: ServerProcess) -> None:
+    query = "subscription($t: [String!]) { news(tags: $t) { seq } }"
+    assert ws_code(await first_message(server, query, t=[f"t{n}" for n in range(11)])) == ("BAD_USER_INPUT", "tags")
+    client = await GraphQLWs.open(server.ws)
+    await client.subscribe("ten", query, t=[f"t{n}" for n in range(10)])
+    await call(server, 'mutation { publishNews(input: {headline: "h", body: "b", tags: ["t9"]}) { id } }',
+               subject=f"tags-{uuid.uuid4().hex[:8]}")
+    assert (await client.next("ten"))["news"]["seq"] > 0
+    await client.close()
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+async def test_a_time_outside_the_calendar_in_utc_is_bad_input(server: ServerProcess, value: str) -> None:
+    known = await ids(server)
+    store = "mutation($i: StoreOddsInput!) { storeOdds(input: $i) { stored } }"
+    before = await price_count(server, known["race"])
+
+    def odds(at: str) -> dict[str, Any]:
+        return {"i": {"raceId": known["race"], "source": "calendar", "observedAt": at,
+                      "prices": [{"runnerId": known["runner"], "decimal": 3.0}]}}
+    refused = await call(server, store, odds(value), f"cal-{uuid.uuid4().hex[:8]}")
+    assert code_of(refused)[0] == "BAD_USER_INPUT" and await price_count(server, known["race"]) == before
+    accepted = await call(server, store, odds(datetime.now(timezone.utc).isoformat()), f"cal-{uuid.uuid4().hex[:8]}")
+    assert accepted["data"]["storeOdds"]["stored"] == 1
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("field", ["horse", "name", "going"])
+async def test_a_card_string_longer_than_its_column_is_bad_input(
+    request: pytest.FixtureRequest, database: str, field: str
+) -> None:
+    target: ServerProcess = request.getfixturevalue("server" if database == "sqlite" else "postgres_server")
+    meetings = card_input(n=uuid.uuid4().int % 10**6)
+    where = {"horse": meetings[0]["races"][0]["runners"][0], "name": meetings[0]["races"][0], "going": meetings[0]}
+    where[field][field] = "x" * 1000
+    refused = await call(target, CARDS, {"m": meetings}, f"cards-{uuid.uuid4().hex[:8]}")
+    where[field][field] = "x" * 40
+    accepted = await call(target, CARDS, {"m": meetings}, f"cards-{uuid.uuid4().hex[:8]}")
+    assert code_of(refused) == ("BAD_USER_INPUT", field) and "errors" not in accepted, (refused, accepted)
+
+
+async def test_a_subscription_sent_as_a_plain_json_post_is_refused(server: ServerProcess) -> None:
+    known = await ids(server)
+    body = {"query": ODDS, "variables": {"ids": [known["race"]]}}
+    async with httpx.AsyncClient(base_url=server.http, timeout=30) as client:
+        refused = (await client.post("/graphql", json=body)).json()
+        async with client.stream("POST", "/graphql", json=body, headers={"accept": "text/event-stream"}) as stream:
+            first = await anext(line async for line in stream.aiter_lines() if line.startswith("data:"))
+    assert refused["errors"][0]["extensions"]["code"] == "BAD_REQUEST" and refused["data"] is None
+    assert json.loads(first.removeprefix("data:"))["data"]["oddsUpdated"]["seq"] >= 0  # over SSE it streams
+
+
+INIT = json.dumps({"type": "connection_init"})
+SUBSCRIBE = {"id": "1", "type": "subscribe", "payload": {"query": "{ __typename }"}}
+NOT_MESSAGES = {
+    "a list": "[1, 2]", "a number": "42", "a string": '"x"', "null": "null", "true": "true",
+    "type not a string": json.dumps({"type": 5}),
+    "payload a number": json.dumps({**SUBSCRIBE, "payload": 42}),
+    "payload a list": json.dumps({**SUBSCRIBE, "payload": []}),
+    "query a number": json.dumps({**SUBSCRIBE, "payload": {"query": 5}}),
+    "variables a list": json.dumps({**SUBSCRIBE, "payload": {"query": "{ __typename }", "variables": [1]}}),
+    "variables a string": json.dumps({**SUBSCRIBE, "payload": {"query": "{ __typename }", "variables": "x"}}),
+    "extensions a list": json.dumps({**SUBSCRIBE, "payload": {"query": "{ __typename }", "extensions": [1]}}),
+    "operationName a number": json.dumps({**SUBSCRIBE, "payload": {"query": "{ __typename }", "operationName": 5}}),
+    "id a number": json.dumps({**SUBSCRIBE, "id": 5}),
+    "id empty": json.dumps({**SUBSCRIBE, "id": ""}),
+    "complete without id": json.dumps({"type": "complete"}),
+    "ping payload a number": json.dumps({"type": "ping", "payload": 5}),
+}
+
+
+@pytest.mark.parametrize("case", NOT_MESSAGES)
+async def test_json_that_is_not_a_message_closes_4400(server: ServerProcess, case: str) -> None:
+    assert await ws_closed_with(server, [INIT, NOT_MESSAGES[case]]) == 4400
+    assert await ws_closed_with(server, [NOT_MESSAGES[case]]) == 4400  # before connection_init too
+    client = await GraphQLWs.open(server.ws)  # the well-formed message is served
+    await client.send(SUBSCRIBE)
+    assert await client.next("1") == {"__typename": "Query"}
+    await client.close()
+    await assert_still_serving(server)
+
+
+SUGGESTIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "field": ('{ racez(first: 1) { edges { cursor } } }', {}),
+    "argument": ('{ race(idd: "1") { id } }', {}),
+    "type": ('query($f: RaceFiltr) { races(filter: $f) { edges { cursor } } }', {}),
+    "enum value": ("{ races(filter: {status: [BETTING_OPN]}) { edges { cursor } } }", {}),
+    "enum value in variables": (FILTER, {"s": ["BETTING_OPN"]}),
+    "input field": ("{ races(filter: {statu: [OFF]}) { edges { cursor } } }", {}),
+    "input field in variables": ("query($f: RaceFilter) { races(filter: $f) { edges { cursor } } }", {"f": {"statu": ["OFF"]}}),
+    "subscription argument": ('subscription { oddsUpdated(raceIdz: ["1"]) { seq } }', {}),
+}
+
+
+async def answers(target: ServerProcess, query: str, variables: dict[str, Any]) -> dict[str, str]:
+    """The raw text a client receives over HTTP, SSE and graphql-transport-ws."""
+    body = {"query": query, "variables": variables}
+    async with httpx.AsyncClient(base_url=target.http, timeout=30) as client:
+        http = (await client.post("/graphql", json=body)).text
+        sse = (await client.post("/graphql", json=body, headers={"accept": "text/event-stream"})).text
+    ws = await GraphQLWs.open(target.ws)
+    await ws.subscribe("s", query, **variables)
+    frames = [await ws.receive()]
+    await ws.close()
+    transports = {"HTTP": http, "SSE": sse, "WebSocket": json.dumps(frames)}
+    if query.startswith("subscription"):
+        del transports["HTTP"]  # refused before validation: a plain POST carries no subscription
+    return transports
+
+
+@pytest.mark.parametrize("kind", SUGGESTIONS)
+async def test_production_suggests_nothing_and_development_does(
+    server: ServerProcess, production: ServerProcess, kind: str
+) -> None:
+    query, variables = SUGGESTIONS[kind]
+    hidden = await answers(production, query, variables)
+    shown = await answers(server, query, variables)
+    for transport, text in hidden.items():
+        assert "Did you mean" not in text and "message" in text, (transport, text)
+    for transport, text in shown.items():
+        assert "Did you mean" in text, (transport, text)
