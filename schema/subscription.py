@@ -53,7 +53,7 @@ class Subscription:
     async def race_status(
         self,
         info: Info,
-        race_ids: Annotated[list[strawberry.ID] | None, strawberry.argument(description="The races to follow.")] = None,
+        race_ids: Annotated[list[strawberry.ID] | None, strawberry.argument(description="The races to follow (at most the published limit).")] = None,
         after: Annotated[str | None, strawberry.argument(description="The cursor of the last event seen.")] = None,
     ) -> AsyncGenerator[RaceStatusEvent, None]:
         ctx = info.context
