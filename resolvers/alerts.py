@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from resolvers.errors import BadUserInput, NotFound
+from resolvers.errors import BadUserInput, Forbidden, NotFound
 from resolvers.market import build_market, quotes
 from storage import alerts, prices, races
 from storage.database import Database
@@ -14,6 +14,7 @@ from storage.models import Alert, AlertKind, RaceStatus
 from sqlalchemy.ext.asyncio import AsyncSession
 
 MAX_ALERTS_PER_USER = 100
+MAX_USER = 200  # the token subject's length the alerts and notifications keep
 RUNNER_KINDS = frozenset({AlertKind.PRICE_LEVEL, AlertKind.PRICE_MOVE, AlertKind.SCRATCHED})
 
 
@@ -29,6 +30,8 @@ class AlertDraft:
 
 
 async def create_alert(*, db: Database, user: str, draft: AlertDraft) -> Alert:
+    if len(user) > MAX_USER:
+        raise Forbidden(f"a token whose subject is over {MAX_USER} characters cannot keep alerts")
     _validate(draft)
     now = datetime.now(timezone.utc)
     async with db.write() as session:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 
-from resolvers.errors import BadUserInput
+from resolvers.errors import MAX_BIG_ID, MAX_ID, BadUserInput
 
 
 def encode_positions(positions: Mapping[str, int]) -> str:
@@ -22,10 +22,12 @@ def decode_positions(cursor: str) -> dict[str, int]:
     try:
         for part in filter(None, text.split(";")):
             stream, seq = part.rsplit("=", 1)
+            if not (seq.isascii() and seq.isdigit()) or len(seq) > 19:
+                raise ValueError
             positions[stream] = int(seq)
     except ValueError:
         raise _invalid() from None
-    if any(seq < 0 for seq in positions.values()):
+    if any(not 0 <= seq <= MAX_BIG_ID for seq in positions.values()):
         raise _invalid()
     return positions
 
@@ -34,15 +36,16 @@ def encode_keyset(at: datetime, row_id: int) -> str:
     return _encode(f"k1|{at.isoformat()}|{row_id}")
 
 
-def decode_keyset(cursor: str) -> tuple[datetime, int]:
+def decode_keyset(cursor: str, *, max_id: int = MAX_ID) -> tuple[datetime, int]:
+    """`max_id`: the range of the id column the keyset continues from (a larger id never reaches it)."""
     text = _decode(cursor, prefix="k1|")
     try:
         at, row_id = text.rsplit("|", 1)
         parsed = datetime.fromisoformat(at)
-        if parsed.tzinfo is None:
+        if parsed.tzinfo is None or not (row_id.isascii() and row_id.isdigit()) or int(row_id) > max_id:
             raise ValueError
-        return parsed, int(row_id)
-    except ValueError:
+        return parsed.astimezone(timezone.utc), int(row_id)  # in range for the database, or OverflowError
+    except (ValueError, OverflowError):
         raise _invalid() from None
 
 

@@ -67,8 +67,12 @@ def _validate(card: MeetingCard, index: int) -> None:
         raise BadUserInput(f"{where}: venue must be 1-100 characters", field="venue", index=index)
     if len(card.country) != 2 or not card.country.isalpha():
         raise BadUserInput(f"{where}: country must be an ISO 3166 alpha-2 code", field="country", index=index)
+    _within(card.going, 40, f"{where}: going", "going")
     _unique([r.number for r in card.races], f"{where}: race numbers")
     for race in card.races:
+        if not race.name.strip():
+            raise BadUserInput(f"{where} race {race.number}: name must be 1-200 characters", field="name")
+        _within(race.name, 200, f"{where} race {race.number}: name", "name")
         if race.post_time.tzinfo is None:
             raise BadUserInput(f"{where} race {race.number}: postTime needs a time zone", field="postTime")
         if race.number <= 0 or race.distance_m <= 0:
@@ -76,6 +80,18 @@ def _validate(card: MeetingCard, index: int) -> None:
         if not race.runners:
             raise BadUserInput(f"{where} race {race.number}: a race needs runners", field="runners")
         _unique([r.number for r in race.runners], f"{where} race {race.number}: runner numbers")
+        for runner in race.runners:
+            what = f"{where} race {race.number} runner {runner.number}"
+            if not runner.horse.strip():
+                raise BadUserInput(f"{what}: horse must be 1-100 characters", field="horse")
+            for field, value in (("horse", runner.horse), ("jockey", runner.jockey), ("trainer", runner.trainer)):
+                _within(value, 100, f"{what}: {field}", field)
+
+
+def _within(value: str | None, limit: int, what: str, field: str) -> None:
+    """The column's length: a longer value is the client's error, not the database's."""
+    if value is not None and len(value) > limit:
+        raise BadUserInput(f"{what} must be at most {limit} characters", field=field, limit=limit)
 
 
 def _unique(numbers: list[int], what: str) -> None:

@@ -11,9 +11,10 @@ import strawberry
 from resolvers.cursors import decode_keyset, encode_keyset
 from resolvers import alerts as alert_use_cases
 from resolvers import notifications
-from resolvers.errors import BadUserInput, parse_id
+from resolvers.errors import MAX_BIG_ID, BadUserInput, known_id, parse_id
 from schema.context import Info
 from schema.list_size import sized_by
+from schema.list_limits import MAX_FILTER_STATUSES, bounded
 from schema.permissions import IsAuthenticated
 from schema.types.alerts import Alert, Notification, NotificationConnection, NotificationEdge
 from schema.types.news import NewsArticle, NewsConnection, NewsEdge
@@ -25,7 +26,7 @@ from storage import models, news, races
 class RaceFilter:
     date: dt.date | None = strawberry.field(default=None, description="Meeting date.")
     venue: str | None = strawberry.field(default=None, description="Venue, case-insensitive.")
-    status: list[RaceStatus] | None = strawberry.field(default=None, description="Any of these statuses.")
+    status: list[RaceStatus] | None = strawberry.field(default=None, description=f"Any of these statuses (at most {MAX_FILTER_STATUSES}).")
 
 
 @strawberry.input(description="Which news to list.")
@@ -45,14 +46,16 @@ def _page_size(info: Info, first: int) -> int:
 class Query:
     @strawberry.field(description="A race by id; null when there is none.")
     async def race(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The race's id.")]) -> Race | None:
-        row = await info.context.loaders.race.load(parse_id(id, what="race"))
+        race_id = known_id(id, what="race", field="id")
+        row = await info.context.loaders.race.load(race_id) if race_id is not None else None
         return Race.from_row(row) if row else None
 
     @strawberry.field(description="A runner by id; null when there is none.")
     async def runner(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The runner's id.")]
     ) -> Runner | None:
-        row = await info.context.loaders.runner.load(parse_id(id, what="runner"))
+        runner_id = known_id(id, what="runner", field="id")
+        row = await info.context.loaders.runner.load(runner_id) if runner_id is not None else None
         return Runner.from_row(row) if row else None
 
     @strawberry.field(description="Races by post time, filtered, one page at a time.", metadata=sized_by("first"))
@@ -65,10 +68,11 @@ class Query:
     ) -> RaceConnection:
         size = _page_size(info, first)
         filter = filter or RaceFilter()
+        statuses = bounded(filter.status, limit=MAX_FILTER_STATUSES, field="status") if filter.status else None
         async with info.context.db.read() as session:
             rows = await races.page_races(
                 session, day=filter.date, venue=filter.venue,
-                statuses=[models.RaceStatus(s.value) for s in filter.status] if filter.status else None,
+                statuses=[models.RaceStatus(s.value) for s in statuses] if statuses else None,
                 after=decode_keyset(after) if after else None, limit=size + 1,
             )
         edges = [RaceEdge(cursor=encode_keyset(r.post_time, r.id), node=Race.from_row(r)) for r in rows[:size]]
@@ -95,7 +99,7 @@ class Query:
     ) -> NewsConnection:
         size = _page_size(info, first)
         filter = filter or NewsFilter()
-        race_id = parse_id(filter.race_id, what="race") if filter.race_id is not None else None
+        race_id = parse_id(filter.race_id, what="race", field="raceId") if filter.race_id is not None else None
         async with info.context.db.read() as session:
             rows = await news.page_articles(
                 session, tag=filter.tag, race_id=race_id,
@@ -126,7 +130,7 @@ class Query:
         size = _page_size(info, first)
         rows = await notifications.page(
             db=info.context.db, user=info.context.viewer.subject or "",
-            after=decode_keyset(after) if after else None, limit=size + 1,
+            after=decode_keyset(after, max_id=MAX_BIG_ID) if after else None, limit=size + 1,
         )
         edges = [
             NotificationEdge(cursor=encode_keyset(r.created_at, r.id), node=Notification.from_row(r))

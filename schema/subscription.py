@@ -11,6 +11,7 @@ import strawberry
 from resolvers import live, notifications
 from resolvers.errors import parse_id
 from schema.context import Info
+from schema.list_limits import MAX_TAGS, bounded
 from schema.permissions import IsAuthenticated
 from schema.types.alerts import Notification, NotificationEvent
 from schema.types.news import NewsArticle, NewsEvent
@@ -34,7 +35,7 @@ class Subscription:
     ) -> AsyncGenerator[OddsUpdate, None]:
         ctx = info.context
         updates = live.odds_updates(
-            db=ctx.db, hub=ctx.hub, race_ids=[parse_id(r, what="race") for r in race_ids],
+            db=ctx.db, hub=ctx.hub, race_ids=[parse_id(r, what="race", field="raceIds") for r in race_ids],
             after=after or ctx.resume_cursor, snapshot=snapshot, max_races=ctx.limits.max_race_ids,
             on_listening=ctx.listening.set, conflate_replay=after is None and ctx.resume_cursor is not None,
         )
@@ -52,13 +53,13 @@ class Subscription:
     async def race_status(
         self,
         info: Info,
-        race_ids: Annotated[list[strawberry.ID] | None, strawberry.argument(description="The races to follow.")] = None,
+        race_ids: Annotated[list[strawberry.ID] | None, strawberry.argument(description="The races to follow (at most the published limit).")] = None,
         after: Annotated[str | None, strawberry.argument(description="The cursor of the last event seen.")] = None,
     ) -> AsyncGenerator[RaceStatusEvent, None]:
         ctx = info.context
         changes = live.status_changes(
             db=ctx.db, hub=ctx.hub,
-            race_ids=[parse_id(r, what="race") for r in race_ids] if race_ids else None,
+            race_ids=[parse_id(r, what="race", field="raceIds") for r in race_ids] if race_ids else None,
             after=after or ctx.resume_cursor, max_races=ctx.limits.max_race_ids, on_listening=ctx.listening.set,
         )
         async for c in changes:
@@ -74,12 +75,13 @@ class Subscription:
     async def news(
         self,
         info: Info,
-        tags: Annotated[list[str] | None, strawberry.argument(description="Tags to follow.")] = None,
+        tags: Annotated[list[str] | None, strawberry.argument(description=f"Tags to follow (at most {MAX_TAGS}).")] = None,
         after: Annotated[str | None, strawberry.argument(description="The cursor of the last event seen.")] = None,
     ) -> AsyncGenerator[NewsEvent, None]:
         ctx = info.context
         news = live.published_news(
-            db=ctx.db, hub=ctx.hub, tags=tags, after=after or ctx.resume_cursor, on_listening=ctx.listening.set
+            db=ctx.db, hub=ctx.hub, tags=bounded(tags, limit=MAX_TAGS, field="tags") if tags else None,
+            after=after or ctx.resume_cursor, on_listening=ctx.listening.set,
         )
         async for n in news:
             ctx.last_cursor = n.cursor

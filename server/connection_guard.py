@@ -20,6 +20,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from schema.context import Context
 from server.rate_limits import TokenBucket
+from server.ws_messages import INVALID_MESSAGE_CLOSE, problem_with
 
 CONTEXT_KEY = "racewire.context"
 FORBIDDEN_CLOSE = 4403
@@ -68,6 +69,9 @@ class GuardedWebSocket(ASGIWebSocketAdapter):
                     continue
                 if self._bucket.take() > 0:
                     await self.close(TOO_MANY_CLOSE, "Too many messages")
+                    return
+                if (problem := problem_with(message)) is not None:
+                    await self.close(INVALID_MESSAGE_CLOSE, problem)
                     return
                 message = await self._with_persisted_query(message)
                 if message is not None:

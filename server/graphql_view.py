@@ -32,6 +32,7 @@ from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from pubsub.hub import Hub
 from resolvers.viewer import Viewer
 from schema.context import Context, Limits
+from schema.errors import RETRY_AFTER_SECONDS, unavailable
 from server.assets import graphiql_page
 from server.auth import InvalidToken, TokenReader, jwt_config
 from server.connection_guard import CONTEXT_KEY, ConnectionContext, GuardedWebSocket, close_at_expiry, refuse
@@ -198,7 +199,10 @@ class RacewireGraphQL(GraphQL[Context, None]):
                 if isinstance(error.__cause__, InvalidOperationTypeError) and request.method == "GET":
                     raise RequestError(405, error.reason, headers={"allow": "POST"}) from error
                 raise
-        if sub_response.media_type == GRAPHQL_RESPONSE_JSON and sub_response.status_code is None \
+        if unavailable(result.errors):  # retryable: say so to clients, proxies and load balancers
+            sub_response.status_code = 503
+            sub_response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        elif sub_response.media_type == GRAPHQL_RESPONSE_JSON and sub_response.status_code is None \
                 and is_request_error(result):
             sub_response.status_code = request_error_status(result.errors or [])
         return result

@@ -8,8 +8,9 @@ import strawberry
 
 from resolvers import alerts as use_case
 from resolvers import notifications
-from resolvers.errors import parse_id
+from resolvers.errors import MAX_BIG_ID, known_id, parse_id
 from schema.context import Info
+from schema.list_limits import MAX_MARK_READ, bounded
 from schema.types.alerts import Alert, AlertKind, PriceDirection
 from schema.types.races import RaceStatus
 from storage import models
@@ -41,8 +42,8 @@ async def create_alert(
 ) -> Alert:
     draft = use_case.AlertDraft(
         kind=models.AlertKind(input.kind.value),
-        race_id=parse_id(input.race_id, what="raceId") if input.race_id is not None else None,
-        runner_id=parse_id(input.runner_id, what="runnerId") if input.runner_id is not None else None,
+        race_id=parse_id(input.race_id, what="race", field="raceId") if input.race_id is not None else None,
+        runner_id=parse_id(input.runner_id, what="runner", field="runnerId") if input.runner_id is not None else None,
         above=None if input.direction is None else input.direction is PriceDirection.AT_OR_ABOVE,
         level=input.level, percent=input.percent,
         status=models.RaceStatus(input.status.value) if input.status is not None else None,
@@ -54,14 +55,16 @@ async def create_alert(
 async def delete_alert(
     info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="One of the viewer's alerts.")]
 ) -> strawberry.ID:
-    await use_case.delete_alert(db=info.context.db, user=_user(info), alert_id=parse_id(id, what="id"))
+    alert_id = parse_id(id, what="alert", field="id", limit=MAX_BIG_ID)
+    await use_case.delete_alert(db=info.context.db, user=_user(info), alert_id=alert_id)
     return id
 
 
 async def mark_notifications_read(
-    info: Info, ids: Annotated[list[strawberry.ID], strawberry.argument(description="Notifications to mark read.")]
+    info: Info, ids: Annotated[list[strawberry.ID], strawberry.argument(description=f"Notifications to mark read (at most {MAX_MARK_READ}).")]
 ) -> list[strawberry.ID]:
-    marked = await notifications.mark_read(
-        db=info.context.db, user=_user(info), ids=[parse_id(i, what="ids") for i in ids]
-    )
+    wanted = [known_id(i, what="notification", field="ids", limit=MAX_BIG_ID)
+              for i in bounded(ids, limit=MAX_MARK_READ, field="ids")]
+    # An id too large to exist is not the viewer's: ignored, as every other id that is not.
+    marked = await notifications.mark_read(db=info.context.db, user=_user(info), ids=[i for i in wanted if i is not None])
     return [strawberry.ID(str(i)) for i in marked]

@@ -10,6 +10,7 @@ from resolvers.errors import parse_id
 from resolvers.news import NewsDraft
 from resolvers.news import publish_news as use_case
 from schema.context import Info
+from schema.list_limits import MAX_NEWS_RACES, MAX_TAGS, bounded
 from schema.types.news import NewsArticle
 
 
@@ -17,8 +18,8 @@ from schema.types.news import NewsArticle
 class PublishNewsInput:
     headline: str = strawberry.field(description="1 to 300 characters.")
     body: str = strawberry.field(description="The text, at most 50,000 characters.")
-    tags: list[str] = strawberry.field(default_factory=list, description="Up to 10 tags of a-z, 0-9 and '-'.")
-    race_ids: list[strawberry.ID] = strawberry.field(default_factory=list, description="Races it concerns.")
+    tags: list[str] = strawberry.field(default_factory=list, description=f"Up to {MAX_TAGS} tags of a-z, 0-9 and '-'.")
+    race_ids: list[strawberry.ID] = strawberry.field(default_factory=list, description=f"Races it concerns (at most {MAX_NEWS_RACES}).")
 
 
 async def publish_news(
@@ -26,7 +27,8 @@ async def publish_news(
 ) -> NewsArticle:
     draft = NewsDraft(
         headline=input.headline, body=input.body, tags=tuple(input.tags),
-        race_ids=tuple(parse_id(r, what="race") for r in input.race_ids),
+        race_ids=tuple(parse_id(r, what="race", field="raceIds")
+                       for r in bounded(input.race_ids, limit=MAX_NEWS_RACES, field="raceIds")),
     )
     article = await use_case(db=info.context.db, hub=info.context.hub, draft=draft)
     return NewsArticle.from_row(article)

@@ -11,6 +11,7 @@ import strawberry
 from resolvers import store_odds as use_case
 from resolvers.errors import BadUserInput, parse_id
 from schema.context import Info
+from schema.list_limits import bounded
 from schema.types.odds import Price, StaleQuote, StoreOddsResult
 
 
@@ -57,12 +58,12 @@ async def store_odds(
     if key is not None and not 1 <= len(key) <= 200:
         raise BadUserInput("idempotencyKey must be 1-200 characters", field="idempotencyKey")
     command = use_case.StoreOdds(
-        race_id=parse_id(input.race_id, what="race"),
+        race_id=parse_id(input.race_id, what="race", field="raceId"),
         source=input.source,
         observed_at=input.observed_at,
         quotes=tuple(
-            use_case.Quote(runner_id=parse_id(p.runner_id, what="runner"), decimal=p.decimal)
-            for p in input.prices
+            use_case.Quote(runner_id=parse_id(p.runner_id, what="runner", field="prices"), decimal=p.decimal)
+            for p in bounded(input.prices, limit=use_case.MAX_QUOTES, field="prices")
         ),
         idempotency_key=key,
     )

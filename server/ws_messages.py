@@ -1,0 +1,43 @@
+"""The shape graphql-transport-ws (and the legacy graphql-ws) messages must have, checked before a
+handler reads one: a message that is JSON but not one of them closes the connection with 4400,
+instead of failing inside the handler (a TypeError that dropped the connection with no code)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+INVALID_MESSAGE_CLOSE = 4400
+_OPERATIONS = frozenset({"subscribe", "start"})  # graphql-transport-ws, legacy graphql-ws
+_WITH_ID = frozenset({"subscribe", "start", "complete", "stop"})
+_PINGS = frozenset({"ping", "pong"})
+
+
+def problem_with(message: object) -> str | None:
+    """Why the message cannot be handled, or None when it has the protocol's shape. Unknown types
+    are the handler's to refuse (4400 too); its payload for `connection_init` is checked there."""
+    if not isinstance(message, dict):
+        return "A message must be a JSON object"
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return "A message needs a string `type`"
+    if kind in _WITH_ID and not (isinstance(message.get("id"), str) and message["id"]):
+        return f"A {kind} message needs a non-empty string `id`"
+    if kind in _PINGS and not isinstance(message.get("payload"), dict | None):
+        return f"A {kind} payload must be an object"
+    if kind in _OPERATIONS:
+        return _operation_problem(message.get("payload"))
+    return None
+
+
+def _operation_problem(payload: Any) -> str | None:
+    if not isinstance(payload, dict):
+        return "A subscribe payload must be an object"
+    query, extensions = payload.get("query"), payload.get("extensions")
+    persisted = isinstance(extensions, dict) and "persistedQuery" in extensions  # the query may come from the store
+    if not isinstance(query, str) and not (query is None and persisted):
+        return "`query` must be a string"
+    for key, kind, name in (("variables", dict, "an object"), ("extensions", dict, "an object"),
+                            ("operationName", str, "a string")):
+        if not isinstance(payload.get(key), kind | None):
+            return f"`{key}` must be {name} or null"
+    return None
