@@ -37,10 +37,15 @@ STORE = "mutation($input: StoreOddsInput!) { storeOdds(input: $input) { seq } }"
 PRICES = "query($id: ID!) { race(id: $id) { runners { priceHistory { decimal } } } }"
 
 
+def start_server(directory: Any, **env: str) -> ServerProcess:
+    """The suite's server on a fresh race card, with `env` over the suite's settings."""
+    url = seeded_sqlite(directory, card(races=2, runners=4))
+    return ServerProcess({**ENV, **env, "RACEWIRE_DATABASE_URL": url}).start()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    url = seeded_sqlite(tmp_path_factory.mktemp("hostile"), card(races=2, runners=4))
-    process = ServerProcess({**ENV, "RACEWIRE_DATABASE_URL": url}).start()
+    process = start_server(tmp_path_factory.mktemp("hostile"))
     yield process
     process.stop()
 

@@ -13,8 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from conftest import card, seeded_sqlite
-from hostile_server import ENV, assert_still_serving
+from hostile_server import assert_still_serving, start_server
 from live_server import ServerProcess
 
 MAX_BODY = 256 * 1024
@@ -26,9 +25,7 @@ READ_TIMEOUT = 20
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """The hostile suite's server, with the query length raised to the body limit, as an operator
     may: what bounds memory then is the caches' byte budgets, not the length limit."""
-    url = seeded_sqlite(tmp_path_factory.mktemp("memory"), card(races=1, runners=4))
-    env = {**ENV, "RACEWIRE_DATABASE_URL": url, "RACEWIRE_MAX_QUERY_LENGTH": str(MAX_BODY)}
-    process = ServerProcess(env).start()
+    process = start_server(tmp_path_factory.mktemp("memory"), RACEWIRE_MAX_QUERY_LENGTH=str(MAX_BODY))
     yield process
     process.stop()
 

@@ -17,7 +17,9 @@ import httpx
 import pytest
 
 from conftest import card, seeded_sqlite
-from hostile_server import ENV, FOREIGN_ORIGIN, SECRET, STORE, TRUSTED_ORIGIN, assert_still_serving, close_code, raw_ws
+from hostile_server import (  # noqa: F401 - races: the suite's fixture, over this module's server
+    ENV, FOREIGN_ORIGIN, SECRET, STORE, TRUSTED_ORIGIN, assert_still_serving, close_code, races, raw_ws, start_server,
+)
 from http_streams import Stream, error_codes
 from jwt_forge import signed
 from live_server import ROOT, ServerProcess
@@ -33,18 +35,9 @@ ALERT = "mutation($input: AlertInput!) { createAlert(input: $input) { id } }"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    url = seeded_sqlite(tmp_path_factory.mktemp("hostile-sse"), card(races=2, runners=4))
-    process = ServerProcess({**STREAM_ENV, "RACEWIRE_DATABASE_URL": url}).start()
+    process = start_server(tmp_path_factory.mktemp("hostile-sse"), **STREAM_ENV)
     yield process
     process.stop()
-
-
-@pytest.fixture(scope="module")
-async def races(server: ServerProcess) -> list[dict[str, Any]]:
-    query = "{ races(first: 10) { edges { node { id runners { id } } } } }"
-    async with httpx.AsyncClient(base_url=server.http) as client:
-        edges = (await client.post("/graphql", json={"query": query})).json()["data"]["races"]["edges"]
-    return [{"id": e["node"]["id"], "runners": [r["id"] for r in e["node"]["runners"]]} for e in edges]
 
 
 @pytest.fixture
