@@ -120,8 +120,11 @@ class OperationGate(SchemaExtension):
     def _refusals(self) -> list[GraphQLError]:
         ctx = self.execution_context
         context = ctx.context
+        if isinstance(context, Context) and context.auth_error is not None:
+            # A token that was sent and refused is not read as no token: the client must know.
+            return [Unauthenticated(context.auth_error)]
         if isinstance(context, Context) and context.limits.require_auth and not context.viewer.authenticated:
-            return [Unauthenticated(context.auth_error or "this server needs a bearer token for every operation")]
+            return [Unauthenticated("this server needs a bearer token for every operation")]
         assert ctx.graphql_document is not None
         schema = ctx.schema._schema  # noqa: SLF001
         variables = coerce_variables(schema, ctx.graphql_document, ctx.operation_name, ctx.variables)

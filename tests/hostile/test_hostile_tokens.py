@@ -41,6 +41,16 @@ async def test_a_bad_token_cannot_write(server: ServerProcess, races: list[dict[
 
 
 @pytest.mark.parametrize("case", BAD_TOKENS)
+async def test_a_bad_token_is_refused_on_a_public_read_too(server: ServerProcess, case: str) -> None:
+    """As on a WebSocket: a client whose token is refused learns it, not anonymous answers."""
+    read = {"query": "{ races(first: 1) { edges { node { id } } } }"}
+    refused = await post(server, read, headers={"Authorization": f"Bearer {BAD_TOKENS[case]}"})
+    assert error_code(refused) == "UNAUTHENTICATED"
+    served = await post(server, read)  # the same read without a token is public
+    assert served.json()["data"]["races"]["edges"]
+
+
+@pytest.mark.parametrize("case", BAD_TOKENS)
 async def test_a_bad_token_closes_the_websocket_with_4403(server: ServerProcess, case: str) -> None:
     in_payload = await raw_ws(server)
     await in_payload.send('{"type": "connection_init", "payload": {"token": "%s"}}' % BAD_TOKENS[case])
