@@ -277,6 +277,7 @@ class Hub:
 
     async def _watch(self) -> None:
         assert self._log is not None
+        failing = False
         while True:
             try:
                 await asyncio.wait_for(self._poke.wait(), self._watch_interval)
@@ -286,7 +287,14 @@ class Hub:
             try:
                 await self._catch_up()
             except Exception:
-                log.exception("the log watchdog failed; retrying")
+                # Once per outage, not once a second for as long as the database is away.
+                if not failing:
+                    log.exception("the log watchdog failed; retrying every %.1f s", self._watch_interval)
+                failing = True
+            else:
+                if failing:
+                    log.warning("the log watchdog reads the log again")
+                failing = False
 
     async def _catch_up(self) -> None:
         assert self._log is not None

@@ -18,16 +18,21 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 log = logging.getLogger(__name__)
 
 _RETRY = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+MAX_QUEUED = 10_000  # messages received and not yet taken by the hub
 
 
 class RedisBackend(BroadcastBackend):
     def __init__(self, url: str, *, control_channel: str = "racewire:control", max_backoff: float = 5.0,
-                 on_reconnect: Callable[[], None] | None = None) -> None:
+                 on_reconnect: Callable[[], None] | None = None, max_queued: int = MAX_QUEUED) -> None:
         # Subscribed for the backend's whole life, so the pub/sub connection always has a reader.
         self._control_channel = control_channel
         self._redis = redis.Redis.from_url(url, health_check_interval=15, socket_connect_timeout=2)
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        # Bounded: anyone who can publish on the Redis server can flood it. What is dropped is only the
+        # doorbell: the hub's watchdog reads every stored event it has not passed on from the log.
+        self._queue: asyncio.Queue[Event] = asyncio.Queue(max_queued)
+        self._flooded = False
+        self.dropped = 0
         self._listener: asyncio.Task[None] | None = None
         self._max_backoff = max_backoff
         self._on_reconnect = on_reconnect
@@ -59,7 +64,10 @@ class RedisBackend(BroadcastBackend):
         await self._redis.publish(channel, message)
 
     async def next_published(self) -> Event:
-        return await self._queue.get()
+        event = await self._queue.get()
+        if self._queue.empty():
+            self._flooded = False
+        return event
 
     async def _listen(self) -> None:
         backoff = 0.1
@@ -84,4 +92,14 @@ class RedisBackend(BroadcastBackend):
             if message is not None and message["type"] == "message":
                 # The data stays bytes: anyone may publish anything, and the hub's seal judges it.
                 channel = message["channel"].decode(errors="replace")
-                self._queue.put_nowait(Event(channel, message["data"]))
+                self._enqueue(Event(channel, message["data"]))
+
+    def _enqueue(self, event: Event) -> None:
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            if not self._flooded:  # once per flood
+                log.warning("%d pub/sub messages wait for the hub: dropping more, the log fills the gap",
+                            self._queue.maxsize)
+            self._flooded = True
+            self.dropped += 1

@@ -181,3 +181,52 @@ def test_refusals_are_all_counted_but_logged_at_most_once_per_interval(caplog: p
     assert len(counted.refusals) == 1001
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 2 and "bad_mac" in lines[0] and "unsealed" in lines[1] and "999 more" in lines[1]
+
+
+class FlakyLog:
+    """The stored log, which can be taken away; counts the watchdog's attempts while it is away."""
+
+    def __init__(self, log: Any) -> None:
+        self._log = log
+        self.down = False
+        self.failures = 0
+        self.failed_often = asyncio.Event()
+
+    async def heads(self, streams: Any) -> dict[str, int]:
+        if self.down:
+            self.failures += 1
+            if self.failures >= 5:
+                self.failed_often.set()
+            raise ConnectionError("the database is away")
+        return await self._log.heads(streams)
+
+    async def read(self, stream: str, *, after: int, until: int) -> list[Envelope]:
+        return await self._log.read(stream, after=after, until=until)
+
+
+async def test_a_database_outage_is_logged_once_not_every_watchdog_round(
+    db: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from datetime import datetime, timezone
+
+    from storage import events
+    from storage.events import LogReader
+
+    log = FlakyLog(LogReader(db))
+    async with Broadcast("memory://") as broadcast:
+        hub = Hub(broadcast, log=log, watch_interval=0.01)
+        async with hub.listen(["odds:3"]) as listener:
+            with caplog.at_level(logging.INFO, logger="pubsub.hub"):
+                hub.start()
+                log.down = True
+                await asyncio.wait_for(log.failed_often.wait(), 10)
+                log.down = False
+                async with db.write() as session:  # stored while nobody published it: the watchdog must find it
+                    stored = await events.append(session, stream="odds:3", kind="odds", payload={},
+                                                 now=datetime.now(timezone.utc))
+                assert await asyncio.wait_for(listener.get(), 5) == stored
+            messages = [r.getMessage() for r in caplog.records]
+            assert sum("the log watchdog failed" in m for m in messages) == 1, messages
+            assert [r.exc_info is not None for r in caplog.records if "watchdog failed" in r.getMessage()] == [True]
+            assert messages.count("the log watchdog reads the log again") == 1
+        await hub.close()
