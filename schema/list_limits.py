@@ -1,4 +1,4 @@
-"""The most items each list argument and input list field takes (the README's Limits table). A
+"""The most items each list argument and input list field takes (docs/limits.md's table). A
 list past its bound is refused before any of it is read or stored: it would otherwise cost time in
 proportion to its length, or overflow the database's bind parameters (PostgreSQL takes 32,767)."""
 

@@ -17,7 +17,7 @@ EVENT = Envelope(stream="odds:1", seq=7, kind="odds", payload={"source": "feed",
 
 
 def sealed_by_hand(channel: str, body: bytes, key: bytes = KEY) -> bytes:
-    """The wire format as the README states it: v1.<hex HMAC-SHA256(key, channel \\n body)>.<body>."""
+    """The wire format as docs/security.md states it: v1.<hex HMAC-SHA256(key, channel \\n body)>.<body>."""
     mac = hmac.new(key, channel.encode() + b"\n" + body, hashlib.sha256).hexdigest()
     return b"v1." + mac.encode() + b"." + body
 
