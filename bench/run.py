@@ -88,7 +88,7 @@ def children(pid: int) -> list[int]:
 
 @contextmanager
 def racewire(workdir: Path, races: int, workers: int = 1, cores: str = "0",
-             database_url: str | None = None) -> Iterator[dict[str, Any]]:
+             database_url: str | None = None, overrides: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
     port = free_port()
     env = {**os.environ, "RACEWIRE_PORT": str(port), "RACEWIRE_JWT_SECRET": SECRET,
            "RACEWIRE_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{workdir}/racewire.db",
@@ -96,7 +96,7 @@ def racewire(workdir: Path, races: int, workers: int = 1, cores: str = "0",
            "RACEWIRE_MIGRATE_ON_START": "false" if workers > 1 else "true",
            "RACEWIRE_MAX_CONNECTIONS_PER_CLIENT": "1000000", "RACEWIRE_MUTATIONS_PER_SECOND": "100000",
            "RACEWIRE_MUTATION_BURST": "100000", "RACEWIRE_WS_MESSAGES_PER_SECOND": "100000",
-           "RACEWIRE_WS_MESSAGE_BURST": "100000"}
+           "RACEWIRE_WS_MESSAGE_BURST": "100000", **(overrides or {})}
     command = ["taskset", "-c", cores, str(ROOT / ".venv/bin/racewire"), "serve", "--workers", str(workers)]
     process = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -168,6 +168,8 @@ def main() -> None:
     parser.add_argument("--races", type=int, default=1, help="subscribers spread over this many races")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--server-env", action="append", default=[], metavar="RACEWIRE_NAME=VALUE",
+                        help="a setting for Racewire away from its default, for an A/B (repeatable)")
     parser.add_argument("--deflate", action="store_true",
                         help="also measure with permessage-deflate offered as browsers do, in the same run")
     parser.add_argument("--workers", type=int, default=1,
@@ -176,6 +178,7 @@ def main() -> None:
     parser.add_argument("--baseline-events", type=int, default=5,
                         help="updates sent to the baseline (it takes seconds per update at thousands of subscribers)")
     args = parser.parse_args()
+    overrides = dict(pair.split("=", 1) for pair in args.server_env)
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one descriptor per connection, both sides
     rows = []
@@ -193,7 +196,8 @@ def main() -> None:
                             server = stack.enter_context(baseline(Path(tmp), args.races))
                         else:
                             url = stack.enter_context(postgres_database()) if args.workers > 1 else None
-                            server = stack.enter_context(racewire(Path(tmp), args.races, args.workers, cores[0], url))
+                            server = stack.enter_context(racewire(Path(tmp), args.races, args.workers, cores[0], url,
+                                                                         overrides))
                         results[mode, name].append(load(server, connections, events, cores[1], mode == "deflate"))
                     print(mode, name, connections, json.dumps(results[mode, name][-1]), file=sys.stderr, flush=True)
         for (mode, name), runs in results.items():
@@ -206,6 +210,7 @@ def print_table(rows: list[tuple[int, str, str, dict[str, Any], dict[str, int]]]
     print(f"commit {commit}; {args.events} updates of 10 prices ({args.baseline_events} to the baseline); "
           f"subscribers over {args.races} race(s); "
           f"median of {args.repeat} runs; "
+          f"Racewire settings: {', '.join(args.server_env) or 'defaults'}; "
           + ("server on core 0, load client on core 1" if args.workers == 1 else
              f"{args.workers} workers on PostgreSQL and Redis, server and load client sharing cores 0-1"))
     header = ["subs", "offered", "server", *METRICS, "cpu/delivery vs baseline", "cpu/delivery vs no deflate",
