@@ -110,4 +110,4 @@ app = Starlette(routes=[Route("/graphql", graphql, methods=["GET", "POST"]), Web
 
 if __name__ == "__main__":
     uvicorn.run(app, host="127.0.0.1", port=int(os.environ["BASELINE_PORT"]), log_level="warning",
-                ws="websockets-sansio", ws_per_message_deflate=False)
+                ws="websockets-sansio")

@@ -1,8 +1,9 @@
 // The load client: N graphql-transport-ws subscribers, E storeOdds over HTTP, latency from
 // sending each mutation to each subscriber receiving its update. Prints one JSON line.
+// --deflate=1: every connection offers permessage-deflate as Chrome does.
 import { readFileSync } from "node:fs";
 
-import { connect } from "./wsclient.mjs";
+import { connect, wire } from "./wsclient.mjs";
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, "").split("=")));
 const connections = Number(args.connections ?? 1000);
@@ -13,6 +14,8 @@ const wsUrl = args.ws;
 const httpUrl = args.http;
 const serverPids = String(args.pid).split(",").map(Number); // with workers: every process of the server
 const token = args.token ?? "";
+const deflate = args.deflate === "1";
+const extensions = new Map(); // negotiated Sec-WebSocket-Extensions -> connections
 const query = `subscription($ids: [ID!]!) { oddsUpdated(raceIds: $ids) { raceId seq prices { runnerId decimal fractional } } }`;
 
 const ticks = 100; // USER_HZ, the unit of /proc/<pid>/stat times on Linux
@@ -50,7 +53,9 @@ async function open(index) {
     if (text.includes('"connection_ack"')) acked();
     else if (text.includes('"ping"')) socket.send('{"type":"pong"}');
     else onMessage(text);
-  });
+  }, { deflate });
+  const agreed = ws.extension?.header ?? "none";
+  extensions.set(agreed, (extensions.get(agreed) ?? 0) + 1);
   ws.send(JSON.stringify({ type: "connection_init", payload: {} }));
   await Promise.race([ack, ws.closed.then(() => { throw new Error("closed before connection_ack"); })]);
   const race = raceIds[index % raceIds.length];
@@ -110,6 +115,7 @@ latencies.length = 0;
 delivered = 0;
 
 const cpuStart = cpuSeconds(serverPids);
+const wireStart = wire.bytes;
 const clientCpuStart = process.cpuUsage();
 const start = performance.now();
 for (let e = 0; e < events; e++) {
@@ -118,6 +124,7 @@ for (let e = 0; e < events; e++) {
 }
 const seconds = (performance.now() - start) / 1000;
 const serverCpu = cpuSeconds(serverPids) - cpuStart;
+const wireBytes = wire.bytes - wireStart;
 const clientCpu = process.cpuUsage(clientCpuStart);
 const expected = Array.from({ length: events }, (_, e) => perRace.get(raceIds[e % raceIds.length])).reduce((a, b) => a + b, 0);
 latencies.sort((a, b) => a - b);
@@ -128,6 +135,10 @@ console.log(JSON.stringify({
   deliveries_per_s: delivered / seconds,
   server_cpu_us_per_delivery: delivered ? (serverCpu * 1e6) / delivered : null,
   server_rss_kib_per_connection: (rssAfter - rssBefore) / connections,
+  // every byte the subscribers read from their sockets while measured (frames of other kinds too)
+  wire_bytes_per_delivery: delivered ? wireBytes / delivered : null,
+  offered: deflate ? "permessage-deflate; client_max_window_bits" : "none",
+  extensions: Object.fromEntries(extensions),
   connect_per_s: connections / connectSeconds,
   // the connect phase (connect, connection_init, subscribe, a first update): who was busy
   connect_server_cpu_us_per_connection: (connectServerCpu * 1e6) / connections,

@@ -1,7 +1,10 @@
 """Racewire's fan-out benchmark: N graphql-transport-ws subscribers, E storeOdds of 10 prices,
 the server pinned to core 0 and the load client to core 1, against the baseline in the same run.
+Both servers run with their default settings (only the per-client limits a one-address load
+test would trip are raised). --deflate adds the mode browsers use: every load connection offers
+permessage-deflate as Chrome does, beside the mode that offers no extension, in the same run.
 
-    .venv/bin/python bench/run.py --connections 1000,5000 --events 20 --repeat 3
+    .venv/bin/python bench/run.py --connections 1000,5000 --events 20 --repeat 3 --deflate
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ POSTGRES_ADMIN_URL = os.environ.get("RACEWIRE_BENCH_POSTGRES", "postgresql://pos
 REDIS_URL = os.environ.get("RACEWIRE_BENCH_REDIS", "redis://127.0.0.1:6379")
 RUNNERS = 12
 METRICS = ("lost", "p50_ms", "p90_ms", "p99_ms", "max_ms", "deliveries_per_s", "server_cpu_us_per_delivery",
-           "server_rss_kib_per_connection", "connect_per_s", "client_cpu_share")
+           "server_rss_kib_per_connection", "wire_bytes_per_delivery", "connect_per_s", "client_cpu_share")
 
 
 def free_port() -> int:
@@ -85,7 +88,7 @@ def children(pid: int) -> list[int]:
 
 @contextmanager
 def racewire(workdir: Path, races: int, workers: int = 1, cores: str = "0",
-             database_url: str | None = None) -> Iterator[dict[str, Any]]:
+             database_url: str | None = None, overrides: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
     port = free_port()
     env = {**os.environ, "RACEWIRE_PORT": str(port), "RACEWIRE_JWT_SECRET": SECRET,
            "RACEWIRE_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{workdir}/racewire.db",
@@ -93,8 +96,7 @@ def racewire(workdir: Path, races: int, workers: int = 1, cores: str = "0",
            "RACEWIRE_MIGRATE_ON_START": "false" if workers > 1 else "true",
            "RACEWIRE_MAX_CONNECTIONS_PER_CLIENT": "1000000", "RACEWIRE_MUTATIONS_PER_SECOND": "100000",
            "RACEWIRE_MUTATION_BURST": "100000", "RACEWIRE_WS_MESSAGES_PER_SECOND": "100000",
-           "RACEWIRE_WS_MESSAGE_BURST": "100000", "RACEWIRE_WS_PING_INTERVAL_SECONDS": "600",
-           "RACEWIRE_WS_COMPRESSION": "false", "RACEWIRE_PRUNE_INTERVAL_SECONDS": "3600"}
+           "RACEWIRE_WS_MESSAGE_BURST": "100000", **(overrides or {})}
     command = ["taskset", "-c", cores, str(ROOT / ".venv/bin/racewire"), "serve", "--workers", str(workers)]
     process = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -140,12 +142,14 @@ def baseline(workdir: Path, races: int) -> Iterator[dict[str, Any]]:
         process.wait(30)
 
 
-def load(server: dict[str, Any], connections: int, events: int, client_cores: str = "1") -> dict[str, Any]:
+def load(server: dict[str, Any], connections: int, events: int, client_cores: str = "1",
+         deflate: bool = False) -> dict[str, Any]:
     command = [
         "taskset", "-c", client_cores, "node", str(ROOT / "bench/loadclient.mjs"),
         f"--connections={connections}", f"--events={events}", f"--races={','.join(server['runners'])}",
         f"--runners={json.dumps(server['runners'])}", f"--ws=ws://127.0.0.1:{server['port']}/graphql",
         f"--http=http://127.0.0.1:{server['port']}/graphql", f"--pid={server['pid']}", f"--token={server['token']}",
+        f"--deflate={int(deflate)}",
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
@@ -164,52 +168,63 @@ def main() -> None:
     parser.add_argument("--races", type=int, default=1, help="subscribers spread over this many races")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--server-env", action="append", default=[], metavar="RACEWIRE_NAME=VALUE",
+                        help="a setting for Racewire away from its default, for an A/B (repeatable)")
+    parser.add_argument("--deflate", action="store_true",
+                        help="also measure with permessage-deflate offered as browsers do, in the same run")
     parser.add_argument("--workers", type=int, default=1,
                         help="server processes (`racewire serve --workers`); above 1 on PostgreSQL and Redis, "
                              "and not pinned: server and load client then share both cores")
     parser.add_argument("--baseline-events", type=int, default=5,
                         help="updates sent to the baseline (it takes seconds per update at thousands of subscribers)")
     args = parser.parse_args()
+    overrides = dict(pair.split("=", 1) for pair in args.server_env)
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one descriptor per connection, both sides
     rows = []
     cores = ("0", "1") if args.workers == 1 else ("0,1", "0,1")
+    modes = ("plain", "deflate") if args.deflate else ("plain",)
+    servers = ("racewire",) if args.skip_baseline else ("racewire", "baseline")
     for connections in (int(c) for c in args.connections.split(",")):
-        results: dict[str, list[dict[str, Any]]] = {"racewire": [], "baseline": []}
+        results: dict[tuple[str, str], list[dict[str, Any]]] = {(m, n): [] for m in modes for n in servers}
         for _ in range(args.repeat):
-            for name in ("racewire", "baseline"):
-                if name == "baseline" and args.skip_baseline:
-                    continue
-                events = args.events if name == "racewire" else min(args.events, args.baseline_events)
-                with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-                    if name == "baseline":
-                        server = stack.enter_context(baseline(Path(tmp), args.races))
-                    else:
-                        url = stack.enter_context(postgres_database()) if args.workers > 1 else None
-                        server = stack.enter_context(racewire(Path(tmp), args.races, args.workers, cores[0], url))
-                    results[name].append(load(server, connections, events, cores[1]))
-                print(name, connections, json.dumps(results[name][-1]), file=sys.stderr, flush=True)
-        for name, runs in results.items():
-            if runs:
-                rows.append((connections, name, median_of(runs)))
+            for mode in modes:
+                for name in servers:
+                    events = args.events if name == "racewire" else min(args.events, args.baseline_events)
+                    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+                        if name == "baseline":
+                            server = stack.enter_context(baseline(Path(tmp), args.races))
+                        else:
+                            url = stack.enter_context(postgres_database()) if args.workers > 1 else None
+                            server = stack.enter_context(racewire(Path(tmp), args.races, args.workers, cores[0], url,
+                                                                         overrides))
+                        results[mode, name].append(load(server, connections, events, cores[1], mode == "deflate"))
+                    print(mode, name, connections, json.dumps(results[mode, name][-1]), file=sys.stderr, flush=True)
+        for (mode, name), runs in results.items():
+            rows.append((connections, mode, name, median_of(runs), runs[-1]["extensions"]))
     print_table(rows, args)
 
 
-def print_table(rows: list[tuple[int, str, dict[str, Any]]], args: argparse.Namespace) -> None:
+def print_table(rows: list[tuple[int, str, str, dict[str, Any], dict[str, int]]], args: argparse.Namespace) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     print(f"commit {commit}; {args.events} updates of 10 prices ({args.baseline_events} to the baseline); "
           f"subscribers over {args.races} race(s); "
           f"median of {args.repeat} runs; "
+          f"Racewire settings: {', '.join(args.server_env) or 'defaults'}; "
           + ("server on core 0, load client on core 1" if args.workers == 1 else
              f"{args.workers} workers on PostgreSQL and Redis, server and load client sharing cores 0-1"))
-    header = ["subs", "server", *METRICS, "cpu/delivery vs baseline"]
+    header = ["subs", "offered", "server", *METRICS, "cpu/delivery vs baseline", "cpu/delivery vs no deflate",
+              "negotiated (last run)"]
     print(" | ".join(header))
-    baseline_cpu = {c: m.get("server_cpu_us_per_delivery") for c, n, m in rows if n == "baseline"}
-    for connections, name, figures in rows:
-        cells = [str(connections), name] + [f"{figures.get(k, float('nan')):.2f}" for k in METRICS]
-        base = baseline_cpu.get(connections)
+    cpu = {(c, mode, n): m.get("server_cpu_us_per_delivery") for c, mode, n, m, _ in rows}
+    for connections, mode, name, figures, agreed in rows:
+        cells = [str(connections), mode, name] + [f"{figures.get(k, float('nan')):.2f}" for k in METRICS]
         mine = figures.get("server_cpu_us_per_delivery")
+        base = cpu.get((connections, mode, "baseline"))
         cells.append(f"{base / mine:.1f}x less" if base and mine and name == "racewire" else "")
+        plain = cpu.get((connections, "plain", name))
+        cells.append(f"{mine / plain:.2f}x" if plain and mine and mode == "deflate" else "")
+        cells.append("; ".join(f"{header} ({count})" for header, count in agreed.items()))
         print(" | ".join(cells))
 
 

@@ -35,7 +35,10 @@ class FreshLoaders(SchemaExtension):
 class PerEventMemo(StrawberryGraphQLCoreExecutionContext):
     """graphql-core 3.3 shares one memo of collected subfields between all events of a
     subscription, keyed by lists that are new for every event, so it grows with each event
-    for as long as the subscription lives (measured: ~2.7 KiB per event). Each event gets its own."""
+    for as long as the subscription lives (measured: ~2.7 KiB per event). Each event gets its own.
+    Passed through Strawberry's public `execution_context_class` and overriding graphql-core's
+    public `build_per_event_executor`; graphql-core has no public way to scope the memo, so the
+    one private name it sets is guarded by tests/schema/test_per_event_memo.py."""
 
     def build_per_event_executor(self, payload: Any) -> Any:
         executor = super().build_per_event_executor(payload)
