@@ -77,7 +77,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     hub = deployment_hub(settings, broadcast, log=LogReader(db), buffer=settings.subscriber_buffer,
                          watch_interval=settings.watch_interval_seconds)
     graphql = RacewireGraphQL(schema=_schema_for(settings), settings=settings, db=db, hub=hub)
-    metrics = hub.telemetry = Metrics(open_connections=lambda: graphql.open_connections)
+    metrics = hub.telemetry = Metrics(open_connections=lambda: graphql.open_connections,
+                                           open_streams=lambda: graphql.streams.open)
     graphql.graphql_transport_ws_handler_class = with_subscription_ids(graphql.graphql_transport_ws_handler_class)
     runtime = Runtime(settings=settings, db=db, broadcast=broadcast, hub=hub, graphql=graphql)
 

@@ -30,10 +30,12 @@ def _field_of(channels: list[str]) -> str:
 
 
 class Metrics(Telemetry):
-    def __init__(self, *, open_connections: Callable[[], float]) -> None:
+    def __init__(self, *, open_connections: Callable[[], float], open_streams: Callable[[], float] = lambda: 0) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         Gauge("racewire_open_connections", "Open WebSocket connections.", registry=r).set_function(open_connections)
+        Gauge("racewire_open_streams", "Open SSE and multipart subscription streams.",
+              registry=r).set_function(open_streams)
         self.subscriptions = Gauge("racewire_active_subscriptions", "Active subscriptions by field.",
                                    ["field"], registry=r)
         self.published_events = Counter("racewire_events_published", "Events handed to the broadcaster.",

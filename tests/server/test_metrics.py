@@ -49,6 +49,17 @@ async def test_a_delivered_update_and_a_failed_write_are_counted(server: ServerP
     assert metrics[("racewire_broadcaster_reconnects_total", ())] == 0
 
 
+async def test_an_open_sse_stream_is_counted(server: ServerProcess) -> None:
+    async with httpx.AsyncClient(base_url=server.http, timeout=30) as client:
+        before = await scrape(server)
+        request = {"query": "subscription { raceStatus { seq } }"}
+        async with client.stream("POST", "/graphql", json=request, headers={"accept": "text/event-stream"}) as stream:
+            assert stream.status_code == 200  # the headers are sent once the stream holds its slot
+            during = await scrape(server)
+    assert before[("racewire_open_streams", ())] == 0
+    assert during[("racewire_open_streams", ())] == 1
+
+
 async def test_a_replayed_update_is_delivered_but_not_timed_as_live(server: ServerProcess, race: dict[str, Any]) -> None:
     live = await GraphQLWs.open(server.ws)
     await live.subscribe("1", ODDS, ids=[race["id"]])
