@@ -1,5 +1,5 @@
-"""Frames written straight to the socket: framed as websockets frames them, offered only on a
-plain (uncompressed, open, writable) connection, and in order with everything sent through ASGI."""
+"""Frames written straight to the socket: framed as websockets frames them, offered only on an
+open, writable connection whose compression (if any) keeps no context, and in order with everything sent through ASGI."""
 
 from __future__ import annotations
 
