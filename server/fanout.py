@@ -23,7 +23,7 @@ from resolvers.viewer import Viewer
 from schema.context import Context
 from server.fanout_plan import GroupKey, Plan, Planner
 from server.outbox import Outbox
-from server.ws_protocol import text_frame
+from server.ws_protocol import TextMessage
 
 log = logging.getLogger(__name__)
 
@@ -44,20 +44,21 @@ def next_frame(id_json: str, payload: str) -> str:
 
 
 class NextFrames:
-    """One event's `next` frame per operation id, as text and as a WebSocket frame: made once for
-    all the members whose subscriptions share an id (most clients use the same few)."""
+    """One event's `next` frame per operation id, as text and as a TextMessage: made once for all
+    the members whose subscriptions share an id (most clients use the same few), and its
+    WebSocket frames once per kind (plain, or compressed at a window size) among them."""
 
     __slots__ = ("_made", "_payload")
 
     def __init__(self, payload: str) -> None:
         self._payload = payload
-        self._made: dict[str, tuple[str, bytes]] = {}
+        self._made: dict[str, tuple[str, TextMessage]] = {}
 
-    def for_id(self, id_json: str) -> tuple[str, bytes]:
+    def for_id(self, id_json: str) -> tuple[str, TextMessage]:
         made = self._made.get(id_json)
         if made is None:
             text = next_frame(id_json, self._payload)
-            made = self._made[id_json] = (text, text_frame(text.encode()))
+            made = self._made[id_json] = (text, TextMessage(text.encode()))
         return made
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket
 
-from server.ws_protocol import text_frame, write_frame_of
+from server.ws_protocol import TextMessage, write_frame_of
 
 
 class Outbox:
@@ -32,14 +32,14 @@ class Outbox:
         self._writer: asyncio.Task[None] | None = None
         self.closed = False
 
-    def push(self, frame: str, *, framed: bytes | None = None, always: bool = False) -> bool:
-        """Sends or queues a frame (`framed`: the same as a WebSocket frame, when the caller has
-        it); False (nothing queued) when the reader is too far behind, unless `always` (a control
+    def push(self, frame: str, *, framed: TextMessage | None = None, always: bool = False) -> bool:
+        """Sends or queues a frame (`framed`: the same as a TextMessage shared with other
+        connections, when the caller has one); False (nothing queued) when the reader is too far behind, unless `always` (a control
         frame, small and rare)."""
         if self.closed or (self._size >= self._limit and not always):
             return False
         if self._writer is None:
-            if self._write_frame is not None and self._write_frame(framed or text_frame(frame.encode())):
+            if self._write_frame is not None and self._write_frame(framed or TextMessage(frame.encode())):
                 return True
             suspended = self._send_now(frame)
             if suspended is not None:

@@ -3,9 +3,11 @@ frames: the fan-out frames an event once and writes the same bytes to every conn
 
 The protocol offers `write_frame` to the app as an ASGI extension in the scope (the ASGI spec's
 place for server-specific features). It writes only when nothing else can be in the way: the
-connection open, the socket taking data, and no permessage-deflate (a frame made once cannot
-carry one connection's compression state). Otherwise it says no and the caller sends through
-ASGI. Ordering with the connection's other messages is the caller's part (see Outbox)."""
+connection open, the socket taking data, and either no permessage-deflate or permessage-deflate
+without server context takeover (the server always asks for it): then each message is compressed
+on its own, so one compressed frame per window size serves every such connection. A connection
+whose compression keeps state between messages is told no, and the caller sends through ASGI.
+Ordering with the connection's other messages is the caller's part (see Outbox)."""
 
 from __future__ import annotations
 
@@ -13,13 +15,14 @@ import asyncio
 import logging
 import struct
 import weakref
+import zlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from uvicorn.config import Config
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
-from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.extensions.permessage_deflate import PerMessageDeflate, ServerPerMessageDeflateFactory
 from websockets.http11 import Request, Response
 from websockets.protocol import Protocol
 from websockets.server import ServerProtocol
@@ -30,19 +33,64 @@ if TYPE_CHECKING:
 
 WRITE_FRAME = "racewire.write_frame"
 LOGGER = "racewire.websocket"
-WriteFrame = Callable[[bytes], bool]
 _PARSE_FRAMES = Protocol.parse.__code__
 _AT_EOF = StreamReader.at_eof.__code__
+_FIN_TEXT = 0x81
+_FIN_RSV1_TEXT = 0xC1  # RSV1: a compressed message (RFC 7692 section 6)
+_EMPTY_BLOCK = b"\x00\x00\xff\xff"
+PLAIN = 0  # a TextMessage's frame without compression; else the deflate window bits
 
 
-def text_frame(data: bytes) -> bytes:
+def text_frame(data: bytes, first_byte: int = _FIN_TEXT) -> bytes:
     """One unmasked, final text frame, as a server sends it (RFC 6455 section 5.2)."""
     size = len(data)
     if size < 126:
-        return struct.pack("!BB", 0x81, size) + data
+        return struct.pack("!BB", first_byte, size) + data
     if size < 1 << 16:
-        return struct.pack("!BBH", 0x81, 126, size) + data
-    return struct.pack("!BBQ", 0x81, 127, size) + data
+        return struct.pack("!BBH", first_byte, 126, size) + data
+    return struct.pack("!BBQ", first_byte, 127, size) + data
+
+
+def deflated_text_frame(data: bytes, window_bits: int) -> bytes:
+    """The text message compressed on its own, as permessage-deflate without context takeover
+    sends it (RFC 7692 section 7.2.1): raw deflate, sync-flushed, its empty block removed."""
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -window_bits, 5)
+    body = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    assert body.endswith(_EMPTY_BLOCK)
+    return text_frame(body[:-4], _FIN_RSV1_TEXT)
+
+
+class TextMessage:
+    """One text message's frames, each made once however many connections it goes to: plain,
+    and compressed at each deflate window size a connection negotiated."""
+
+    __slots__ = ("_frames", "data")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._frames: dict[int, bytes] = {}
+
+    def frame(self, kind: int) -> bytes:
+        made = self._frames.get(kind)
+        if made is None:
+            made = text_frame(self.data) if kind == PLAIN else deflated_text_frame(self.data, kind)
+            self._frames[kind] = made
+        return made
+
+
+WriteFrame = Callable[[TextMessage], bool]
+
+
+def frame_kind(extensions: list[Any]) -> int | None:
+    """What frames a connection with these extensions takes from a TextMessage: PLAIN, the
+    window bits of a compression without context takeover, or None (its frames are its own)."""
+    if not extensions:
+        return PLAIN
+    if len(extensions) == 1 and isinstance(extensions[0], PerMessageDeflate):
+        deflate = extensions[0]
+        if deflate.local_no_context_takeover:
+            return deflate.local_max_window_bits
+    return None
 
 
 def write_frame_of(scope: Any) -> WriteFrame | None:
@@ -195,7 +243,11 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
         self.initial_response: tuple[int, list[tuple[str, str]], bytes] | None = None
         extensions = []
         if config.ws_per_message_deflate:
-            extensions = [ServerPerMessageDeflateFactory(server_max_window_bits=12, client_max_window_bits=12,
+            # No context takeover either way: no zlib state per connection between messages, and
+            # one compressed frame per event serves every connection (clients must accept it).
+            extensions = [ServerPerMessageDeflateFactory(server_no_context_takeover=True,
+                                                         client_no_context_takeover=True,
+                                                         server_max_window_bits=12, client_max_window_bits=12,
                                                          compress_settings={"memLevel": 5})]
         self.conn = ServerProtocol(extensions=extensions, max_size=config.ws_max_size,
                                    logger=logging.getLogger("uvicorn.error"))
@@ -211,7 +263,7 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
         self.request: Request | None = None
         self.response: Response | None = None
         self.scope: WebSocketScope = None  # type: ignore[assignment]
-        self._plain = False  # accepted, and without permessage-deflate
+        self._frame_kind: int | None = None  # once accepted: which frames write_frame may write
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
@@ -222,7 +274,7 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
         await super().send(message)
         if message["type"] == "websocket.accept":
             self._drop_handshake()
-            self._plain = self.handshake_complete and not self.conn.extensions
+            self._frame_kind = frame_kind(self.conn.extensions) if self.handshake_complete else None
 
     def _drop_handshake(self) -> None:
         """websockets' server parser keeps the handshake request as a local of its generator for
@@ -238,9 +290,10 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
             self.conn.parser = Protocol.parse(self.conn)
             next(self.conn.parser)
 
-    def write_frame(self, frame: bytes) -> bool:
+    def write_frame(self, message: TextMessage) -> bool:
         # A close sent or received closes the transport (or sets close_sent) at once.
-        if not self._plain or self.close_sent or not self.writable.is_set() or self.transport.is_closing():
+        kind = self._frame_kind
+        if kind is None or self.close_sent or not self.writable.is_set() or self.transport.is_closing():
             return False
-        self.transport.write(frame)
+        self.transport.write(message.frame(kind))
         return True

@@ -1,5 +1,5 @@
-"""Frames written straight to the socket: framed as websockets frames them, offered only on a
-plain (uncompressed, open, writable) connection, and in order with everything sent through ASGI."""
+"""Frames written straight to the socket: framed as websockets frames them, offered only on an
+open, writable connection whose compression (if any) keeps no context, and in order with everything sent through ASGI."""
 
 from __future__ import annotations
 
@@ -14,11 +14,19 @@ from typing import Any
 import pytest
 import uvicorn
 from websockets.asyncio.client import connect
+from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 
 from server.outbox import Outbox
-from server.ws_protocol import RacewireWebSocketProtocol, Writable, text_frame, write_frame_of
+from server.ws_protocol import (
+    RacewireWebSocketProtocol,
+    TextMessage,
+    Writable,
+    frame_kind,
+    text_frame,
+    write_frame_of,
+)
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70000])
@@ -43,12 +51,12 @@ class Scripted:
         assert write_frame is not None
         for how, text in self.script:
             if how == "direct":
-                self.answers.append(write_frame(text_frame(text.encode())))
+                self.answers.append(write_frame(TextMessage(text.encode())))
             elif how == "asgi":
                 await send({"type": "websocket.send", "text": text})
             else:
                 await send({"type": "websocket.close", "code": 4000})
-                self.answers.append(write_frame(text_frame(text.encode())))
+                self.answers.append(write_frame(TextMessage(text.encode())))
         while (await receive())["type"] != "websocket.disconnect":
             pass
 
@@ -85,13 +93,20 @@ async def test_direct_frames_and_asgi_messages_arrive_in_the_order_they_were_sen
     assert ws.close_code == 4000
 
 
-async def test_no_direct_frames_on_a_compressed_connection() -> None:
+async def test_direct_frames_on_a_compressed_connection_are_compressed_on_their_own() -> None:
     app = Scripted()
-    app.script = [("direct", "never"), ("asgi", "through asgi")]
+    app.script = [("direct", "direct " * 50), ("asgi", "through asgi"), ("direct", "again " * 50)]
     async with serving(app, deflate=True) as url, connect(url) as ws:
-        assert await ws.recv() == "through asgi"
+        assert "server_no_context_takeover" in ws.response.headers["Sec-WebSocket-Extensions"]
+        assert [await ws.recv() for _ in range(3)] == ["direct " * 50, "through asgi", "again " * 50]
 
-    assert app.answers == [False]
+    assert app.answers == [True, True]
+
+
+def test_a_connection_whose_compression_keeps_context_gets_no_shared_frames() -> None:
+    assert frame_kind([]) == 0
+    assert frame_kind([PerMessageDeflate(True, True, 15, 10)]) == 10
+    assert frame_kind([PerMessageDeflate(True, False, 15, 12)]) is None
 
 
 class FakeWebSocket:
@@ -103,9 +118,9 @@ class FakeWebSocket:
         self.blocked: asyncio.Future[None] | None = None
         self.scope = {"extensions": {"racewire.write_frame": self._write_frame}}
 
-    def _write_frame(self, frame: bytes) -> bool:
+    def _write_frame(self, message: TextMessage) -> bool:
         if self.direct:
-            self.wire.append("direct:" + frame[2:].decode())
+            self.wire.append("direct:" + message.frame(0)[2:].decode())
         return self.direct
 
     async def send_text(self, text: str) -> None:
@@ -122,7 +137,7 @@ async def test_the_outbox_writes_direct_only_when_nothing_waits_before_the_frame
     websocket.blocked = asyncio.get_running_loop().create_future()
     outbox.push("2")
     websocket.direct = True  # room again, but "2" has not gone yet: "3" must queue behind it
-    outbox.push("3", framed=text_frame(b"3"))
+    outbox.push("3", framed=TextMessage(b"3"))
     outbox.push(json.dumps({"type": "complete"}))
     assert websocket.wire == ["direct:1"]
     websocket.blocked.set_result(None)
