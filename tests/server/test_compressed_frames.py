@@ -9,21 +9,20 @@ import base64
 import contextlib
 import json
 import os
-import socket
 import struct
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.frames import Frame, Opcode
 
 import server.ws_protocol as ws_protocol
+from in_process import serving
 from live_server import GraphQLWs, ServerProcess
-from server.ws_protocol import RacewireWebSocketProtocol, TextMessage, write_frame_of
+from server.ws_protocol import TextMessage, write_frame_of
 from test_live_server import ODDS, SECRET, store, wait_subscribed
 from test_live_server import race as race  # noqa: F401 - the fixture
 
@@ -179,24 +178,6 @@ class SharedMessage:
             pass
 
 
-@contextlib.asynccontextmanager
-async def serving(app: SharedMessage) -> AsyncIterator[int]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, ws=RacewireWebSocketProtocol,
-                            ws_per_message_deflate=True, log_level="warning", lifespan="off")
-    uvicorn_server = uvicorn.Server(config)
-    task = asyncio.create_task(uvicorn_server.serve())
-    while not uvicorn_server.started:
-        await asyncio.sleep(0.01)
-    try:
-        yield port
-    finally:
-        uvicorn_server.should_exit = True
-        await task
-
-
 async def test_a_message_is_compressed_once_per_window_size_whatever_the_connections(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -209,7 +190,7 @@ async def test_a_message_is_compressed_once_per_window_size_whatever_the_connect
 
     monkeypatch.setattr(ws_protocol, "deflated_text_frame", counted)
     app = SharedMessage(json.dumps({"type": "next", "payload": {"odds": [2.5] * 100}}))
-    async with serving(app) as port:
+    async with serving(app, deflate=True) as port:
         clients = [await _raw_accepted(port, offer) for offer in
                    ["permessage-deflate"] * 3 + ["permessage-deflate; server_max_window_bits=10"] * 2]
         frames = [await _read_frame(reader) for reader, _ in clients]

@@ -4,23 +4,19 @@ open, writable connection whose compression (if any) keeps no context, and in or
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import json
-import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 from websockets.asyncio.client import connect
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 
+from in_process import serving
 from server.outbox import Outbox
 from server.ws_protocol import (
-    RacewireWebSocketProtocol,
     TextMessage,
     Writable,
     frame_kind,
@@ -61,29 +57,11 @@ class Scripted:
             pass
 
 
-@contextlib.asynccontextmanager
-async def serving(app: Scripted, *, deflate: bool) -> AsyncIterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, ws=RacewireWebSocketProtocol,
-                            ws_per_message_deflate=deflate, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
-        yield f"ws://127.0.0.1:{port}/"
-    finally:
-        server.should_exit = True
-        await task
-
-
 async def test_direct_frames_and_asgi_messages_arrive_in_the_order_they_were_sent() -> None:
     app = Scripted()
     app.script = [("asgi", "a"), ("direct", "b"), ("direct", "c" * 200), ("asgi", "d"), ("direct", "e"),
                   ("close", "after close")]
-    async with serving(app, deflate=False) as url, connect(url, compression=None) as ws:
+    async with serving(app, deflate=False) as port, connect(f"ws://127.0.0.1:{port}/", compression=None) as ws:
         received = [await ws.recv() for _ in range(5)]
         with pytest.raises(Exception):  # noqa: B017, PT011 - closed, whichever way websockets says it
             await ws.recv()
@@ -96,7 +74,7 @@ async def test_direct_frames_and_asgi_messages_arrive_in_the_order_they_were_sen
 async def test_direct_frames_on_a_compressed_connection_are_compressed_on_their_own() -> None:
     app = Scripted()
     app.script = [("direct", "direct " * 50), ("asgi", "through asgi"), ("direct", "again " * 50)]
-    async with serving(app, deflate=True) as url, connect(url) as ws:
+    async with serving(app, deflate=True) as port, connect(f"ws://127.0.0.1:{port}/") as ws:
         assert "server_no_context_takeover" in ws.response.headers["Sec-WebSocket-Extensions"]
         assert [await ws.recv() for _ in range(3)] == ["direct " * 50, "through asgi", "again " * 50]
 
@@ -183,7 +161,8 @@ class Echo:
 
 async def test_the_handshake_request_is_let_go_once_accepted_and_frames_still_parse() -> None:
     app = Echo()
-    async with serving(app, deflate=False) as url:
+    async with serving(app, deflate=False) as port:
+        url = f"ws://127.0.0.1:{port}/"
         host, port = url.removeprefix("ws://").rstrip("/").split(":")
         # A bare socket, not a websockets client: it would hold a Request of its own.
         reader, writer = await asyncio.open_connection(host, int(port))
