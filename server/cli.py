@@ -13,6 +13,7 @@ from pathlib import Path
 from server.settings import PREFIX, Settings, refuse_unsafe
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "graphql" / "schema.graphql"
+SUBGRAPH_FILE = SCHEMA_FILE.with_name("subgraph.graphql")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,8 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     token.set_defaults(run=_token)
 
     export = command("export-schema", "print the schema as SDL, or write it with --output",
-                     "print the GraphQL schema as SDL, or write it to a file.")
-    export.add_argument("--output", type=Path, help=f"file to write (the repository keeps {SCHEMA_FILE.name})")
+                     "print the GraphQL schema as SDL, or write it to a file: the API as clients see it, or with "
+                     "--federation the Federation 2 subgraph SDL a router composes.")
+    export.add_argument("--output", type=Path,
+                        help=f"file to write (the repository keeps {SCHEMA_FILE.name} and {SUBGRAPH_FILE.name})")
+    export.add_argument("--federation", action="store_true",
+                        help="the subgraph SDL, with @key and @link (what _service { sdl } answers)")
     export.set_defaults(run=_export_schema)
     return parser
 
@@ -187,8 +192,9 @@ def _token(args: argparse.Namespace) -> int:
 
 def _export_schema(args: argparse.Namespace) -> None:
     from schema.schema import schema
+    from schema.sdl import plain_sdl, subgraph_sdl
 
-    sdl = schema.as_str() + "\n"
+    sdl = subgraph_sdl(schema) if args.federation else plain_sdl(schema)
     if args.output is None:
         sys.stdout.write(sdl)
     else:

@@ -51,6 +51,13 @@ def test_export_schema_prints_the_sdl() -> None:
     assert done.stdout == (ROOT / "graphql" / "schema.graphql").read_text()
 
 
+def test_export_schema_federation_prints_the_subgraph_sdl() -> None:
+    done = racewire("export-schema", "--federation")
+    assert done.returncode == 0
+    assert done.stdout == (ROOT / "graphql" / "subgraph.graphql").read_text()
+    assert '@key(fields: "id")' in done.stdout
+
+
 def test_migrate_creates_the_sqlite_file(tmp_path: Path) -> None:
     import os
 
