@@ -25,8 +25,8 @@ from schema.list_size import sized_by
 from schema.types.news import NewsArticle
 from schema.types.races import Meeting, Race, Runner
 
-# The oldest version with everything Racewire uses (@key), so every router composes it.
-FEDERATION_VERSION = "2.3"
+# The oldest version a router takes a subgraph's Subscription fields from (Apollo Router: 2.4).
+FEDERATION_VERSION = "2.4"
 ENTITIES: dict[str, Any] = {kind.__name__: kind for kind in (Meeting, NewsArticle, Race, Runner)}
 
 Entity = Annotated[

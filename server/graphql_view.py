@@ -141,7 +141,7 @@ class RacewireGraphQL(GraphQL[Context, None]):
         params = context.connection_params or {}
         header = params.get("Authorization", params.get("authorization"))
         if header is None:
-            header = params.get("token") and f"Bearer {params['token']}"
+            header = _token_header(params.get("token"))
         if header is not None and not isinstance(header, str):
             raise ConnectionRejectionError()
         if header:
@@ -267,3 +267,13 @@ class RacewireGraphQL(GraphQL[Context, None]):
             if isinstance(context, ConnectionContext):
                 context.expires_at = token.expires_at
 
+
+def _token_header(token: object) -> object:
+    """A `token` connection parameter as an Authorization header. Apollo Router's subscription
+    passthrough sends the client's whole Authorization header there (`{"token": "Bearer …"}`);
+    graphql-ws clients usually send the bare token."""
+    if not token:
+        return None
+    if isinstance(token, str) and token[:7].lower() == "bearer ":
+        return token
+    return f"Bearer {token}" if isinstance(token, str) else token

@@ -24,7 +24,7 @@ const SUBGRAPH_FILE = new URL('../../graphql/subgraph.graphql', import.meta.url)
 
 // The tipster's own service: its tips are keyed by Racewire's runner ids.
 const TIPSTER_SDL = `
-  extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])
+  extend schema @link(url: "https://specs.apollo.dev/federation/v2.4", import: ["@key"])
 
   type Query {
     "The tipster's strongest tips, best first."
