@@ -4,7 +4,9 @@ the partner's cost limit, request rate, subscription allowance and registered op
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ import jwt
 import pytest
 
 from conftest import card, seeded_sqlite
+from hostile.http_streams import Stream
 from live_server import ROOT, GraphQLWs, ServerProcess
 from server.auth import create_access_token
 
@@ -117,19 +120,35 @@ async def test_a_partners_subscriptions_are_capped_and_counted(server: ServerPro
     first = await GraphQLWs.open(server.ws, bearer("streamer"))
     second = await GraphQLWs.open(server.ws, bearer("streamer", "streamer-2"))
     try:
-        for client, id in ((first, "1"), (first, "2")):
-            await client.subscribe(id, ODDS, ids=[race])
-            assert (await client.next(id))["oddsUpdated"]["snapshot"] is True
+        for id in ("1", "2"):
+            await first.subscribe(id, ODDS, ids=[race])
+            assert (await first.next(id))["oddsUpdated"]["snapshot"] is True
         assert metric(server, "racewire_client_active_subscriptions", "streamer") == before + 2
 
         await second.subscribe("3", ODDS, ids=[race])  # another connection, the same partner
         refused = await second.receive()
         assert refused["type"] == "error" and refused["payload"][0]["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
+        over_sse = await Stream.open(server.http, "sse", ODDS, {"ids": [race]}, headers=bearer("streamer"))
+        try:
+            kind, payload = await over_sse.event()
+            assert kind == "next" and payload["errors"][0]["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
+        finally:
+            await over_sse.close()
 
         await first.send({"id": "1", "type": "complete"})
         await _until(lambda: metric(server, "racewire_client_active_subscriptions", "streamer") == before + 1)
+        await first.send({"id": "2", "type": "complete"})
+        await _until(lambda: metric(server, "racewire_client_active_subscriptions", "streamer") == before)
         await second.subscribe("4", ODDS, ids=[race])
         assert (await second.next("4"))["oddsUpdated"]["snapshot"] is True
+        over_sse = await Stream.open(server.http, "sse", ODDS, {"ids": [race]}, headers=bearer("streamer"))
+        try:
+            kind, payload = await over_sse.event()
+            assert kind == "next" and payload["data"]["oddsUpdated"]["snapshot"] is True
+            assert metric(server, "racewire_client_active_subscriptions", "streamer") == before + 2
+        finally:
+            await over_sse.close()
+        await _until(lambda: metric(server, "racewire_client_active_subscriptions", "streamer") == before + 1)
     finally:
         await first.close()
         await second.close()
@@ -137,8 +156,6 @@ async def test_a_partners_subscriptions_are_capped_and_counted(server: ServerPro
 
 
 async def _until(check: Any, timeout: float = 10) -> None:
-    import asyncio
-
     deadline = asyncio.get_running_loop().time() + timeout
     while not check():
         assert asyncio.get_running_loop().time() < deadline, "the condition never held"
@@ -197,7 +214,7 @@ def test_the_server_refuses_to_start_with_a_bad_partners_file(tmp_path: Path) ->
     (tmp_path / "partners.toml").write_text("[tipster]\nmax_query_kost = 10\n")
     done = subprocess.run(
         [sys.executable, "-m", "server.cli", "serve", "--port", "0"], cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={**__import__("os").environ, "RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/r.db",
+        env={**os.environ, "RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/r.db",
              "RACEWIRE_PARTNERS_FILE": str(tmp_path / "partners.toml")},
     )
     assert done.returncode != 0
