@@ -1,5 +1,6 @@
 """Published query limits: depth, aliases, fragment spreads, tokens and cost, the partners-only
-gate, the mutation rate per token, and each client's own controls (schema/clients.py). Each refusal is a typed error with a stable `extensions.code`.
+gate, the mutation rate per token, and each client's own controls (schema/clients.py). Each
+refusal is a typed error with a stable `extensions.code`.
 
 A document is judged in time linear in its size: its figures are measured in one pass
 (`schema.measure`) and checked before graphql-core validates it, and validation's one
