@@ -62,7 +62,12 @@ def load_manifests(directory: Path) -> dict[str, list[Operation]]:
     """Every client's manifest in the directory, by client id."""
     if not directory.is_dir():
         raise ManifestError(f"RACEWIRE_PARTNER_DOCUMENTS_DIR={directory} is not a directory")
-    return {path.stem: read_manifest(path) for path in sorted(directory.glob("*.json")) if CLIENT_ID.match(path.stem)}
+    manifests = {}
+    for path in sorted(directory.glob("*.json")):
+        if not CLIENT_ID.match(path.stem):
+            raise ManifestError(f"{path}: a manifest is named <client id>.json, and {path.stem!r} is not a client id")
+        manifests[path.stem] = read_manifest(path)
+    return manifests
 
 
 def operation_of(text: str, schema: GraphQLSchema, *, source: str) -> Operation:

@@ -219,3 +219,17 @@ def test_the_server_refuses_to_start_with_a_bad_partners_file(tmp_path: Path) ->
     )
     assert done.returncode != 0
     assert "max_query_kost" in done.stderr and "unknown settings" in done.stderr
+
+
+def test_a_manifest_that_cannot_be_trusted_stops_the_server_at_start(tmp_path: Path) -> None:
+    documents = tmp_path / "documents"
+    documents.mkdir()
+    (documents / "tipster.json").write_text('{"format": "apollo-persisted-query-manifest", "version": 1, "operations": '
+                                            '[{"id": "0000", "name": "Card", "type": "query", "body": "query Card { __typename }"}]}')
+    done = subprocess.run(
+        [sys.executable, "-m", "server.cli", "serve", "--port", "0"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/r.db",
+             "RACEWIRE_PARTNER_DOCUMENTS_DIR": str(documents)},
+    )
+    assert done.returncode != 0
+    assert "id is not the sha256 of its body" in done.stderr
