@@ -28,6 +28,7 @@ class Loaders:
         self.runners_of_race = self._loader(races.runners_of_races)
         self.races_of_meeting = self._loader(races.races_of_meetings)
         self.quotes_of_race: DataLoader[int, list[Quote]] = self._loader(self._race_quotes)
+        self.article = self._loader(news.articles_by_ids, default=None)
         self.news_tags = self._loader(news.tags_of)
         self.news_races = self._loader(news.races_of)
         self._history: dict[int, DataLoader[int, list[tuple[Price, str]]]] = {}

@@ -13,6 +13,7 @@ from strawberry.types import Info as StrawberryInfo
 from pubsub.hub import Hub
 from resolvers.loaders import Loaders
 from resolvers.viewer import ANONYMOUS, Viewer
+from schema.clients import ClientQuota
 from storage.database import Database
 
 
@@ -48,6 +49,8 @@ class Context:
     last_stored_at: datetime | None = None
     # Takes one mutation from the subject's allowance: 0, or the seconds to wait for one.
     rate_limit: Callable[[str], float] | None = None
+    # The token's client: its own limits and its meter (schema/clients.py); None where none applies.
+    client: ClientQuota | None = None
 
     _loaders: Loaders | None = field(default=None, init=False, repr=False)
 

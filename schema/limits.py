@@ -1,5 +1,6 @@
 """Published query limits: depth, aliases, fragment spreads, tokens and cost, the partners-only
-gate, and the mutation rate per token. Each refusal is a typed error with a stable `extensions.code`.
+gate, the mutation rate per token, and each client's own controls (schema/clients.py). Each
+refusal is a typed error with a stable `extensions.code`.
 
 A document is judged in time linear in its size: its figures are measured in one pass
 (`schema.measure`) and checked before graphql-core validates it, and validation's one
@@ -20,6 +21,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types.graphql import OperationType
 
 from resolvers.errors import ApiError, Unauthenticated
+from schema.clients import ClientQuota, refusals_before_measuring, subscription_refusal
 from schema.context import Context
 from schema.documents import VALID_DOCUMENTS, parsed
 from schema.measure import Measure, coerce_variables, measure
@@ -87,10 +89,15 @@ class OperationGate(SchemaExtension):
         self.limits = limits
         self.merging = merging
         self.cost: int | None = None
+        self.max_cost = limits.max_cost
+        self.subscribed = False
 
     def on_operation(self) -> Iterator[None]:
         self.execution_context.parse_options["max_tokens"] = self.limits.max_tokens
-        yield
+        try:
+            yield  # a subscription's whole life
+        finally:
+            self._account()
 
     def on_parse(self) -> Iterator[None]:
         ctx = self.execution_context
@@ -115,7 +122,24 @@ class OperationGate(SchemaExtension):
         # Not on every event of a subscription: its events are encoded once for many subscribers.
         if self.cost is None or self.execution_context.operation_type is OperationType.SUBSCRIPTION:
             return {}
-        return {"cost": {"requested": self.cost, "maximum": self.limits.max_cost}}
+        return {"cost": {"requested": self.cost, "maximum": self.max_cost}}
+
+    def _account(self) -> None:
+        """The client's meter: one operation, its cost if it ran, whether it failed; its subscription ends."""
+        quota = self._quota
+        if quota is None:
+            return
+        if self.subscribed:
+            quota.close_subscription()
+        ctx = self.execution_context
+        result = getattr(ctx, "result", None)
+        failed = bool(ctx.pre_execution_errors) or bool(getattr(result, "errors", None))
+        quota.record(cost=None if ctx.pre_execution_errors else self.cost, failed=failed)
+
+    @property
+    def _quota(self) -> ClientQuota | None:
+        context = self.execution_context.context
+        return context.client if isinstance(context, Context) else None
 
     def _refusals(self) -> list[GraphQLError]:
         ctx = self.execution_context
@@ -125,6 +149,12 @@ class OperationGate(SchemaExtension):
             return [Unauthenticated(context.auth_error)]
         if isinstance(context, Context) and context.limits.require_auth and not context.viewer.authenticated:
             return [Unauthenticated("this server needs a bearer token for every operation")]
+        quota = self._quota
+        if quota is not None:
+            if quota.max_cost is not None:
+                self.max_cost = quota.max_cost
+            if refusals := refusals_before_measuring(quota, ctx.query):
+                return refusals
         assert ctx.graphql_document is not None
         schema = ctx.schema._schema  # noqa: SLF001
         variables = coerce_variables(schema, ctx.graphql_document, ctx.operation_name, ctx.variables)
@@ -146,11 +176,15 @@ class OperationGate(SchemaExtension):
         if isinstance(variables, list):
             return []  # execution refuses the variables itself, and runs nothing
         self.cost = _reported(figures.cost)
-        if self.cost > self.limits.max_cost:
-            return [QueryTooComplex(f"query cost {self.cost} exceeds the maximum of {self.limits.max_cost}",
-                                    cost=self.cost, maximumCost=self.limits.max_cost)]
+        if self.cost > self.max_cost:
+            return [QueryTooComplex(f"query cost {self.cost} exceeds the maximum of {self.max_cost}",
+                                    cost=self.cost, maximumCost=self.max_cost)]
         if isinstance(context, Context) and ctx.operation_type is OperationType.MUTATION:
             return _mutation_rate(context)
+        if quota is not None and ctx.operation_type is OperationType.SUBSCRIPTION:
+            if refusals := subscription_refusal(quota):
+                return refusals
+            self.subscribed = True
         return []
 
     def _over_limits(self, figures: Measure) -> list[GraphQLError]:

@@ -14,15 +14,17 @@ LIST_SIZE = "racewire.list_size"
 @dataclass(frozen=True)
 class ListSize:
     """The field returns at most `argument` items, which its resolver refuses above `maximum`
-    (None: the page size limit)."""
+    (None: the page size limit). With `per_item`, the argument is a list and the field returns
+    one item for each of its elements (federation's `_entities`)."""
 
     argument: str
     maximum: int | None = None
+    per_item: bool = False
 
 
-def sized_by(argument: str, maximum: int | None = None) -> dict[str, ListSize]:
+def sized_by(argument: str, maximum: int | None = None, *, per_item: bool = False) -> dict[str, ListSize]:
     """Field metadata: `@strawberry.field(metadata=sized_by("first"))`."""
-    return {LIST_SIZE: ListSize(argument, maximum)}
+    return {LIST_SIZE: ListSize(argument, maximum, per_item)}
 
 
 def list_size(field: GraphQLField) -> ListSize | None:

@@ -100,10 +100,12 @@ class _Walk:
         # Introspection is not counted in the depth, as GraphiQL's own query is deeper than the limit.
         depth = 0 if node.name.value.startswith("__") else 1 + inner.depth
         size = self._size(definition, node) if definition is not None else None
-        if size is not None:
-            cost = 1 + size * inner.cost_when_sized
-            return Figures(depth, inner.aliases + alias, inner.spreads, cost, cost)
         is_list = definition is not None and isinstance(get_nullable_type(definition.type), GraphQLList)  # type: ignore[arg-type]
+        if size is not None:
+            # A sized list holds the items themselves (`_entities`, `priceHistory`); a sized
+            # connection, the list below it that takes the size.
+            cost = 1 + size * (inner.cost if is_list else inner.cost_when_sized)
+            return Figures(depth, inner.aliases + alias, inner.spreads, cost, cost)
         items = self.default_list_size if is_list else 1
         return Figures(depth, inner.aliases + alias, inner.spreads, 1 + items * inner.cost, 1 + inner.cost)
 
@@ -119,6 +121,8 @@ class _Walk:
             value = get_argument_values(definition, node, self.variables).get(declared.argument)
         except (GraphQLError, ValueError, TypeError):
             value = None  # execution refuses the field; count the most it could have asked for
+        if declared.per_item:
+            value = len(value) if isinstance(value, list) else None
         if not isinstance(value, int) or isinstance(value, bool):
             return maximum if maximum is not None else self.default_list_size
         value = max(value, 0)

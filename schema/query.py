@@ -13,6 +13,7 @@ from resolvers import alerts as alert_use_cases
 from resolvers import notifications
 from resolvers.errors import MAX_BIG_ID, BadUserInput, known_id, parse_id
 from schema.context import Info
+from schema.federation import FederationQuery
 from schema.list_size import sized_by
 from schema.list_limits import MAX_FILTER_STATUSES, bounded
 from schema.permissions import IsAuthenticated
@@ -43,7 +44,7 @@ def _page_size(info: Info, first: int) -> int:
 
 
 @strawberry.type(description="Read race cards, markets and news.")
-class Query:
+class Query(FederationQuery):
     @strawberry.field(description="A race by id; null when there is none.")
     async def race(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The race's id.")]) -> Race | None:
         race_id = known_id(id, what="race", field="id")

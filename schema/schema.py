@@ -17,6 +17,7 @@ from strawberry.types.graphql import OperationType
 from resolvers.errors import BadRequest
 from schema.context import Context
 from schema.errors import TypedErrors, log_error, strip_suggestions
+from schema.federation import FEDERATION_VERSION
 from schema.limits import QueryLimits, limit_extensions
 from schema.mutation import Mutation
 from schema.query import Query
@@ -46,14 +47,16 @@ class PerEventMemo(StrawberryGraphQLCoreExecutionContext):
         return executor
 
 
-class RacewireSchema(strawberry.Schema):
-    """Strawberry's schema, with every error passing through one place before a client sees it:
-    there production strips every "Did you mean …?" (fields, arguments, types, enum values,
-    input fields; in validation and in variables alike), and each error is logged at its level."""
+class RacewireSchema(strawberry.federation.Schema):
+    """Strawberry's federation schema (a Federation 2 subgraph, schema/federation.py), with every
+    error passing through one place before a client sees it: there production strips every
+    "Did you mean …?" (fields, arguments, types, enum values, input fields; in validation and in
+    variables alike), and each error is logged at its level."""
 
-    def __init__(self, *args: Any, suggestions: bool = True, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args: Any, suggestions: bool = True, introspection: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, federation_version=FEDERATION_VERSION, **kwargs)
         self.suggestions = suggestions
+        self.introspection = introspection
 
     def _process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         if not self.suggestions:
@@ -91,7 +94,7 @@ def build_schema(
 ) -> strawberry.Schema:
     """Production turns introspection and "Did you mean …?" suggestions off."""
     return RacewireSchema(
-        suggestions=suggestions,
+        suggestions=suggestions, introspection=introspection,
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,8 @@ from server.broadcasting import deployment_broadcast, deployment_hub
 from server.graphql_view import RacewireGraphQL
 from server.logs import RequestIds, tag_request, with_subscription_ids
 from server.metrics import Metrics
-from server.settings import Settings, refuse_unsafe
+from server.partners import PartnersError
+from server.settings import STARTUP_FAILURE, Settings, refuse_unsafe
 from storage import events
 from storage.events import LogReader
 from storage.database import Database
@@ -76,9 +78,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     broadcast = deployment_broadcast(settings, on_reconnect=lambda: (hub.poke(), metrics.broadcaster_reconnected()))
     hub = deployment_hub(settings, broadcast, log=LogReader(db), buffer=settings.subscriber_buffer,
                          watch_interval=settings.watch_interval_seconds)
-    graphql = RacewireGraphQL(schema=_schema_for(settings), settings=settings, db=db, hub=hub)
+    try:
+        graphql = RacewireGraphQL(schema=_schema_for(settings), settings=settings, db=db, hub=hub)
+    except PartnersError as error:
+        print(f"racewire: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(STARTUP_FAILURE) from None
     metrics = hub.telemetry = Metrics(open_connections=lambda: graphql.open_connections,
                                            open_streams=lambda: graphql.streams.open)
+    graphql.partners.meter = metrics
     graphql.graphql_transport_ws_handler_class = with_subscription_ids(graphql.graphql_transport_ws_handler_class)
     runtime = Runtime(settings=settings, db=db, broadcast=broadcast, hub=hub, graphql=graphql)
 

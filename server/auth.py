@@ -32,6 +32,7 @@ ALGORITHM_REFUSED = "the token's algorithm is not accepted by this server"
 SUBJECT_REFUSED = f"the token's sub must be 1 to {MAX_SUBJECT_LENGTH} characters"
 SCOPE_REFUSED = "the token's scope must be a space-separated string, or scp a list of strings"
 SOURCES_REFUSED = "the token's sources must be a list of source codes"
+CLIENT_REFUSED = f"the token's client (or azp) must be 1 to {MAX_SUBJECT_LENGTH} characters"
 # Most specific first: several are subclasses of DecodeError or of one another.
 _REFUSALS: tuple[tuple[type[Exception] | tuple[type[Exception], ...], str], ...] = (
     (jwt.ExpiredSignatureError, "the token has expired: get a fresh one"),
@@ -126,8 +127,8 @@ class TokenReader:
         subject = claims["sub"]
         if not isinstance(subject, str) or not 1 <= len(subject) <= MAX_SUBJECT_LENGTH:
             raise InvalidToken(SUBJECT_REFUSED)
-        return Token(viewer=Viewer(subject=subject, scopes=_scopes(claims), sources=_sources(claims)),
-                     expires_at=float(claims["exp"]))
+        viewer = Viewer(subject=subject, scopes=_scopes(claims), sources=_sources(claims), client=_client(claims))
+        return Token(viewer=viewer, expires_at=float(claims["exp"]))
 
     @property
     def _required(self) -> tuple[str, ...]:
@@ -173,6 +174,16 @@ def _sources(claims: dict[str, Any]) -> frozenset[str] | None:
     raise InvalidToken(SOURCES_REFUSED)
 
 
+def _client(claims: dict[str, Any]) -> str | None:
+    """The application the token was issued to: a `client` claim, else OpenID Connect's `azp`."""
+    client = claims.get("client", claims.get("azp"))
+    if client is None:
+        return None
+    if isinstance(client, str) and 1 <= len(client) <= MAX_SUBJECT_LENGTH:
+        return client
+    raise InvalidToken(CLIENT_REFUSED)
+
+
 def _refusal(error: jwt.PyJWTError, required: tuple[str, ...]) -> InvalidToken:
     if isinstance(error, jwt.MissingRequiredClaimError) and error.claim in required:
         return InvalidToken(f"the token lacks the required claim '{error.claim}'")
@@ -184,12 +195,14 @@ def _refusal(error: jwt.PyJWTError, required: tuple[str, ...]) -> InvalidToken:
 
 def create_access_token(
     *, secret: str, subject: str, scopes: Iterable[str], sources: Iterable[str] | None = None,
-    ttl: timedelta = timedelta(hours=12),
+    ttl: timedelta = timedelta(hours=12), client: str | None = None,
 ) -> str:
     now = datetime.now(timezone.utc)
     claims: dict[str, Any] = {"sub": subject, "scope": " ".join(sorted(set(scopes))), "iat": now, "exp": now + ttl}
     if sources is not None:
         claims["sources"] = sorted(set(sources))
+    if client is not None:
+        claims["client"] = client
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 

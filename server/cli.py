@@ -13,6 +13,7 @@ from pathlib import Path
 from server.settings import PREFIX, Settings, refuse_unsafe
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "graphql" / "schema.graphql"
+SUBGRAPH_FILE = SCHEMA_FILE.with_name("subgraph.graphql")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,11 +58,30 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--source", action="append", default=None,
                        help="a source the token may write odds for (repeat; without it, any source)")
     token.add_argument("--hours", type=float, default=12, help="lifetime in hours (default %(default)s)")
+    token.add_argument("--client", help="the client it is issued to (a partner's id: selects its limits and documents)")
     token.set_defaults(run=_token)
 
+    documents = command("documents", "register a partner's operations (its trusted documents)",
+                        "register a partner client's operations in its manifest (<client>.json in "
+                        f"RACEWIRE_PARTNER_DOCUMENTS_DIR, now {now.partner_documents_dir or 'unset'}): a client with a "
+                        "manifest may run only those operations. The server reads manifests when it starts.")
+    actions = documents.add_subparsers(required=True)
+    add = actions.add_parser("add", help="add the operation of each .graphql file, checked against the schema")
+    add.add_argument("files", nargs="+", type=Path, metavar="FILE", help="a .graphql file holding one named operation")
+    listed = actions.add_parser("list", help="print the client's registered operations: id, type and name")
+    for action in (add, listed):
+        action.add_argument("--client", required=True, help="the partner's client id (its tokens' client or azp claim)")
+        action.add_argument("--dir", type=Path, help="the manifests' directory (default RACEWIRE_PARTNER_DOCUMENTS_DIR)")
+    add.set_defaults(run=_documents_add)
+    listed.set_defaults(run=_documents_list)
+
     export = command("export-schema", "print the schema as SDL, or write it with --output",
-                     "print the GraphQL schema as SDL, or write it to a file.")
-    export.add_argument("--output", type=Path, help=f"file to write (the repository keeps {SCHEMA_FILE.name})")
+                     "print the GraphQL schema as SDL, or write it to a file: the API as clients see it, or with "
+                     "--federation the Federation 2 subgraph SDL a router composes.")
+    export.add_argument("--output", type=Path,
+                        help=f"file to write (the repository keeps {SCHEMA_FILE.name} and {SUBGRAPH_FILE.name})")
+    export.add_argument("--federation", action="store_true",
+                        help="the subgraph SDL, with @key and @link (what _service { sdl } answers)")
     export.set_defaults(run=_export_schema)
     return parser
 
@@ -181,14 +201,55 @@ def _token(args: argparse.Namespace) -> int:
         print(f"racewire token: unknown scope {', '.join(unknown)} (known: {', '.join(_SCOPES)})", file=sys.stderr)
         return 2
     print(create_access_token(secret=settings.own_jwt_secret, subject=args.sub, scopes=scopes, sources=args.source,
-                              ttl=timedelta(hours=args.hours)))
+                              ttl=timedelta(hours=args.hours), client=args.client))
     return 0
+
+
+def _manifest_of(args: argparse.Namespace) -> Path:
+    from server.manifests import ManifestError, manifest_path
+
+    directory = args.dir or Settings.from_env().partner_documents_dir
+    if not directory:
+        sys.exit("racewire documents: set RACEWIRE_PARTNER_DOCUMENTS_DIR (the server reads the manifests there) or --dir")
+    try:
+        return manifest_path(Path(directory), args.client)
+    except ManifestError as error:
+        sys.exit(f"racewire documents: {error}")
+
+
+def _documents_add(args: argparse.Namespace) -> None:
+    from schema.schema import schema
+    from server.manifests import ManifestError, add_operations, operation_of
+
+    path = _manifest_of(args)
+    try:
+        operations = [operation_of(file.read_text(), schema._schema, source=str(file)) for file in args.files]  # noqa: SLF001
+        added = {operation.id for operation in add_operations(path, operations)}
+    except (ManifestError, OSError) as error:
+        sys.exit(f"racewire documents: {error}")
+    for operation in operations:
+        state = "added" if operation.id in added else "already registered"
+        print(f"{state}: {operation.type} {operation.name} {operation.id}")
+    print(f"{path}: restart the server to apply")
+
+
+def _documents_list(args: argparse.Namespace) -> None:
+    from server.manifests import ManifestError, read_manifest
+
+    path = _manifest_of(args)
+    try:
+        operations = read_manifest(path) if path.exists() else []
+    except ManifestError as error:
+        sys.exit(f"racewire documents: {error}")
+    for operation in operations:
+        print(f"{operation.id} {operation.type} {operation.name}")
 
 
 def _export_schema(args: argparse.Namespace) -> None:
     from schema.schema import schema
+    from schema.sdl import plain_sdl, subgraph_sdl
 
-    sdl = schema.as_str() + "\n"
+    sdl = subgraph_sdl(schema) if args.federation else plain_sdl(schema)
     if args.output is None:
         sys.stdout.write(sdl)
     else:

@@ -37,10 +37,10 @@ from server.assets import graphiql_page
 from server.auth import InvalidToken, TokenReader, jwt_config
 from server.connection_guard import CONTEXT_KEY, ConnectionContext, GuardedWebSocket, close_at_expiry, refuse
 from server.fanout import FanOut
-from server.fanout_plan import Planner
 from server.heartbeat import Deadlines, tick_for
 from server.http_errors import RequestError, error_response, is_request_error, request_error_status
 from server.negotiation import GRAPHQL_RESPONSE_JSON, prefers_stream, response_type
+from server.partners import UnsharedForPartners, load_partners
 from server.persisted import PersistedQueries, load_trusted
 from server.rate_limits import ConnectionCounter, KeyedBuckets
 from server.streams_guard import StreamGuard, refused_operation
@@ -66,7 +66,11 @@ class RacewireGraphQL(GraphQL[Context, None]):
             allowed_origins=settings.ws_origins or settings.cors_origins,
         )
         self.settings = settings
-        planner = Planner(max_tokens=settings.max_tokens, max_length=settings.max_query_length)
+        trusted = load_trusted() if settings.trusted_documents else None
+        self.partners = load_partners(partners_file=settings.partners_file,
+                                      documents_dir=settings.partner_documents_dir,
+                                      default_documents=trusted.keys() if trusted is not None else None)
+        planner = UnsharedForPartners(self.partners, max_tokens=settings.max_tokens, max_length=settings.max_query_length)
         self.fanout = FanOut(schema, context_for=self._context_for, planner=planner) if settings.fanout else None
         self.send_buffer = settings.ws_send_buffer_bytes
         self.ping_interval = settings.ws_ping_interval_seconds
@@ -75,7 +79,7 @@ class RacewireGraphQL(GraphQL[Context, None]):
         self.tokens = TokenReader(jwt_config(settings))
         self.persisted = PersistedQueries(
             enabled=settings.persisted_queries, max_bytes=settings.persisted_query_cache_bytes,
-            trusted=load_trusted() if settings.trusted_documents else None,
+            trusted=trusted, registered=self.partners.documents,
         )
         self._db = db
         self._hub = hub
@@ -141,7 +145,7 @@ class RacewireGraphQL(GraphQL[Context, None]):
         params = context.connection_params or {}
         header = params.get("Authorization", params.get("authorization"))
         if header is None:
-            header = params.get("token") and f"Bearer {params['token']}"
+            header = _token_header(params.get("token"))
         if header is not None and not isinstance(header, str):
             raise ConnectionRejectionError()
         if header:
@@ -260,10 +264,22 @@ class RacewireGraphQL(GraphQL[Context, None]):
                 token = self.tokens.from_header(header)
         except InvalidToken as error:
             context.auth_error = str(error)
+            context.client = self.partners.quota_for(context.viewer)
             return
         context.auth_error = None
         if token is not None:
             context.viewer = token.viewer
             if isinstance(context, ConnectionContext):
                 context.expires_at = token.expires_at
+        context.client = self.partners.quota_for(context.viewer)  # its limits and its meter
 
+
+def _token_header(token: object) -> object:
+    """A `token` connection parameter as an Authorization header. Apollo Router's subscription
+    passthrough sends the client's whole Authorization header there (`{"token": "Bearer …"}`);
+    graphql-ws clients usually send the bare token."""
+    if not token:
+        return None
+    if isinstance(token, str) and token[:7].lower() == "bearer ":
+        return token
+    return f"Bearer {token}" if isinstance(token, str) else token

@@ -1,4 +1,5 @@
-"""Prometheus metrics at /metrics: connections, subscriptions, events, delivery latency, storeOdds.
+"""Prometheus metrics at /metrics: connections, subscriptions, events, delivery latency, storeOdds,
+and each client's requests, errors, cost and subscriptions.
 
 Each app has its own registry, so several apps in one process (as in tests) count apart."""
 
@@ -58,6 +59,15 @@ class Metrics(Telemetry):
                                    buckets=LATENCY_BUCKETS, registry=r)
         self.mutation_errors = Counter("racewire_mutation_errors", "Mutations that failed, by error.",
                                        ["mutation", "error"], registry=r)
+        self.client_requests = Counter("racewire_client_requests", "Operations by the token's client "
+                                       "(a listed partner's id, `other` or `none`).", ["client"], registry=r)
+        self.client_errors = Counter("racewire_client_errors", "Operations that ended with errors, by client.",
+                                     ["client"], registry=r)
+        self.client_cost = Counter("racewire_client_cost_spent", "Query cost of the operations run, by client.",
+                                   ["client"], registry=r)
+        self.client_active = Gauge("racewire_client_active_subscriptions",
+                                   "Active subscriptions by client (a listed partner's are each its own).",
+                                   ["client"], registry=r)
 
     def published(self, stream: str) -> None:
         self.published_events.labels("odds" if channel_names.race_of(stream) is not None else stream).inc()
@@ -86,6 +96,16 @@ class Metrics(Telemetry):
 
     def broadcaster_reconnected(self) -> None:
         self.reconnects.inc()
+
+    def client_operation(self, client: str, *, cost: int | None, failed: bool) -> None:
+        self.client_requests.labels(client).inc()
+        if failed:
+            self.client_errors.labels(client).inc()
+        if cost:
+            self.client_cost.labels(client).inc(cost)
+
+    def client_subscriptions(self, client: str, delta: int) -> None:
+        self.client_active.labels(client).inc(delta)
 
     @contextmanager
     def mutation(self, name: str) -> Iterator[None]:

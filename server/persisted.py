@@ -1,6 +1,10 @@
 """Persisted operations: Apollo's automatic persisted queries (an in-memory store of documents
 by sha256, bounded by bytes) and, optionally, trusted documents: only the operations shipped in
-`graphql/operations/*.graphql` may run (shipped in the package as `server/operations`)."""
+`graphql/operations/*.graphql` may run (shipped in the package as `server/operations`).
+
+Partners' registered operations (server/manifests.py) are found by their hash as well, and pass
+here whatever the trusted list; which client may run which is the operation gate's to decide
+(schema/clients.py), as only it knows the client."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import Any
 from cachetools import LRUCache
 
 from resolvers.errors import ApiError, BadUserInput
+from schema.clients import OperationNotTrusted
 from schema.documents import cacheable, text_bytes
 
 # A link to graphql/operations in the checkout, a copy in an installed package (its package data).
@@ -27,10 +32,6 @@ class PersistedQueryNotFound(ApiError):
 
 class PersistedQueryNotSupported(ApiError):
     code = "PERSISTED_QUERY_NOT_SUPPORTED"
-
-
-class OperationNotTrusted(ApiError):
-    code = "OPERATION_NOT_TRUSTED"
 
 
 def sha256(document: str) -> str:
@@ -48,9 +49,10 @@ def load_trusted(directory: Path = OPERATIONS_DIR) -> dict[str, str]:
 
 class PersistedQueries:
     def __init__(self, *, enabled: bool = True, max_bytes: int = 8 * 1024 * 1024,
-                 trusted: Mapping[str, str] | None = None) -> None:
+                 trusted: Mapping[str, str] | None = None, registered: Mapping[str, str] | None = None) -> None:
         self.enabled = enabled
         self.trusted = trusted
+        self.registered = dict(registered or {})
         self._store: LRUCache[str, str] = LRUCache(max_bytes, getsizeof=_entry_bytes)
 
     @property
@@ -61,10 +63,10 @@ class PersistedQueries:
         """The document to run, or raises the typed error the client gets instead."""
         persisted = (extensions or {}).get("persistedQuery")
         if persisted is None:
-            if self.trusted is not None and query is not None and sha256(query) not in self.trusted:
+            if self.trusted is not None and query is not None and not self._is_trusted(sha256(query)):
                 raise OperationNotTrusted("only trusted (persisted) operations may run on this server")
             return query
-        if not self.enabled and self.trusted is None:
+        if not self.enabled and self.trusted is None and not self.registered:
             raise PersistedQueryNotSupported("PersistedQueryNotSupported")
         digest = _hash_of(persisted)
         if query is None:
@@ -72,17 +74,20 @@ class PersistedQueries:
         if sha256(query) != digest:
             raise BadUserInput("provided sha does not match query", field="sha256Hash")
         if self.trusted is not None:
-            if digest not in self.trusted:
+            if not self._is_trusted(digest):
                 raise OperationNotTrusted("only trusted (persisted) operations may run on this server")
             return query
-        self._remember(digest, query)
+        if self.enabled:
+            self._remember(digest, query)
         return query
 
+    def _is_trusted(self, digest: str) -> bool:
+        return self.trusted is not None and digest in self.trusted or digest in self.registered
+
     def _lookup(self, digest: str) -> str:
-        if self.trusted is not None:
-            found = self.trusted.get(digest)
-        else:
-            found = self._store.get(digest)
+        found = self.registered.get(digest)
+        if found is None:
+            found = self.trusted.get(digest) if self.trusted is not None else self._store.get(digest)
         if found is None:
             raise PersistedQueryNotFound("PersistedQueryNotFound")
         return found

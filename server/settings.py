@@ -73,6 +73,8 @@ class Settings:
     persisted_queries: bool = True
     persisted_query_cache_bytes: int = 8 * 1024 * 1024
     trusted_documents: bool = False
+    partners_file: str = ""  # TOML: each partner client's own limits (server/partners.py)
+    partner_documents_dir: str = ""  # a manifest of registered operations per partner client
     event_log_keep: int = 10_000
     prune_interval_seconds: float = 60.0
     migrate_on_start: bool = True

@@ -63,6 +63,10 @@ async def page_articles(
     return list(await session.scalars(query.order_by(*order).limit(limit)))
 
 
+async def articles_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, NewsArticle]:
+    return {article.id: article for article in await session.scalars(select(NewsArticle).where(NewsArticle.id.in_(ids)))}
+
+
 async def tags_of(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, list[str]]:
     rows = await session.execute(
         select(news_tags.c.news_id, news_tags.c.tag)

@@ -11,7 +11,7 @@ from schema.types.races import PageInfo, Race
 from storage import models
 
 
-@strawberry.type(description="A news article.")
+@strawberry.federation.type(keys=["id"], description="A news article.")
 class NewsArticle:
     id: strawberry.ID = strawberry.field(description="The article's id.")
     headline: str = strawberry.field(description="The headline.")
@@ -32,6 +32,11 @@ class NewsArticle:
     def from_row(cls, row: models.NewsArticle) -> NewsArticle:
         return cls(id=strawberry.ID(str(row.id)), headline=row.headline, body=row.body,
                    published_at=row.published_at)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: int) -> NewsArticle | None:
+        row = await info.context.loaders.article.load(id)
+        return cls.from_row(row) if row else None
 
 
 @strawberry.type(description="A news article with its cursor.")

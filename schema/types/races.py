@@ -30,7 +30,7 @@ class RaceStatus(Enum):
     ABANDONED = strawberry.enum_value("ABANDONED", description="The race will not be run.")
 
 
-@strawberry.type(description="A race day at one venue.")
+@strawberry.federation.type(keys=["id"], description="A race day at one venue.")
 class Meeting:
     id: strawberry.ID = strawberry.field(description="The meeting's id.")
     venue: str = strawberry.field(description="The racecourse, e.g. 'Ascot'.")
@@ -48,8 +48,13 @@ class Meeting:
         return cls(id=strawberry.ID(str(row.id)), venue=row.venue, country=row.country,
                    date=row.date, going=row.going)
 
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: int) -> Meeting | None:
+        row = await info.context.loaders.meeting.load(id)
+        return cls.from_row(row) if row else None
 
-@strawberry.type(description="One race on a meeting's card.")
+
+@strawberry.federation.type(keys=["id"], description="One race on a meeting's card.")
 class Race:
     id: strawberry.ID = strawberry.field(description="The race's id.")
     meeting_id: strawberry.Private[int]
@@ -88,8 +93,13 @@ class Race:
             result_runner_ids=[strawberry.ID(str(r)) for r in row.result] if row.result else None,
         )
 
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: int) -> Race | None:
+        row = await info.context.loaders.race.load(id)
+        return cls.from_row(row) if row else None
 
-@strawberry.type(description="A horse entered in a race.")
+
+@strawberry.federation.type(keys=["id"], description="A horse entered in a race.")
 class Runner:
     id: strawberry.ID = strawberry.field(description="The runner's id.")
     race_id: strawberry.ID = strawberry.field(description="The race it runs in.")
@@ -133,6 +143,11 @@ class Runner:
             horse=row.horse, jockey=row.jockey, trainer=row.trainer, draw=row.draw,
             weight_kg=row.weight_kg, scratched=row.scratched,
         )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: int) -> Runner | None:
+        row = await info.context.loaders.runner.load(id)
+        return cls.from_row(row) if row else None
 
 
 @strawberry.type(description="Where a page ends, for cursor pagination.")

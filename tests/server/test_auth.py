@@ -37,6 +37,15 @@ def test_hs256_by_default_with_scopes_from_scope_or_scp() -> None:
         "the token's scope must be a space-separated string, or scp a list of strings")
 
 
+def test_the_client_comes_from_a_client_claim_else_azp() -> None:
+    assert reader().decode(signed(SECRET, client="tipster")).viewer.client == "tipster"
+    assert reader().decode(signed(SECRET, azp="bookie-web")).viewer.client == "bookie-web"
+    assert reader().decode(signed(SECRET, client="tipster", azp="idp-app")).viewer.client == "tipster"
+    assert reader().decode(signed(SECRET)).viewer.client is None
+    for bad in (42, "", "x" * 201, ["tipster"]):
+        assert refused(reader(), signed(SECRET, client=bad)) == "the token's client (or azp) must be 1 to 200 characters"
+
+
 def test_rs256_with_a_public_key_pem() -> None:
     rs = reader(algorithms=("RS256",), public_key=PUBLIC)
     token = rs.decode(signed(PRIVATE, "RS256", subject="partner-7"))

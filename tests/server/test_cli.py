@@ -51,6 +51,46 @@ def test_export_schema_prints_the_sdl() -> None:
     assert done.stdout == (ROOT / "graphql" / "schema.graphql").read_text()
 
 
+def test_export_schema_federation_prints_the_subgraph_sdl() -> None:
+    done = racewire("export-schema", "--federation")
+    assert done.returncode == 0
+    assert done.stdout == (ROOT / "graphql" / "subgraph.graphql").read_text()
+    assert '@key(fields: "id")' in done.stdout
+
+
+def test_documents_add_registers_checked_operations_in_the_clients_manifest(tmp_path: Path) -> None:
+    import hashlib
+    import json
+
+    card = ROOT / "graphql" / "operations" / "RaceCard.graphql"
+    added = racewire("documents", "add", "--client", "tipster", "--dir", str(tmp_path), str(card))
+    again = racewire("documents", "add", "--client", "tipster", "--dir", str(tmp_path), str(card))
+    manifest = json.loads((tmp_path / "tipster.json").read_text())
+    digest = hashlib.sha256(card.read_text().encode()).hexdigest()
+
+    assert added.returncode == 0 and f"added: query RaceCard {digest}" in added.stdout
+    assert again.returncode == 0 and "already registered: query RaceCard" in again.stdout
+    assert manifest == {"format": "apollo-persisted-query-manifest", "version": 1, "operations": [
+        {"id": digest, "name": "RaceCard", "type": "query", "body": card.read_text()}]}
+    assert racewire("documents", "list", "--client", "tipster", "--dir", str(tmp_path)).stdout == f"{digest} query RaceCard\n"
+
+    (tmp_path / "Bad.graphql").write_text("query Bad { race(id: 1) { nope } }")
+    invalid = racewire("documents", "add", "--client", "tipster", "--dir", str(tmp_path), str(tmp_path / "Bad.graphql"))
+    escaping = racewire("documents", "add", "--client", "../etc", "--dir", str(tmp_path), str(card))
+    assert invalid.returncode != 0 and "Cannot query field 'nope'" in invalid.stderr
+    assert escaping.returncode != 0 and "client '../etc'" in escaping.stderr
+    assert json.loads((tmp_path / "tipster.json").read_text()) == manifest
+
+
+def test_token_names_the_client_it_is_issued_to() -> None:
+    import os
+
+    env = {**os.environ, "RACEWIRE_JWT_SECRET": "cli-test-secret-0123456789abcdefghij"}
+    done = racewire("token", "--sub", "tipster-app", "--client", "tipster", env=env)
+    claims = jwt.decode(done.stdout.strip(), "cli-test-secret-0123456789abcdefghij", algorithms=["HS256"])
+    assert claims["client"] == "tipster" and claims["sub"] == "tipster-app"
+
+
 def test_migrate_creates_the_sqlite_file(tmp_path: Path) -> None:
     import os
 
@@ -103,7 +143,7 @@ def test_serve_help_shows_the_port_it_would_use() -> None:
 
 
 def test_every_subcommand_describes_itself() -> None:
-    for name in ("serve", "migrate", "demo", "feed", "token", "export-schema"):
+    for name in ("serve", "migrate", "demo", "feed", "token", "export-schema", "documents"):
         done = racewire(name, "--help")
         description = done.stdout.split("\n\n")[1]
         assert done.returncode == 0 and not description.startswith("options:") and len(description) > 30, done.stdout

@@ -1,0 +1,100 @@
+"""A partner's registered operations: one manifest per client, `<client>.json` in
+RACEWIRE_PARTNER_DOCUMENTS_DIR, in Apollo's persisted query manifest format (what
+`@apollo/generate-persisted-query-manifest` writes, so a partner's build can hand it over as is).
+
+Each operation's id is the sha256 of its body's exact text; a client sends the body, or the id
+alone as an APQ `persistedQuery` hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, parse, validate
+
+FORMAT = "apollo-persisted-query-manifest"
+CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class ManifestError(ValueError):
+    """A manifest or an operation that cannot be registered, with the reason."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    id: str
+    name: str
+    type: str
+    body: str
+
+    def entry(self) -> dict[str, str]:
+        return {"id": self.id, "name": self.name, "type": self.type, "body": self.body}
+
+
+def manifest_path(directory: Path, client: str) -> Path:
+    if not CLIENT_ID.match(client):
+        raise ManifestError(f"client {client!r}: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    return directory / f"{client}.json"
+
+
+def read_manifest(path: Path) -> list[Operation]:
+    """The manifest's operations; every id must be its body's sha256."""
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ManifestError(f"{path}: not a readable JSON manifest ({error})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("version") != 1:
+        raise ManifestError(f'{path}: expected {{"format": "{FORMAT}", "version": 1, "operations": [...]}}')
+    operations = []
+    for index, entry in enumerate(manifest.get("operations") or []):
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("id", "name", "type", "body")):
+            raise ManifestError(f"{path}: operations[{index}] needs string id, name, type and body")
+        if hashlib.sha256(entry["body"].encode()).hexdigest() != entry["id"]:
+            raise ManifestError(f"{path}: operations[{index}] ({entry['name']}): id is not the sha256 of its body")
+        operations.append(Operation(entry["id"], entry["name"], entry["type"], entry["body"]))
+    return operations
+
+
+def load_manifests(directory: Path) -> dict[str, list[Operation]]:
+    """Every client's manifest in the directory, by client id."""
+    if not directory.is_dir():
+        raise ManifestError(f"RACEWIRE_PARTNER_DOCUMENTS_DIR={directory} is not a directory")
+    manifests = {}
+    for path in sorted(directory.glob("*.json")):
+        if not CLIENT_ID.match(path.stem):
+            raise ManifestError(f"{path}: a manifest is named <client id>.json, and {path.stem!r} is not a client id")
+        manifests[path.stem] = read_manifest(path)
+    return manifests
+
+
+def operation_of(text: str, schema: GraphQLSchema, *, source: str) -> Operation:
+    """A file's one operation (with any fragments it spreads), valid against the schema."""
+    try:
+        document = parse(text)
+    except GraphQLError as error:
+        raise ManifestError(f"{source}: {error.message}") from None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) != 1 or operations[0].name is None:
+        raise ManifestError(f"{source}: a registered document holds exactly one named operation")
+    if errors := validate(schema, document):
+        raise ManifestError(f"{source}: {errors[0].message}")
+    operation = operations[0]
+    assert operation.name is not None
+    return Operation(hashlib.sha256(text.encode()).hexdigest(), operation.name.value, operation.operation.value, text)
+
+
+def add_operations(path: Path, operations: list[Operation]) -> list[Operation]:
+    """Adds the operations not yet in the manifest (a new version of one keeps the old for its
+    clients still in the field); returns those added."""
+    existing = read_manifest(path) if path.exists() else []
+    known = {operation.id for operation in existing}
+    added = [operation for operation in operations if operation.id not in known]
+    manifest = {"format": FORMAT, "version": 1, "operations": [o.entry() for o in [*existing, *added]]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(manifest, indent=2) + "\n")
+    temporary.replace(path)
+    return added
