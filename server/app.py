@@ -28,7 +28,7 @@ from server import assets
 from server.body_limit import BodyLimit
 from server.broadcasting import deployment_broadcast, deployment_hub
 from server.graphql_view import RacewireGraphQL
-from server.logs import RequestIds, tag_request, with_subscription_ids
+from server.logs import RequestIds, tag_request
 from server.metrics import Metrics
 from server.settings import Settings, refuse_unsafe
 from storage import events
@@ -79,7 +79,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     graphql = RacewireGraphQL(schema=_schema_for(settings), settings=settings, db=db, hub=hub)
     metrics = hub.telemetry = Metrics(open_connections=lambda: graphql.open_connections,
                                            open_streams=lambda: graphql.streams.open)
-    graphql.graphql_transport_ws_handler_class = with_subscription_ids(graphql.graphql_transport_ws_handler_class)
     runtime = Runtime(settings=settings, db=db, broadcast=broadcast, hub=hub, graphql=graphql)
 
     @contextlib.asynccontextmanager
