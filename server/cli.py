@@ -103,7 +103,7 @@ def _serve(args: argparse.Namespace) -> None:
         ws_ping_interval=settings.ws_ping_interval_seconds, ws_ping_timeout=settings.ws_pong_timeout_seconds,
         log_config=logging_config(settings.log_format, access_log=settings.access_log),
         access_log=settings.access_log,
-        ws_max_size=settings.ws_max_message_bytes,
+        ws_max_size=settings.ws_max_message_bytes, loop=settings.event_loop,
     )
 
 
