@@ -4,7 +4,6 @@ own view and handler, as shipped, behind the same message rate limit."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,8 +14,6 @@ from schema.context import Context
 from server.live import messages
 from server.live.connection import LiveConnection, LiveSettings
 from server.rate_limits import TokenBucket
-
-log = logging.getLogger(__name__)
 
 
 class LiveEndpoint:
