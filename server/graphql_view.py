@@ -4,7 +4,9 @@ multipart streams) on Strawberry's view; WebSockets on the live wing (server/liv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -42,6 +44,7 @@ from server.live.endpoint import LiveEndpoint, refuse
 from server.live.fanout import FanOut
 from server.live.fanout_plan import Planner
 from server.live.heartbeat import MIN_HEARTBEAT_MS
+from server.live.messages import FORBIDDEN_CLOSE
 from server.http_errors import RequestError, error_response, is_request_error, request_error_status
 from server.negotiation import GRAPHQL_RESPONSE_JSON, prefers_stream, response_type
 from server.persisted import PersistedQueries, load_trusted
@@ -52,12 +55,22 @@ from storage.database import Database
 
 
 CONTEXT_KEY = "racewire.context"
+LEGACY_KEY = "racewire.legacy"
+
+
+async def _close_expired(websocket: WebSocket) -> None:
+    with contextlib.suppress(Exception):  # already closed by the peer
+        await websocket.close(code=FORBIDDEN_CLOSE, reason="Token expired")
 
 
 @dataclasses.dataclass
 class ConnectionContext(Context):
     # When the token presented expires: an HTTP stream or a WebSocket is closed then.
     expires_at: float | None = None
+    # The legacy protocol's socket, and its timer closing it at the token's expiry (graphql-transport-ws
+    # connections keep their own deadlines, see server/live/connection.py).
+    legacy_websocket: WebSocket | None = None
+    expiry: asyncio.TimerHandle | None = None
 
 
 class RacewireGraphQL(GraphQL[Context, None]):
@@ -131,7 +144,14 @@ class RacewireGraphQL(GraphQL[Context, None]):
             self._connections.release(address)
 
     async def _legacy_protocol(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.run(WebSocket(scope, receive=receive, send=send))  # Strawberry's own graphql-ws handler
+        websocket = WebSocket(scope, receive=receive, send=send)
+        scope[LEGACY_KEY] = True  # so get_context keeps the socket, to close it at the token's expiry
+        try:
+            await self.run(websocket)  # Strawberry's own graphql-ws handler
+        finally:
+            context = scope.get(CONTEXT_KEY)
+            if isinstance(context, ConnectionContext) and context.expiry is not None:
+                context.expiry.cancel()
 
     def _context_for(self, viewer: Viewer) -> Context:
         return Context(db=self._db, hub=self._hub, limits=self._limits, viewer=viewer)
@@ -150,6 +170,9 @@ class RacewireGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
         context = ConnectionContext(db=self._db, hub=self._hub, limits=self._limits, rate_limit=self._mutations.take)
+        if isinstance(request, WebSocket) and request.scope.get(LEGACY_KEY):
+            context.legacy_websocket = request
+            request.scope[CONTEXT_KEY] = context
         await self._authenticate(context, request.headers.get("authorization"))
         return context
 
@@ -170,6 +193,12 @@ class RacewireGraphQL(GraphQL[Context, None]):
         """The legacy protocol's hook (Strawberry's handler calls it)."""
         if not await self.accept_connection(context):
             raise ConnectionRejectionError()
+        if isinstance(context, ConnectionContext) and context.expires_at is not None \
+                and context.legacy_websocket is not None:
+            websocket = context.legacy_websocket
+            delay = max(0.0, context.expires_at + self.settings.jwt_leeway_seconds - time.time())
+            context.expiry = asyncio.get_running_loop().call_later(
+                delay, lambda: asyncio.ensure_future(_close_expired(websocket)))
         return None
 
     async def execute_operation(  # noqa: PLR0917
