@@ -111,7 +111,12 @@ class LiveConnection:
                     await self.close(messages.INVALID_MESSAGE_CLOSE, problem)
                     break
                 self._heard = True
-                await self._handle(message)
+                try:
+                    await self._handle(message)
+                except Exception:
+                    log.exception("a graphql-transport-ws message failed")
+                    await self.close(messages.INTERNAL_ERROR_CLOSE, "Internal server error")
+                    break
                 del message
         except Exception:  # noqa: BLE001 - the peer went away mid-receive
             log.debug("connection ended while reading", exc_info=True)

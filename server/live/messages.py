@@ -14,6 +14,7 @@ INIT_TIMEOUT_CLOSE = 4408
 DUPLICATE_ID_CLOSE = 4409
 TOO_MANY_CLOSE = 4429  # a second connection_init, too many messages or connections
 PONG_TIMEOUT_CLOSE = 4504
+INTERNAL_ERROR_CLOSE = 1011  # a failure of the server's own, logged
 PING = '{"type":"ping"}'
 PONG = '{"type":"pong"}'
 _OPERATIONS = frozenset({"subscribe", "start"})  # graphql-transport-ws, legacy graphql-ws
