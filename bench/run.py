@@ -170,6 +170,9 @@ def main() -> None:
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--server-env", action="append", default=[], metavar="RACEWIRE_NAME=VALUE",
                         help="a setting for Racewire away from its default, for an A/B (repeatable)")
+    parser.add_argument("--ab-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="also run Racewire a second way in every repeat (`racewire-ab`), with this environment "
+                             "on top of --server-env: a setting, or PYTHONPATH=<another checkout> (repeatable)")
     parser.add_argument("--deflate", action="store_true",
                         help="also measure with permessage-deflate offered as browsers do, in the same run")
     parser.add_argument("--workers", type=int, default=1,
@@ -179,25 +182,29 @@ def main() -> None:
                         help="updates sent to the baseline (it takes seconds per update at thousands of subscribers)")
     args = parser.parse_args()
     overrides = dict(pair.split("=", 1) for pair in args.server_env)
+    ab_overrides = {**overrides, **dict(pair.split("=", 1) for pair in args.ab_env)}
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one descriptor per connection, both sides
     rows = []
     cores = ("0", "1") if args.workers == 1 else ("0,1", "0,1")
     modes = ("plain", "deflate") if args.deflate else ("plain",)
-    servers = ("racewire",) if args.skip_baseline else ("racewire", "baseline")
+    servers: tuple[str, ...] = ("racewire",) if args.skip_baseline else ("racewire", "baseline")
+    if args.ab_env:
+        servers = ("racewire", "racewire-ab", *servers[1:])
     for connections in (int(c) for c in args.connections.split(",")):
         results: dict[tuple[str, str], list[dict[str, Any]]] = {(m, n): [] for m in modes for n in servers}
         for _ in range(args.repeat):
             for mode in modes:
                 for name in servers:
-                    events = args.events if name == "racewire" else min(args.events, args.baseline_events)
+                    events = args.events if name != "baseline" else min(args.events, args.baseline_events)
                     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
                         if name == "baseline":
                             server = stack.enter_context(baseline(Path(tmp), args.races))
                         else:
                             url = stack.enter_context(postgres_database()) if args.workers > 1 else None
-                            server = stack.enter_context(racewire(Path(tmp), args.races, args.workers, cores[0], url,
-                                                                         overrides))
+                            server = stack.enter_context(racewire(
+                                Path(tmp), args.races, args.workers, cores[0], url,
+                                ab_overrides if name == "racewire-ab" else overrides))
                         results[mode, name].append(load(server, connections, events, cores[1], mode == "deflate"))
                     print(mode, name, connections, json.dumps(results[mode, name][-1]), file=sys.stderr, flush=True)
         for (mode, name), runs in results.items():
@@ -211,19 +218,22 @@ def print_table(rows: list[tuple[int, str, str, dict[str, Any], dict[str, int]]]
           f"subscribers over {args.races} race(s); "
           f"median of {args.repeat} runs; "
           f"Racewire settings: {', '.join(args.server_env) or 'defaults'}; "
+          + (f"racewire-ab: {', '.join(args.ab_env)}; " if args.ab_env else "")
           + ("server on core 0, load client on core 1" if args.workers == 1 else
              f"{args.workers} workers on PostgreSQL and Redis, server and load client sharing cores 0-1"))
     header = ["subs", "offered", "server", *METRICS, "cpu/delivery vs baseline", "cpu/delivery vs no deflate",
-              "negotiated (last run)"]
+              "cpu/delivery vs racewire-ab", "negotiated (last run)"]
     print(" | ".join(header))
     cpu = {(c, mode, n): m.get("server_cpu_us_per_delivery") for c, mode, n, m, _ in rows}
     for connections, mode, name, figures, agreed in rows:
         cells = [str(connections), mode, name] + [f"{figures.get(k, float('nan')):.2f}" for k in METRICS]
         mine = figures.get("server_cpu_us_per_delivery")
         base = cpu.get((connections, mode, "baseline"))
-        cells.append(f"{base / mine:.1f}x less" if base and mine and name == "racewire" else "")
+        cells.append(f"{base / mine:.1f}x less" if base and mine and name.startswith("racewire") else "")
         plain = cpu.get((connections, "plain", name))
         cells.append(f"{mine / plain:.2f}x" if plain and mine and mode == "deflate" else "")
+        other = cpu.get((connections, mode, "racewire-ab"))
+        cells.append(f"{mine / other:.2f}x" if other and mine and name == "racewire" else "")
         cells.append("; ".join(f"{header} ({count})" for header, count in agreed.items()))
         print(" | ".join(cells))
 

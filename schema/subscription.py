@@ -11,6 +11,7 @@ import strawberry
 from resolvers import live, notifications
 from resolvers.errors import parse_id
 from schema.context import Info
+from schema.stream_tap import tap_of
 from schema.list_limits import MAX_TAGS, bounded
 from schema.permissions import IsAuthenticated
 from schema.types.alerts import Notification, NotificationEvent
@@ -33,15 +34,14 @@ class Subscription:
         after: Annotated[str | None, strawberry.argument(description="The cursor of the last event seen: replays what was missed, then goes live.")] = None,
         snapshot: Annotated[bool, strawberry.argument(description="Start each race (not resumed by `after`) with its full current market.")] = False,
     ) -> AsyncGenerator[OddsUpdate, None]:
-        ctx = info.context
+        ctx, tap = info.context, tap_of(info.root_value)
         updates = live.odds_updates(
             db=ctx.db, hub=ctx.hub, race_ids=[parse_id(r, what="race", field="raceIds") for r in race_ids],
-            after=after or ctx.resume_cursor, snapshot=snapshot, max_races=ctx.limits.max_race_ids,
-            on_listening=ctx.listening.set, conflate_replay=after is None and ctx.resume_cursor is not None,
+            after=after or tap.resume_cursor, snapshot=snapshot, max_races=ctx.limits.max_race_ids,
+            on_listening=tap.listening.set, conflate_replay=after is None and tap.resume_cursor is not None,
         )
         async for u in updates:
-            ctx.last_cursor = u.cursor
-            ctx.report_sent("oddsUpdated", u.published_at if u.live else None)
+            tap.passed(ctx.hub, "oddsUpdated", u.cursor, u.published_at if u.live else None)
             yield OddsUpdate(
                 race_id=strawberry.ID(str(u.race_id)), seq=u.seq, cursor=u.cursor, snapshot=u.snapshot,
                 conflated=u.conflated, seq_from=u.seq_from, source=u.source, observed_at=u.observed_at,
@@ -56,15 +56,14 @@ class Subscription:
         race_ids: Annotated[list[strawberry.ID] | None, strawberry.argument(description="The races to follow (at most the published limit).")] = None,
         after: Annotated[str | None, strawberry.argument(description="The cursor of the last event seen.")] = None,
     ) -> AsyncGenerator[RaceStatusEvent, None]:
-        ctx = info.context
+        ctx, tap = info.context, tap_of(info.root_value)
         changes = live.status_changes(
             db=ctx.db, hub=ctx.hub,
             race_ids=[parse_id(r, what="race", field="raceIds") for r in race_ids] if race_ids else None,
-            after=after or ctx.resume_cursor, max_races=ctx.limits.max_race_ids, on_listening=ctx.listening.set,
+            after=after or tap.resume_cursor, max_races=ctx.limits.max_race_ids, on_listening=tap.listening.set,
         )
         async for c in changes:
-            ctx.last_cursor = c.cursor
-            ctx.report_sent("raceStatus", c.changed_at if c.live else None)
+            tap.passed(ctx.hub, "raceStatus", c.cursor, c.changed_at if c.live else None)
             yield RaceStatusEvent(
                 race_id=strawberry.ID(str(c.race_id)), status=RaceStatus(c.status),
                 previous_status=RaceStatus(c.previous) if c.previous else None,
@@ -78,14 +77,13 @@ class Subscription:
         tags: Annotated[list[str] | None, strawberry.argument(description=f"Tags to follow (at most {MAX_TAGS}).")] = None,
         after: Annotated[str | None, strawberry.argument(description="The cursor of the last event seen.")] = None,
     ) -> AsyncGenerator[NewsEvent, None]:
-        ctx = info.context
+        ctx, tap = info.context, tap_of(info.root_value)
         news = live.published_news(
             db=ctx.db, hub=ctx.hub, tags=bounded(tags, limit=MAX_TAGS, field="tags") if tags else None,
-            after=after or ctx.resume_cursor, on_listening=ctx.listening.set,
+            after=after or tap.resume_cursor, on_listening=tap.listening.set,
         )
         async for n in news:
-            ctx.last_cursor = n.cursor
-            ctx.report_sent("news", n.article.published_at if n.live else None)
+            tap.passed(ctx.hub, "news", n.cursor, n.article.published_at if n.live else None)
             yield NewsEvent(seq=n.seq, cursor=n.cursor, article=NewsArticle.from_row(n.article))
 
     @strawberry.subscription(
@@ -97,11 +95,11 @@ class Subscription:
         info: Info,
         after: Annotated[str | None, strawberry.argument(description="The cursor of the last notification seen.")] = None,
     ) -> AsyncGenerator[NotificationEvent, None]:
-        ctx = info.context
+        ctx, tap = info.context, tap_of(info.root_value)
         delivered = notifications.live_notifications(
-            db=ctx.db, hub=ctx.hub, user=ctx.viewer.subject or "", after=after or ctx.resume_cursor,
-            on_listening=ctx.listening.set,
+            db=ctx.db, hub=ctx.hub, user=ctx.viewer.subject or "", after=after or tap.resume_cursor,
+            on_listening=tap.listening.set,
         )
         async for d in delivered:
-            ctx.last_cursor = d.cursor
+            tap.cursor = d.cursor  # notifications are not counted among deliveries
             yield NotificationEvent(seq=d.seq, cursor=d.cursor, notification=Notification.from_payload(d.payload))

@@ -29,7 +29,7 @@ from server import assets
 from server.body_limit import BodyLimit
 from server.broadcasting import deployment_broadcast, deployment_hub
 from server.graphql_view import RacewireGraphQL
-from server.logs import RequestIds, tag_request, with_subscription_ids
+from server.logs import RequestIds, tag_request
 from server.metrics import Metrics
 from server.partners import PartnersError
 from server.settings import STARTUP_FAILURE, Settings, refuse_unsafe
@@ -86,7 +86,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     metrics = hub.telemetry = Metrics(open_connections=lambda: graphql.open_connections,
                                            open_streams=lambda: graphql.streams.open)
     graphql.partners.meter = metrics
-    graphql.graphql_transport_ws_handler_class = with_subscription_ids(graphql.graphql_transport_ws_handler_class)
     runtime = Runtime(settings=settings, db=db, broadcast=broadcast, hub=hub, graphql=graphql)
 
     @contextlib.asynccontextmanager

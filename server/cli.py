@@ -101,6 +101,7 @@ def _effective_settings() -> Settings:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from server.live.uvicorn_fast_path import uvicorn_ws_protocol
     from server.logs import logging_config
 
     overrides = {"HOST": args.host, "PORT": args.port, "DEMO": "true" if args.demo else None}
@@ -116,13 +117,13 @@ def _serve(args: argparse.Namespace) -> None:
         sys.exit("--demo runs one feed per process: with --workers, run `racewire demo` and `racewire feed` beside it")
     uvicorn.run(
         "server.app:create_app", factory=True, host=settings.host, port=settings.port,
-        workers=args.workers, ws="server.ws_protocol:RacewireWebSocketProtocol",
+        workers=args.workers, ws=uvicorn_ws_protocol(),
         http="server.http_protocol:RacewireHttpProtocol", log_level="info",
         timeout_graceful_shutdown=settings.shutdown_grace_seconds, ws_per_message_deflate=settings.ws_compression,
         ws_ping_interval=settings.ws_ping_interval_seconds, ws_ping_timeout=settings.ws_pong_timeout_seconds,
         log_config=logging_config(settings.log_format, access_log=settings.access_log),
         access_log=settings.access_log,
-        ws_max_size=settings.ws_max_message_bytes,
+        ws_max_size=settings.ws_max_message_bytes, loop=settings.event_loop,
     )
 
 

@@ -1,9 +1,12 @@
-"""The Strawberry ASGI view, wired to Racewire's context and auth."""
+"""The Strawberry ASGI view, wired to Racewire's context and auth: HTTP (queries, mutations, SSE and
+multipart streams) on Strawberry's view; WebSockets on the live wing (server/live)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -35,24 +38,42 @@ from schema.context import Context, Limits
 from schema.errors import RETRY_AFTER_SECONDS, unavailable
 from server.assets import graphiql_page
 from server.auth import InvalidToken, TokenReader, jwt_config
-from server.connection_guard import CONTEXT_KEY, ConnectionContext, GuardedWebSocket, close_at_expiry, refuse
-from server.fanout import FanOut
-from server.heartbeat import Deadlines, tick_for
+from server.live.connection import LiveSettings
+from server.live.deadlines import Deadlines, tick_for
+from server.live.endpoint import LiveEndpoint, refuse
+from server.live.fanout import FanOut
+from server.live.heartbeat import MIN_HEARTBEAT_MS
+from server.live.messages import FORBIDDEN_CLOSE
 from server.http_errors import RequestError, error_response, is_request_error, request_error_status
 from server.negotiation import GRAPHQL_RESPONSE_JSON, prefers_stream, response_type
 from server.partners import UnsharedForPartners, load_partners
 from server.persisted import PersistedQueries, load_trusted
 from server.rate_limits import ConnectionCounter, KeyedBuckets
 from server.streams_guard import StreamGuard, refused_operation
-from server.transport import RacewireHandler
 from server.settings import Settings
 from storage.database import Database
 
 
-class RacewireGraphQL(GraphQL[Context, None]):
-    graphql_transport_ws_handler_class = RacewireHandler
-    websocket_adapter_class = GuardedWebSocket  # type: ignore[assignment]
+CONTEXT_KEY = "racewire.context"
+LEGACY_KEY = "racewire.legacy"
 
+
+async def _close_expired(websocket: WebSocket) -> None:
+    with contextlib.suppress(Exception):  # already closed by the peer
+        await websocket.close(code=FORBIDDEN_CLOSE, reason="Token expired")
+
+
+@dataclasses.dataclass
+class ConnectionContext(Context):
+    # When the token presented expires: an HTTP stream or a WebSocket is closed then.
+    expires_at: float | None = None
+    # The legacy protocol's socket, and its timer closing it at the token's expiry (graphql-transport-ws
+    # connections keep their own deadlines, see server/live/connection.py).
+    legacy_websocket: WebSocket | None = None
+    expiry: asyncio.TimerHandle | None = None
+
+
+class RacewireGraphQL(GraphQL[Context, None]):
     def __init__(self, *, schema: Any, settings: Settings, db: Database, hub: Hub) -> None:
         protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL)
         if settings.ws_legacy_protocol:
@@ -72,10 +93,6 @@ class RacewireGraphQL(GraphQL[Context, None]):
                                       default_documents=trusted.keys() if trusted is not None else None)
         planner = UnsharedForPartners(self.partners, max_tokens=settings.max_tokens, max_length=settings.max_query_length)
         self.fanout = FanOut(schema, context_for=self._context_for, planner=planner) if settings.fanout else None
-        self.send_buffer = settings.ws_send_buffer_bytes
-        self.ping_interval = settings.ws_ping_interval_seconds
-        self.pong_timeout = settings.ws_pong_timeout_seconds
-        self.deadlines = Deadlines(tick_for(settings.ws_init_timeout_seconds, self.ping_interval, self.pong_timeout))
         self.tokens = TokenReader(jwt_config(settings))
         self.persisted = PersistedQueries(
             enabled=settings.persisted_queries, max_bytes=settings.persisted_query_cache_bytes,
@@ -91,6 +108,21 @@ class RacewireGraphQL(GraphQL[Context, None]):
         self.streams = StreamGuard(self._connections, allowed_origins=self.allowed_origins,
                                    leeway=settings.jwt_leeway_seconds, encode=self.encode_json_string)
         self.open_connections = 0
+        self.live = LiveEndpoint(
+            LiveSettings(
+                schema=schema, fanout=self.fanout, persisted=self.persisted,
+                deadlines=Deadlines(tick_for(settings.ws_init_timeout_seconds, settings.ws_ping_interval_seconds,
+                                             settings.ws_pong_timeout_seconds, MIN_HEARTBEAT_MS / 1000)),
+                connect=self.accept_connection, init_timeout=settings.ws_init_timeout_seconds,
+                ping_interval=settings.ws_ping_interval_seconds, pong_timeout=settings.ws_pong_timeout_seconds,
+                send_buffer=settings.ws_send_buffer_bytes, max_operations=settings.max_subscriptions_per_connection,
+                messages_per_second=settings.ws_messages_per_second, message_burst=settings.ws_message_burst,
+                jwt_leeway=settings.jwt_leeway_seconds,
+            ),
+            subprotocols=self.websocket_subprotocols, origin_allowed=self.streams.origin_allowed,
+            context_for=lambda websocket: self.get_context(websocket, websocket),
+            legacy=self._legacy_protocol if settings.ws_legacy_protocol else None,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -110,10 +142,17 @@ class RacewireGraphQL(GraphQL[Context, None]):
             return
         self.open_connections += 1
         try:
-            await self.run(WebSocket(scope, receive=receive, send=send))  # as Strawberry's __call__, a frame less
+            await self.live(scope, receive, send)
         finally:
             self.open_connections -= 1
             self._connections.release(address)
+
+    async def _legacy_protocol(self, scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = WebSocket(scope, receive=receive, send=send)
+        scope[LEGACY_KEY] = True  # so get_context keeps the socket, to close it at the token's expiry
+        try:
+            await self.run(websocket)  # Strawberry's own graphql-ws handler
+        finally:
             context = scope.get(CONTEXT_KEY)
             if isinstance(context, ConnectionContext) and context.expiry is not None:
                 context.expiry.cancel()
@@ -135,26 +174,35 @@ class RacewireGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
         context = ConnectionContext(db=self._db, hub=self._hub, limits=self._limits, rate_limit=self._mutations.take)
-        if isinstance(request, WebSocket):
-            context.websocket = request
+        if isinstance(request, WebSocket) and request.scope.get(LEGACY_KEY):
+            context.legacy_websocket = request
             request.scope[CONTEXT_KEY] = context
         await self._authenticate(context, request.headers.get("authorization"))
         return context
 
-    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+    async def accept_connection(self, context: Context) -> bool:
+        """Whether a WebSocket may go on, from its `connection_init` payload (a token there
+        replaces the handshake's); the live connection closes at the token's expiry."""
         params = context.connection_params or {}
         header = params.get("Authorization", params.get("authorization"))
         if header is None:
             header = _token_header(params.get("token"))
         if header is not None and not isinstance(header, str):
-            raise ConnectionRejectionError()
+            return False
         if header:
             await self._authenticate(context, header)
-        if context.auth_error is not None or (self.settings.require_auth and not context.viewer.authenticated):
+        return context.auth_error is None and not (self.settings.require_auth and not context.viewer.authenticated)
+
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+        """The legacy protocol's hook (Strawberry's handler calls it)."""
+        if not await self.accept_connection(context):
             raise ConnectionRejectionError()
-        if isinstance(context, ConnectionContext) and context.expires_at is not None:
-            at = context.expires_at + self.settings.jwt_leeway_seconds
-            context.expiry = asyncio.create_task(close_at_expiry(context, at))
+        if isinstance(context, ConnectionContext) and context.expires_at is not None \
+                and context.legacy_websocket is not None:
+            websocket = context.legacy_websocket
+            delay = max(0.0, context.expires_at + self.settings.jwt_leeway_seconds - time.time())
+            context.expiry = asyncio.get_running_loop().call_later(
+                delay, lambda: asyncio.ensure_future(_close_expired(websocket)))
         return None
 
     async def execute_operation(  # noqa: PLR0917

@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 subscription_id: ContextVar[str] = ContextVar("subscription_id", default="-")
@@ -49,7 +48,7 @@ def logging_config(log_format: str, *, access_log: bool = False) -> dict[str, An
     formatter = {"()": JsonFormatter} if log_format == "json" else {"format": TEXT_FORMAT}
     loggers: dict[str, Any] = {name: {"handlers": [], "propagate": True}
                                for name in ("uvicorn", "uvicorn.error", "uvicorn.access")}
-    # The WebSocket protocol's logger (server.ws_protocol): its one INFO line is the handshake's.
+    # The WebSocket protocol's logger (server.live.uvicorn_fast_path): its one INFO line is the handshake's.
     loggers["racewire.websocket"] = {"level": "INFO" if access_log else "WARNING"}
     return {
         "version": 1,
@@ -90,17 +89,3 @@ class RequestIds:
             await send(message)
 
         await self.app(scope, receive, send_with_id if scope["type"] == "http" else send)
-
-
-def with_subscription_ids(handler: type[Any]) -> type[Any]:
-    """The graphql-transport-ws handler, with each operation's logs tagged `<connection>/<operation id>`."""
-
-    class SubscriptionIds(handler):  # type: ignore[misc, valid-type]
-        async def handle_subscribe(self, message: SubscribeMessage) -> None:
-            subscription_id.set(f"{request_id.get()}/{message['id']}")
-            try:
-                await super().handle_subscribe(message)  # the operation's task copies the id
-            finally:
-                subscription_id.set("-")
-
-    return SubscriptionIds

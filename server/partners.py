@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from resolvers.viewer import Viewer
-from server.fanout_plan import Plan, Planner
+from server.live.fanout_plan import Plan, Planner
 from server.manifests import ManifestError, Operation, load_manifests
 from server.rate_limits import TokenBucket
 

@@ -82,6 +82,7 @@ class Settings:
     feed_interval_seconds: float = 1.0
     log_format: str = "text"
     access_log: bool = False
+    event_loop: str = "asyncio"  # uvicorn's `loop`: asyncio, uvloop (when installed) or auto
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

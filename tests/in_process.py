@@ -10,7 +10,7 @@ from typing import Any
 
 import uvicorn
 
-from server.ws_protocol import RacewireWebSocketProtocol
+from server.live.uvicorn_fast_path import RacewireWebSocketProtocol
 
 
 @contextlib.asynccontextmanager

@@ -34,6 +34,7 @@ class ServerProcess:
     log: list[str] = field(default_factory=list)
     command: Sequence[str] = (sys.executable, "-m", "server.cli", "serve")
     cwd: Path = ROOT
+    ready_line: str = "Uvicorn running on"  # what the server prints once its socket is bound
 
     def start(self, timeout: float = 30) -> ServerProcess:
         for _ in range(3):
@@ -56,12 +57,12 @@ class ServerProcess:
             assert self.process.stderr is not None
             for line in self.process.stderr:
                 self.log.append(line)
-                if "Uvicorn running on" in line:  # printed once the socket is bound
+                if self.ready_line in line:
                     up.set()
             up.set()
 
         threading.Thread(target=drain, daemon=True).start()
-        if up.wait(timeout) and self.process.poll() is None and "Uvicorn running on" in "".join(self.log):
+        if up.wait(timeout) and self.process.poll() is None and self.ready_line in "".join(self.log):
             return True
         self.stop()
         return False

@@ -12,6 +12,7 @@ from conftest import Api
 from resolvers.alerts import MAX_ALERTS_PER_USER
 from resolvers.viewer import Viewer
 from schema.schema import schema
+from schema.stream_tap import StreamTap
 from storage.models import Alert, AlertKind
 
 ALICE = Viewer(subject="alice@example.com", scopes=frozenset())
@@ -147,10 +148,10 @@ async def test_subscription_streams_own_notifications_and_resumes(api: Api, race
         await api.data(CREATE, viewer, i={"kind": "PRICE_MOVE", "runnerId": str(race["runners"][0]), "percent": 1})
     price = Prices(api, race)
     await price(3.0)
-    context = api.context(ALICE)
-    stream = await schema.subscribe(LIVE, context_value=context)
+    tap = StreamTap()
+    stream = await schema.subscribe(LIVE, context_value=api.context(ALICE), root_value=tap)
     first = asyncio.ensure_future(stream.__anext__())
-    await asyncio.wait_for(context.listening.wait(), 10)
+    await asyncio.wait_for(tap.listening.wait(), 10)
     await price(3.5)
     event = (await asyncio.wait_for(first, 10)).data["notifications"]
     assert event["notification"]["price"] == 3.5

@@ -19,10 +19,11 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.frames import Frame, Opcode
 
-import server.ws_protocol as ws_protocol
+import server.live.frames as live_frames
 from in_process import serving
 from live_server import GraphQLWs, ServerProcess
-from server.ws_protocol import TextMessage, write_frame_of
+from server.live.frames import TextMessage
+from server.live.uvicorn_fast_path import write_frame_of
 from test_live_server import ODDS, SECRET, store, wait_subscribed
 from test_live_server import race as race  # noqa: F401 - the fixture
 
@@ -182,13 +183,13 @@ async def test_a_message_is_compressed_once_per_window_size_whatever_the_connect
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     compressed: list[int] = []
-    deflate: Callable[[bytes, int], bytes] = ws_protocol.deflated_text_frame
+    deflate: Callable[[bytes, int], bytes] = live_frames.deflated_text_frame
 
     def counted(data: bytes, window_bits: int) -> bytes:
         compressed.append(window_bits)
         return deflate(data, window_bits)
 
-    monkeypatch.setattr(ws_protocol, "deflated_text_frame", counted)
+    monkeypatch.setattr(live_frames, "deflated_text_frame", counted)
     app = SharedMessage(json.dumps({"type": "next", "payload": {"odds": [2.5] * 100}}))
     async with serving(app, deflate=True) as port:
         clients = [await _raw_accepted(port, offer) for offer in

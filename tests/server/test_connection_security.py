@@ -4,6 +4,7 @@ cap on connections per client address, through a real server process."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -34,6 +35,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     process = ServerProcess({
         "RACEWIRE_DATABASE_URL": url, "RACEWIRE_JWT_SECRET": SECRET, "RACEWIRE_REQUIRE_AUTH": "true",
         "RACEWIRE_JWT_LEEWAY_SECONDS": "0", "RACEWIRE_MAX_CONNECTIONS_PER_CLIENT": "3",
+        "RACEWIRE_WS_LEGACY_PROTOCOL": "true",
     }).start()
     yield process
     process.stop()
@@ -115,3 +117,30 @@ def test_the_legacy_graphql_ws_protocol_is_offered_only_when_enabled() -> None:
 
     assert offered() == ["graphql-transport-ws"]
     assert offered(ws_legacy_protocol=True) == ["graphql-transport-ws", "graphql-ws"]
+
+
+async def test_a_legacy_graphql_ws_connection_is_closed_at_its_token_s_expiry_too(server: ServerProcess) -> None:
+    async with connect(server.ws, subprotocols=["graphql-ws"], open_timeout=5) as legacy:
+        assert legacy.subprotocol == "graphql-ws"
+        await legacy.send(json.dumps({"type": "connection_init", "payload": {"token": reader(ttl=2)}}))
+        assert json.loads(await asyncio.wait_for(legacy.recv(), 10))["type"] == "connection_ack"
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:  # keep-alives, until the close
+                await asyncio.wait_for(legacy.recv(), 15)
+
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4403, "Token expired")
+
+
+async def test_a_legacy_graphql_ws_connection_past_the_message_rate_is_closed_with_4429(server: ServerProcess) -> None:
+    async with connect(server.ws, subprotocols=["graphql-ws"], open_timeout=5) as legacy:
+        await legacy.send(json.dumps({"type": "connection_init", "payload": {"token": reader()}}))
+        assert json.loads(await asyncio.wait_for(legacy.recv(), 10))["type"] == "connection_ack"
+        with pytest.raises(ConnectionClosed) as closed:
+            for n in range(1_000):  # the default burst is 100
+                await legacy.send(json.dumps({"type": "stop", "id": f"none-{n}"}))
+            while True:
+                await asyncio.wait_for(legacy.recv(), 10)
+
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4429, "Too many messages")

@@ -15,14 +15,9 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 
 from in_process import serving
-from server.outbox import Outbox
-from server.ws_protocol import (
-    TextMessage,
-    Writable,
-    frame_kind,
-    text_frame,
-    write_frame_of,
-)
+from server.live.frames import TextMessage, text_frame
+from server.live.outbox import Outbox
+from server.live.uvicorn_fast_path import Writable, frame_kind, write_frame_of
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70000])

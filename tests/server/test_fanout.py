@@ -12,7 +12,7 @@ import pytest
 
 from live_server import GraphQLWs, ServerProcess
 from resolvers.viewer import Viewer
-from server.fanout_plan import Planner
+from server.live.fanout_plan import Planner
 from test_live_server import SECRET, store, wait_subscribed
 from test_live_server import race as race  # noqa: F401 - the fixture
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from resolvers.viewer import Viewer
 from schema.documents import MAX_CACHED_QUERY_BYTES
-from server.fanout_plan import Planner
+from server.live.fanout_plan import Planner
 
 ANONYMOUS = Viewer(subject=None, scopes=frozenset())
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from live_server import GraphQLWs, ServerProcess
-from server.logs import ContextIds, request_id, subscription_id, with_subscription_ids
+from server.logs import request_id, subscription_id
 
 
 @pytest.fixture
@@ -54,17 +54,25 @@ async def test_json_logs_carry_the_request_id_the_client_sent(json_server: Serve
     assert any('"WebSocket /graphql" [accepted]' in e["message"] for e in entries)
 
 
-async def test_subscription_logs_name_their_connection_and_operation() -> None:
-    seen: list[str] = []
+async def test_subscription_logs_name_their_connection_and_operation(json_server: ServerProcess) -> None:
+    async with connect(json_server.ws, subprotocols=["graphql-transport-ws"], open_timeout=5,
+                       additional_headers={"X-Request-ID": "conn-1"}) as connection:
+        client = GraphQLWs(connection)
+        await client.send({"type": "connection_init", "payload": {}})
+        assert (await client.receive())["type"] == "connection_ack"
+        for operation_id, query in (("op-7", 'subscription { oddsUpdated(raceIds: ["not-a-number"]) { seq } }'),
+                                    ("op-8", "subscription { notifications { seq } }")):
+            await client.subscribe(operation_id, query)
+            answer = await client.receive()
+            assert answer["id"] == operation_id and answer["type"] in {"error", "next"}, answer
+            while answer["type"] == "next":  # an error in the first event, then the end
+                answer = await client.receive()
+            assert answer["id"] == operation_id and answer["type"] in {"error", "complete"}, answer
+    json_server.stop()
+    entries = [json.loads(line) for line in json_server.log if line.startswith("{")]
+    client_errors = [e for e in entries if e["message"].startswith("client error")]
 
-    class Handler:
-        async def handle_subscribe(self, message: dict[str, str]) -> None:
-            record = logging.LogRecord("t", logging.INFO, __file__, 1, "subscribed", None, None)
-            ContextIds().filter(record)
-            seen.append(f"{record.request_id} {record.subscription_id}")
-
-    request_id.set("conn-1")
-    await with_subscription_ids(Handler)().handle_subscribe({"id": "op-7", "type": "subscribe"})
-
-    assert subscription_id.get() == "-"
-    assert seen == ["conn-1 conn-1/op-7"]
+    # One shared (the fan-out's) and one of the connection's own: both name connection and operation.
+    assert sorted(e["subscription_id"] for e in client_errors) == ["conn-1/op-7", "conn-1/op-8"], client_errors
+    assert {e["request_id"] for e in client_errors} == {"conn-1"}
+    assert subscription_id.get() == "-" and request_id.get() == "-"  # nothing leaked into this process

@@ -21,9 +21,10 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 from resolvers.viewer import Viewer
 from schema.context import Context
-from server.fanout_plan import GroupKey, Plan, Planner
-from server.outbox import Outbox
-from server.ws_protocol import TextMessage
+from schema.stream_tap import StreamTap
+from server.live.fanout_plan import GroupKey, Plan, Planner
+from server.live.frames import TextMessage
+from server.live.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,8 @@ class Group:
         self.key = key
         self._plan = plan
         self.context = context
+        # What its execution says of its stream; the group counts deliveries (it knows how many copies).
+        self.tap = StreamTap(counted_by_caller=True)
         self.members: set[Member] = set()
         self.pending: set[Member] = set()
         self._ring: deque[tuple[str | None, str]] = deque(maxlen=RING)
@@ -111,7 +114,7 @@ class Group:
         try:
             stream = await self._engine.schema.subscribe(
                 self.key.query, variable_values=self._plan.group_variables, context_value=self.context,
-                operation_name=self.key.operation_name,
+                root_value=self.tap, operation_name=self.key.operation_name,
             )
             async with contextlib.aclosing(stream):
                 async for result in stream:
@@ -119,8 +122,8 @@ class Group:
                         self._end([e.formatted for e in result.errors or ()])
                         return
                     first = False
-                    sent = self._publish(encode(result), self.context.last_cursor)
-                    self.context.hub.telemetry.sent(self._plan.field, self.context.last_stored_at, copies=sent)
+                    sent = self._publish(encode(result), self.tap.cursor)
+                    self.context.hub.telemetry.sent(self._plan.field, self.tap.stored_at, copies=sent)
             self._end()
         except asyncio.CancelledError:
             raise
@@ -220,7 +223,7 @@ class FanOut:
     @property
     def shared_subscribers(self) -> int:
         """Members served by a listening group beyond the one execution each group runs."""
-        return sum(len(g.members) - 1 for g in self._groups.values() if g.context.listening.is_set())
+        return sum(len(g.members) - 1 for g in self._groups.values() if g.tap.listening.is_set())
 
     def join(self, member: Member) -> asyncio.Future[None]:
         """Serves the member from now on; returns its `done`."""
@@ -231,7 +234,6 @@ class FanOut:
             # The group's viewer holds only what the key holds: scopes, and whether signed in.
             viewer = Viewer(subject="shared" if plan.key.authenticated else None, scopes=plan.key.scopes)
             context = self._context_for(viewer)
-            context.shared = True
             group = Group(self, plan.key, plan, context)
             self._groups[plan.key] = group
         member.group = group
@@ -284,14 +286,13 @@ class FanOut:
     ) -> bool:
         """Serves the member from its own execution until it joins the group; True once its
         stream has ended."""
-        context = self._context_for(member.viewer)
-        context.resume_cursor = resume_cursor
+        tap = StreamTap(resume_cursor=resume_cursor)
         stream = await self.schema.subscribe(
-            member.plan.key.query, variable_values=variables, context_value=context,
-            operation_name=member.plan.key.operation_name,
+            member.plan.key.query, variable_values=variables, context_value=self._context_for(member.viewer),
+            root_value=tap, operation_name=member.plan.key.operation_name,
         )
         member.switched = asyncio.Event()
-        own = asyncio.create_task(self._pump(member, group, stream, context))
+        own = asyncio.create_task(self._pump(member, group, stream, tap))
         switched = asyncio.create_task(member.switched.wait())
         try:
             done, _ = await asyncio.wait({own, switched}, return_when=asyncio.FIRST_COMPLETED)
@@ -302,7 +303,7 @@ class FanOut:
             await asyncio.gather(own, switched, return_exceptions=True)
         return own in done and not own.cancelled() and own.result()
 
-    async def _pump(self, member: Member, group: Group, stream: AsyncIterator[Any], context: Context) -> bool:
+    async def _pump(self, member: Member, group: Group, stream: AsyncIterator[Any], tap: StreamTap) -> bool:
         first = True
         async with contextlib.aclosing(stream):  # type: ignore[type-var]
             async for result in stream:
@@ -312,8 +313,8 @@ class FanOut:
                 first = False
                 if not await self._send(member, member.next_frame(encode(result))):
                     return False  # the group took over while this waited for room
-                member.last_cursor = context.last_cursor
-                if group.try_switch(member, context.last_cursor):
+                member.last_cursor = tap.cursor
+                if group.try_switch(member, tap.cursor):
                     return False
         await self._send(member, member.end_frame())
         return True

@@ -1,22 +1,33 @@
-"""uvicorn's sans-I/O WebSocket protocol, lighter per connection, and able to take ready-made
-frames: the fan-out frames an event once and writes the same bytes to every connection.
+"""The fast path, optional: uvicorn's sans-I/O WebSocket protocol, lighter per connection, and
+able to write ready-made frames (see frames) straight to the socket: the fan-out frames an event
+once and writes the same bytes to every connection that takes them.
 
 The protocol offers `write_frame` to the app as an ASGI extension in the scope (the ASGI spec's
 place for server-specific features). It writes only when nothing else can be in the way: the
 connection open, the socket taking data, and either no permessage-deflate or permessage-deflate
-without server context takeover (the server always asks for it): then each message is compressed
-on its own, so one compressed frame per window size serves every such connection. A connection
-whose compression keeps state between messages is told no, and the caller sends through ASGI.
-Ordering with the connection's other messages is the caller's part (see Outbox)."""
+without server context takeover (the server always asks for it). A connection whose compression
+keeps state between messages is told no, and the caller sends through ASGI. Ordering with the
+connection's other messages is the caller's part (see outbox). Under any other server, or when
+`check()` finds the internals below moved, nothing is offered and every frame goes through ASGI.
+
+What it relies on, all checked by `check()` at start-up (cli `serve`) and by
+tests/server/test_uvicorn_fast_path.py against the pinned versions:
+- uvicorn `WebSocketsSansIOProtocol`: subclassed; its `__init__` is replaced (not called) and
+  sets exactly the attributes uvicorn's own sets (`UVICORN_ATTRIBUTES`, 13 of them served from
+  one object per server); `handle_connect`, `send`, and the attributes `scope`, `conn`,
+  `transport`, `writable` (an asyncio.Event's API), `queue` (an asyncio.Queue's put_nowait,
+  get, empty, qsize), `close_sent`, `handshake_complete`, `request`, `response`.
+- websockets `ServerProtocol`: its `parser` generator and `reader.buffer`, `Protocol.parse`
+  and `StreamReader.at_eof` (whose code objects tell the parser is between two frames, where it
+  is replaced to drop the handshake request it holds), `extensions`, and `PerMessageDeflate`'s
+  `local_no_context_takeover` and `local_max_window_bits`."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import logging
-import struct
 import weakref
-import zlib
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from uvicorn.config import Config
@@ -28,57 +39,18 @@ from websockets.protocol import Protocol
 from websockets.server import ServerProtocol
 from websockets.streams import StreamReader
 
+from server.live.frames import PLAIN, TextMessage, WriteFrame
+
 if TYPE_CHECKING:
     from uvicorn._types import ASGIReceiveEvent, ASGISendEvent, WebSocketScope
 
 WRITE_FRAME = "racewire.write_frame"
 LOGGER = "racewire.websocket"
+PINNED = {"uvicorn": "0.54.0", "websockets": "17.4"}
 _PARSE_FRAMES = Protocol.parse.__code__
 _AT_EOF = StreamReader.at_eof.__code__
-_FIN_TEXT = 0x81
-_FIN_RSV1_TEXT = 0xC1  # RSV1: a compressed message (RFC 7692 section 6)
-_EMPTY_BLOCK = b"\x00\x00\xff\xff"
-PLAIN = 0  # a TextMessage's frame without compression; else the deflate window bits
 
-
-def text_frame(data: bytes, first_byte: int = _FIN_TEXT) -> bytes:
-    """One unmasked, final text frame, as a server sends it (RFC 6455 section 5.2)."""
-    size = len(data)
-    if size < 126:
-        return struct.pack("!BB", first_byte, size) + data
-    if size < 1 << 16:
-        return struct.pack("!BBH", first_byte, 126, size) + data
-    return struct.pack("!BBQ", first_byte, 127, size) + data
-
-
-def deflated_text_frame(data: bytes, window_bits: int) -> bytes:
-    """The text message compressed on its own, as permessage-deflate without context takeover
-    sends it (RFC 7692 section 7.2.1): raw deflate, sync-flushed, its empty block removed."""
-    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -window_bits, 5)
-    body = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
-    assert body.endswith(_EMPTY_BLOCK)
-    return text_frame(body[:-4], _FIN_RSV1_TEXT)
-
-
-class TextMessage:
-    """One text message's frames, each made once however many connections it goes to: plain,
-    and compressed at each deflate window size a connection negotiated."""
-
-    __slots__ = ("_frames", "data")
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self._frames: dict[int, bytes] = {}
-
-    def frame(self, kind: int) -> bytes:
-        made = self._frames.get(kind)
-        if made is None:
-            made = text_frame(self.data) if kind == PLAIN else deflated_text_frame(self.data, kind)
-            self._frames[kind] = made
-        return made
-
-
-WriteFrame = Callable[[TextMessage], bool]
+log = logging.getLogger(__name__)
 
 
 def frame_kind(extensions: list[Any]) -> int | None:
@@ -94,6 +66,7 @@ def frame_kind(extensions: list[Any]) -> int | None:
 
 
 def write_frame_of(scope: Any) -> WriteFrame | None:
+    """The server's `write_frame`, when it offers one for this connection."""
     extensions = scope.get("extensions") or {}
     return extensions.get(WRITE_FRAME)
 
@@ -297,3 +270,68 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
             return False
         self.transport.write(message.frame(kind))
         return True
+
+
+# What uvicorn 0.54's WebSocketsSansIOProtocol.__init__ sets: RacewireWebSocketProtocol sets the
+# same, the ones alike for every connection as properties of one PerServer object.
+UVICORN_ATTRIBUTES = frozenset({
+    "config", "app", "loop", "logger", "root_path", "asgi_version", "app_state", "connections", "tasks",
+    "default_headers", "transport", "server", "client", "scheme", "queue", "handshake_initiated",
+    "handshake_complete", "close_sent", "disconnected", "close_timer", "close_timeout", "initial_response",
+    "conn", "read_paused", "writable", "ping_interval", "ping_timeout", "ping_timer", "pong_timer",
+    "pending_ping_payload", "ping_sent_at", "last_ping_rtt", "frames", "curr_msg_data_type",
+})
+
+
+def stored_attributes(function: Any) -> frozenset[str]:
+    """The attributes a method sets on `self` (its STORE_ATTR instructions on its first argument)."""
+    import dis
+
+    names: set[str] = set()
+    previous: dis.Instruction | None = None
+    for instruction in dis.get_instructions(function):
+        if instruction.opname.lower() == "store_attr" and previous is not None and previous.argval == "self":
+            names.add(instruction.argval)
+        previous = instruction
+    return frozenset(names)
+
+
+def check() -> list[str]:
+    """What keeps the fast path from being used with the installed uvicorn and websockets: empty
+    when every internal named in this module's docstring is where it expects."""
+    import inspect
+
+    problems = []
+    set_by_uvicorn = stored_attributes(WebSocketsSansIOProtocol.__init__)
+    if set_by_uvicorn != UVICORN_ATTRIBUTES:
+        moved = sorted(set_by_uvicorn ^ UVICORN_ATTRIBUTES)
+        problems.append(f"uvicorn's WebSocketsSansIOProtocol.__init__ sets other attributes ({', '.join(moved)})")
+    for name in ("handle_connect", "send", "connection_made", "data_received", "handle_events"):
+        if not callable(getattr(WebSocketsSansIOProtocol, name, None)):
+            problems.append(f"uvicorn's WebSocketsSansIOProtocol has no {name}()")
+    for function in (Protocol.parse, StreamReader.at_eof):
+        if not inspect.isgeneratorfunction(function):
+            problems.append(f"websockets' {function.__qualname__} is no longer a generator")
+    protocol_sets = stored_attributes(Protocol.__init__) | stored_attributes(ServerProtocol.__init__)
+    for name in ("parser", "reader", "extensions"):
+        if name not in protocol_sets:
+            problems.append(f"websockets' ServerProtocol no longer sets `{name}`")
+    for name in ("local_no_context_takeover", "local_max_window_bits"):
+        if name not in stored_attributes(PerMessageDeflate.__init__):
+            problems.append(f"websockets' PerMessageDeflate no longer sets `{name}`")
+    return problems
+
+
+def installed_versions() -> dict[str, str]:
+    return {name: importlib.metadata.version(name) for name in PINNED}
+
+
+def uvicorn_ws_protocol() -> type[WebSocketsSansIOProtocol] | str:
+    """The `ws` uvicorn runs with: Racewire's protocol when `check()` passes, else uvicorn's own
+    sans-I/O protocol (every frame through ASGI), said once in the log."""
+    problems = check()
+    if not problems:
+        return RacewireWebSocketProtocol
+    log.warning("the WebSocket fast path is off, frames go through ASGI: %s (installed %s, written for %s)",
+                "; ".join(problems), installed_versions(), PINNED)
+    return "websockets-sansio"

@@ -1,12 +1,22 @@
-"""The shape graphql-transport-ws (and the legacy graphql-ws) messages must have, checked before a
-handler reads one: a message that is JSON but not one of them closes the connection with 4400,
-instead of failing inside the handler (a TypeError that dropped the connection with no code)."""
+"""graphql-transport-ws's vocabulary: the close codes Racewire uses (each on docs/limits.md), and
+the shape a client's message must have, checked before the connection reads one: a message that
+is JSON but not one of them closes the connection with 4400."""
 
 from __future__ import annotations
 
 from typing import Any
 
 INVALID_MESSAGE_CLOSE = 4400
+UNAUTHORIZED_CLOSE = 4401  # subscribe before connection_ack
+FORBIDDEN_CLOSE = 4403  # refused or expired token
+SUBPROTOCOL_CLOSE = 4406
+INIT_TIMEOUT_CLOSE = 4408
+DUPLICATE_ID_CLOSE = 4409
+TOO_MANY_CLOSE = 4429  # a second connection_init, too many messages or connections
+PONG_TIMEOUT_CLOSE = 4504
+INTERNAL_ERROR_CLOSE = 1011  # a failure of the server's own, logged
+PING = '{"type":"ping"}'
+PONG = '{"type":"pong"}'
 _OPERATIONS = frozenset({"subscribe", "start"})  # graphql-transport-ws, legacy graphql-ws
 _WITH_ID = frozenset({"subscribe", "start", "complete", "stop"})
 _PINGS = frozenset({"ping", "pong"})

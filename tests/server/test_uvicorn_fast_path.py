@@ -1,0 +1,70 @@
+"""The fast path's reach-ins into uvicorn and websockets (listed in server/live/uvicorn_fast_path.py)
+are where it expects them in the pinned versions; when they move, the start-up check says so
+and the server runs on uvicorn's own protocol, every frame through ASGI."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from uvicorn.config import Config
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from uvicorn.server import ServerState
+
+from server.live import uvicorn_fast_path
+from server.live.uvicorn_fast_path import (
+    PINNED,
+    UVICORN_ATTRIBUTES,
+    RacewireWebSocketProtocol,
+    check,
+    installed_versions,
+    uvicorn_ws_protocol,
+)
+
+
+async def _app(scope: object, receive: object, send: object) -> None:
+    raise AssertionError("never called")
+
+
+def test_the_pinned_versions_are_the_ones_the_fast_path_was_checked_against() -> None:
+    assert installed_versions() == PINNED, (
+        "uvicorn or websockets moved: re-read what server/live/uvicorn_fast_path.py relies on "
+        "(its docstring), run this file, then update PINNED"
+    )
+
+
+def test_every_internal_the_fast_path_relies_on_is_where_it_expects() -> None:
+    assert check() == []
+
+
+async def test_racewire_protocol_has_every_attribute_uvicorn_s_own_sets() -> None:
+    config = Config(_app, ws_per_message_deflate=True)
+    config.load()
+    state = ServerState()
+    theirs = WebSocketsSansIOProtocol(config, state, {}, _loop=asyncio.get_running_loop())
+    ours = RacewireWebSocketProtocol(config, state, {})
+
+    assert set(vars(theirs)) == UVICORN_ATTRIBUTES
+    missing = [name for name in UVICORN_ATTRIBUTES if not hasattr(ours, name)]
+    assert missing == []
+    assert {name: type(getattr(ours, name)) for name in ("conn", "transport", "close_sent")} == \
+        {name: type(getattr(theirs, name)) for name in ("conn", "transport", "close_sent")}
+
+
+def test_when_uvicorn_moves_an_internal_the_fast_path_is_off_with_one_log_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(uvicorn_fast_path, "UVICORN_ATTRIBUTES", UVICORN_ATTRIBUTES - {"writable"})
+    with caplog.at_level(logging.WARNING, logger=uvicorn_fast_path.__name__):
+        chosen = uvicorn_ws_protocol()
+
+    assert chosen == "websockets-sansio"
+    lines = [r.getMessage() for r in caplog.records if r.name == uvicorn_fast_path.__name__]
+    assert len(lines) == 1 and "fast path is off" in lines[0] and "writable" in lines[0]
+
+
+def test_with_everything_in_place_uvicorn_runs_racewire_s_protocol(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger=uvicorn_fast_path.__name__):
+        assert uvicorn_ws_protocol() is RacewireWebSocketProtocol
+    assert [r for r in caplog.records if r.name == uvicorn_fast_path.__name__] == []
