@@ -24,6 +24,8 @@ from storage.database import Database
 from storage.migrate import upgrade
 from storage.models import Base
 
+pytest_plugins = ["fixtures.tiers"]
+
 POSTGRES_ADMIN_URL = os.environ.get("RACEWIRE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 ALL_SCOPES = frozenset({"odds:write", "races:write", "news:write"})
 WRITER = Viewer(subject="feed-1", scopes=ALL_SCOPES)
