@@ -13,7 +13,7 @@ from pubsub.broadcast import create_broadcast
 from pubsub.channels import Namespace
 from pubsub.envelope import Seal
 from pubsub.hub import EventLog, Hub
-from server.settings import Settings
+from server.settings import DEV_JWT_SECRET, Settings
 
 MIN_KEY_LENGTH = 32
 _DERIVATION = b"racewire/broadcast-envelope-key/v1"
@@ -57,4 +57,4 @@ def deployment_hub(settings: Settings, broadcast: Broadcast, *, log: EventLog | 
 
 
 def _development_secret(settings: Settings) -> bool:
-    return settings.jwt_secret == Settings.__dataclass_fields__["jwt_secret"].default
+    return settings.jwt_secret == DEV_JWT_SECRET

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from server.settings import PREFIX, Settings, refuse_unsafe
+from server.settings import PREFIX, Settings, load_or_exit
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "graphql" / "schema.graphql"
 SUBGRAPH_FILE = SCHEMA_FILE.with_name("subgraph.graphql")
@@ -108,8 +108,7 @@ def _serve(args: argparse.Namespace) -> None:
     for name, value in overrides.items():
         if value is not None:
             os.environ[PREFIX + name] = str(value)
-    settings = Settings.from_env()
-    refuse_unsafe(settings)  # before uvicorn starts: one message, not one per worker
+    settings = load_or_exit()  # before uvicorn starts: one message, not one per worker
     if args.workers > 1 and (settings.is_sqlite or settings.broadcast_url.startswith("memory")):
         sys.exit("--workers > 1 needs a shared database (PostgreSQL) and RACEWIRE_BROADCAST_URL=redis://…")
     _check_broadcast(settings)

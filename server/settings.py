@@ -1,11 +1,19 @@
-"""One settings object, read from `RACEWIRE_*` environment variables."""
+"""One settings object, read from `RACEWIRE_*` environment variables.
+
+The fields are validated by pydantic: a value that does not read as its field's type stops the
+server at start with the variable's name and the type it wants, and a field of a type pydantic
+cannot check fails at import, so no value silently stays a string."""
 
 from __future__ import annotations
 
 import os
 import sys
+import types
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 PREFIX = "RACEWIRE_"
 # Signs and checks tokens out of the box, for development only: refused in production.
@@ -13,14 +21,19 @@ DEV_JWT_SECRET = "racewire-dev-secret-change-me-0123456789"
 MIN_JWT_SECRET_BYTES = 32
 MIN_JWT_SECRET_DISTINCT = 8
 STARTUP_FAILURE = 3  # uvicorn's: a worker that exits with it is not restarted
+TRUE = frozenset({"1", "true", "yes", "on"})
+FALSE = frozenset({"0", "false", "no", "off", ""})
 
 
 class InvalidSettings(ValueError):
     """Settings this server refuses to start with."""
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseModel):
+    """`Settings()` is the defaults (and keyword arguments); `Settings.from_env()` reads the environment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     database_url: str = "sqlite+aiosqlite:///racewire.db"
     broadcast_url: str = "memory://"
     broadcast_key: str = ""  # empty: derived from jwt_secret (server/broadcasting.py)
@@ -84,17 +97,36 @@ class Settings:
     access_log: bool = False
     event_loop: str = "asyncio"  # uvicorn's `loop`: asyncio, uvloop (when installed) or auto
 
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as error:
+            raise InvalidSettings(_explain(type(self), error)) from None
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """The settings `environ` (the process's environment by default) gives; raises InvalidSettings
+        naming every variable whose value does not read as its field's type."""
         environ = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            raw = environ.get(PREFIX + f.name.upper())
-            if raw is None:
-                continue
-            values[f.name] = _parse(raw, f.type)
+        values: dict[str, object] = {name: environ[PREFIX + name.upper()] for name in cls.model_fields
+                                     if PREFIX + name.upper() in environ}
         values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _from_text(cls, value: object, info: ValidationInfo) -> object:
+        """The environment's two conventions pydantic does not share: an empty boolean is false, and
+        lists are comma-separated."""
+        if not isinstance(value, str) or info.field_name is None:
+            return value
+        kind = _without_none(cls.model_fields[info.field_name].annotation)
+        if kind is bool:
+            word = value.strip().lower()
+            return word in TRUE if word in TRUE | FALSE else value
+        if typing.get_origin(kind) is tuple:
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @property
     def is_sqlite(self) -> bool:
@@ -155,18 +187,52 @@ def refuse_unsafe(settings: Settings) -> None:
         raise SystemExit(STARTUP_FAILURE) from None
 
 
-def _parse(raw: str, kind: object) -> object:
-    kind = str(kind).removesuffix(" | None")
-    if kind == "bool":
-        if raw.lower() in {"1", "true", "yes", "on"}:
-            return True
-        if raw.lower() in {"0", "false", "no", "off", ""}:
-            return False
-        raise ValueError(f"not a boolean: {raw!r}")
-    if kind == "int":
-        return int(raw)
-    if kind == "float":
-        return float(raw)
-    if kind.startswith("tuple"):
-        return tuple(part.strip() for part in raw.split(",") if part.strip())
-    return raw
+def load_or_exit(environ: Mapping[str, str] | None = None) -> Settings:
+    """`Settings.from_env()` then `refuse_unsafe`: a bad value ends the process as a refused one does."""
+    try:
+        settings = Settings.from_env(environ)
+    except InvalidSettings as error:
+        print(f"racewire: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(STARTUP_FAILURE) from None
+    refuse_unsafe(settings)
+    return settings
+
+
+def _without_none(kind: Any) -> Any:
+    """`bool` for `bool | None`: the type a value must read as when it is given."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        kinds = [k for k in typing.get_args(kind) if k is not type(None)]
+        return kinds[0] if len(kinds) == 1 else kind
+    return kind
+
+
+_TYPE_NAMES = {
+    bool: "a boolean (true/false, 1/0, yes/no, on/off)",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+}
+
+
+def expected(kind: Any) -> str:
+    """What a variable of a field's type must hold, in words."""
+    inner = _without_none(kind)
+    if typing.get_origin(inner) is tuple:
+        return "a comma-separated list"
+    return _TYPE_NAMES.get(inner, getattr(inner, "__name__", str(inner)))
+
+
+def _explain(cls: type[Settings], error: ValidationError) -> str:
+    problems = []
+    for problem in error.errors(include_url=False):
+        name = str(problem["loc"][0]) if problem["loc"] else ""
+        field = cls.model_fields.get(name)
+        if field is None:
+            problems.append(f"{name!r} is not a setting" if name else problem["msg"])
+            continue
+        shown = repr(problem["input"])
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        # A failed parse says no more than the type does; a failed constraint says which.
+        detail = "" if problem["type"].endswith(("_parsing", "_type")) else f" ({problem['msg']})"
+        problems.append(f"{PREFIX}{name.upper()}={shown} is not {expected(field.annotation)}{detail}")
+    return "; ".join(problems)

@@ -24,6 +24,9 @@ from storage.database import Database
 from storage.migrate import upgrade
 from storage.models import Base
 
+# The suite's other shared fixtures, as plugins: tests/fixtures/ (no test module imports another's).
+pytest_plugins = ["fixtures.tiers", "fixtures.live", "fixtures.cluster", "fixtures.js"]
+
 POSTGRES_ADMIN_URL = os.environ.get("RACEWIRE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 ALL_SCOPES = frozenset({"odds:write", "races:write", "news:write"})
 WRITER = Viewer(subject="feed-1", scopes=ALL_SCOPES)
@@ -167,6 +170,28 @@ class Api:
 
     async def subscribe(self, query: str, **variables: Any) -> Any:
         return await schema.subscribe(query, variable_values=variables, context_value=self.context())
+
+
+STORE_ODDS = "mutation($input: StoreOddsInput!) { storeOdds(input: $input) { seq cursor } }"
+
+
+class Tick:
+    """Stores a new price for the first runner each call, one second later each time."""
+
+    def __init__(self, api: Api, race: dict[str, Any]) -> None:
+        self.api = api
+        self.race = race
+        self.at = datetime.now(timezone.utc) - timedelta(hours=1)
+        self.price = 2.0
+
+    async def __call__(self) -> dict[str, Any]:
+        self.at += timedelta(seconds=1)
+        self.price = round(self.price + 0.1, 2)
+        body = {
+            "raceId": str(self.race["id"]), "source": "betfair", "observedAt": self.at.isoformat(),
+            "prices": [{"runnerId": str(self.race["runners"][0]), "decimal": self.price}],
+        }
+        return (await self.api.data(STORE_ODDS, input=body))["storeOdds"]
 
 
 @pytest.fixture

@@ -12,9 +12,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-
-import pytest
 from urllib.parse import parse_qs, urlparse
 
 from broadcaster import Broadcast
@@ -126,21 +123,6 @@ def control_endpoint(server: ClientServer) -> Iterator[str]:
     finally:
         httpd.shutdown()
         httpd.server_close()
-
-
-@pytest.fixture
-def client_server(tmp_path: Path) -> Iterator[ClientServer]:
-    """A server with a race card, on a SQLite file that outlives its restarts."""
-    server = ClientServer(f"sqlite+aiosqlite:///{tmp_path}/racewire.db")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def client_env(client_server: ClientServer) -> Iterator[dict[str, str]]:
-    """What the node tests read: the server's address, a write token, the race, the control endpoint."""
-    with control_endpoint(client_server) as control:
-        yield client_server.env(control)
 
 
 def run_node_tests(*files: str, env: Mapping[str, str], timeout: float = 180) -> str:

@@ -1,4 +1,5 @@
-"""Real parts for process-level tests: a uvicorn server process and a graphql-transport-ws client."""
+"""Real parts for process-level tests: a uvicorn server process, a graphql-transport-ws client, and
+the writes and waits the tests of tests/server share."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import httpx
 from websockets.asyncio.client import ClientConnection, connect
+
+from server.auth import create_access_token
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -124,3 +129,37 @@ class GraphQLWs:
 
     async def close(self) -> None:
         await self.connection.close()
+
+
+# What the process-level tests of tests/server write and wait for.
+SECRET = "test-secret-for-racewire-0123456789abcdef"
+ODDS = """subscription($ids: [ID!]!, $after: String) {
+  oddsUpdated(raceIds: $ids, after: $after) { raceId seq cursor prices { runnerId decimal fractional } }
+}"""
+STORE = """mutation($input: StoreOddsInput!) { storeOdds(input: $input) { seq cursor } }"""
+
+
+def token(*scopes: str) -> str:
+    return create_access_token(secret=SECRET, subject="feed", scopes=scopes)
+
+
+async def store(server: ServerProcess, race: dict[str, Any], price: float, *, bearer: str | None = None,
+                at: datetime | None = None) -> httpx.Response:
+    body = {"query": STORE, "variables": {"input": {
+        "raceId": race["id"], "source": "betfair",
+        "observedAt": (at or datetime.now(timezone.utc)).isoformat(),
+        "prices": [{"runnerId": race["runners"][0], "decimal": price}],
+    }}}
+    headers = {"Authorization": f"Bearer {bearer or token('odds:write')}"}
+    async with httpx.AsyncClient(base_url=server.http) as client:
+        return await client.post("/graphql", json=body, headers=headers)
+
+
+async def wait_subscribed(server: ServerProcess, count: int) -> None:
+    """Waits for /ready to count the subscriptions, so no update is sent before they listen."""
+    async with httpx.AsyncClient(base_url=server.http) as client:
+        for _ in range(200):
+            if (await client.get("/ready")).json()["subscriptions"] >= count:
+                return
+            await asyncio.sleep(0.025)
+    raise AssertionError("subscription never became active")

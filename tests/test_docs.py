@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -60,13 +59,13 @@ def test_the_manual_has_its_pages() -> None:
     assert all(f"({page.name})" in index for page in DOCS.glob("*.md") if page.name != "README.md")
 
 
-@pytest.mark.parametrize("name", [f.name.upper() for f in fields(Settings)])
+@pytest.mark.parametrize("name", [name.upper() for name in Settings.model_fields])
 def test_every_setting_is_on_the_configuration_page(name: str) -> None:
     assert f"`{name}`" in (DOCS / "configuration.md").read_text(), f"{PREFIX}{name} is not in docs/configuration.md"
 
 
 def test_every_racewire_variable_the_pages_name_exists() -> None:
-    settings = {f.name.upper() for f in fields(Settings)}
+    settings = {name.upper() for name in Settings.model_fields}
     named = set(re.findall(rf"\b{PREFIX}([A-Z][A-Z0-9_]*[A-Z0-9])\b", all_docs()))
     assert named & settings  # the pattern finds the settings the pages do name
     assert named - settings - TOOL_VARIABLES == set()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from js_clients import ROOT, client_env, client_server, run_node_tests  # noqa: F401 - fixtures
-
-__all__ = ["client_env", "client_server"]
+from js_clients import ROOT, run_node_tests
 
 
 def test_graphiql_and_the_odds_board_work_offline_in_chromium(client_env: dict[str, str]) -> None:

@@ -3,9 +3,7 @@ HTTP spec's audits (graphql-http), each with the real client against a real serv
 
 from __future__ import annotations
 
-from js_clients import client_env, client_server, run_node_tests  # noqa: F401 - fixtures
-
-__all__ = ["client_env", "client_server"]
+from js_clients import run_node_tests
 
 
 def test_subscriptions_over_sse_and_multipart_http(client_env: dict[str, str]) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from js_clients import client_env, client_server, run_node_tests  # noqa: F401 - fixtures
-
-__all__ = ["client_env", "client_server"]
+from js_clients import run_node_tests
 
 
 def test_apollo_client_follows_odds_and_resumes_after_a_restart(client_env: dict[str, str]) -> None:

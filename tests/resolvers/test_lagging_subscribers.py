@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 from broadcaster import Broadcast
 
-from conftest import Api
+from conftest import Api, Tick
 from pubsub.hub import Hub
 from storage.database import Database
 from storage.events import LogReader
-from test_live import Tick
 
 ODDS = """subscription($ids: [ID!]!) {
   oddsUpdated(raceIds: $ids) { seq seqFrom conflated prices { runnerId source decimal } }

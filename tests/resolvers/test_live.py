@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from conftest import Api
+from conftest import Api, Tick
 from storage import events
 
 ODDS = """
@@ -19,26 +18,6 @@ subscription Odds($ids: [ID!]!, $after: String, $snapshot: Boolean! = false) {
   }
 }
 """
-STORE = "mutation($input: StoreOddsInput!) { storeOdds(input: $input) { seq cursor } }"
-
-
-class Tick:
-    """Stores a new price for the first runner each call, one second later each time."""
-
-    def __init__(self, api: Api, race: dict[str, Any]) -> None:
-        self.api = api
-        self.race = race
-        self.at = datetime.now(timezone.utc) - timedelta(hours=1)
-        self.price = 2.0
-
-    async def __call__(self) -> dict[str, Any]:
-        self.at += timedelta(seconds=1)
-        self.price = round(self.price + 0.1, 2)
-        body = {
-            "raceId": str(self.race["id"]), "source": "betfair", "observedAt": self.at.isoformat(),
-            "prices": [{"runnerId": str(self.race["runners"][0]), "decimal": self.price}],
-        }
-        return (await self.api.data(STORE, input=body))["storeOdds"]
 
 
 async def next_event(stream: AsyncIterator[Any]) -> dict[str, Any]:

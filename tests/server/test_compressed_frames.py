@@ -21,13 +21,17 @@ from websockets.frames import Frame, Opcode
 
 import server.live.frames as live_frames
 from in_process import serving
-from live_server import GraphQLWs, ServerProcess
+from live_server import ODDS, SECRET, GraphQLWs, ServerProcess, store, wait_subscribed
 from server.live.frames import TextMessage
 from server.live.uvicorn_fast_path import write_frame_of
-from test_live_server import ODDS, SECRET, store, wait_subscribed
-from test_live_server import race as race  # noqa: F401 - the fixture
 
 EVENTS = 30
+
+
+@pytest.fixture
+def race(served_race: dict[str, Any]) -> dict[str, Any]:
+    """The race the live server serves (tests/fixtures/live.py), not the suite's race in the test database."""
+    return served_race
 
 
 @pytest.fixture

@@ -16,10 +16,9 @@ from websockets.exceptions import ConnectionClosed
 
 from conftest import card, seeded_sqlite
 from jwt_forge import signed
-from live_server import GraphQLWs, ServerProcess
+from live_server import GraphQLWs, ServerProcess, wait_subscribed
 from server.app import create_app
 from server.settings import Settings
-from test_live_server import wait_subscribed
 
 SECRET = "connection-security-secret-0123456789ab"
 ODDS = """subscription($ids: [ID!]!, $after: String) {

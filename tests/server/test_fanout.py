@@ -10,15 +10,19 @@ from typing import Any
 import httpx
 import pytest
 
-from live_server import GraphQLWs, ServerProcess
+from live_server import SECRET, GraphQLWs, ServerProcess, store, wait_subscribed
 from resolvers.viewer import Viewer
 from server.live.fanout_plan import Planner
-from test_live_server import SECRET, store, wait_subscribed
-from test_live_server import race as race  # noqa: F401 - the fixture
 
 ODDS = """subscription Odds($ids: [ID!]!, $after: String, $snapshot: Boolean! = false) {
   oddsUpdated(raceIds: $ids, after: $after, snapshot: $snapshot) { seq seqFrom snapshot cursor prices { decimal } }
 }"""
+
+
+@pytest.fixture
+def race(served_race: dict[str, Any]) -> dict[str, Any]:
+    """The race the live server serves (tests/fixtures/live.py), not the suite's race in the test database."""
+    return served_race
 
 
 @pytest.fixture

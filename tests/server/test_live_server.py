@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -11,64 +9,14 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from conftest import card
-from live_server import GraphQLWs, ServerProcess
-from resolvers.race_cards import load_race_cards
+from live_server import ODDS, STORE, GraphQLWs, ServerProcess, store, token, wait_subscribed
 from server.auth import create_access_token
-from storage.database import Database
-
-SECRET = "test-secret-for-racewire-0123456789abcdef"
-ODDS = """subscription($ids: [ID!]!, $after: String) {
-  oddsUpdated(raceIds: $ids, after: $after) { raceId seq cursor prices { runnerId decimal fractional } }
-}"""
-STORE = """mutation($input: StoreOddsInput!) { storeOdds(input: $input) { seq cursor } }"""
 
 
 @pytest.fixture
-def server(database_url: str) -> Iterator[ServerProcess]:
-    process = ServerProcess({"RACEWIRE_DATABASE_URL": database_url, "RACEWIRE_JWT_SECRET": SECRET}).start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-async def race(database_url: str, server: ServerProcess) -> dict[str, Any]:
-    db = Database(database_url)
-    try:
-        meeting = (await load_race_cards(db=db, cards=[card(runners=4)]))[0]
-    finally:
-        await db.dispose()
-    async with httpx.AsyncClient(base_url=server.http) as client:
-        body = {"query": "query($d: Date!) { meetings(date: $d) { races { id runners { id } } } }",
-                "variables": {"d": meeting.date.isoformat()}}
-        found = (await client.post("/graphql", json=body)).json()["data"]["meetings"][0]["races"][0]
-    return {"id": found["id"], "runners": [r["id"] for r in found["runners"]]}
-
-
-def token(*scopes: str) -> str:
-    return create_access_token(secret=SECRET, subject="feed", scopes=scopes)
-
-
-async def store(server: ServerProcess, race: dict[str, Any], price: float, *, bearer: str | None = None,
-                at: datetime | None = None) -> httpx.Response:
-    body = {"query": STORE, "variables": {"input": {
-        "raceId": race["id"], "source": "betfair",
-        "observedAt": (at or datetime.now(timezone.utc)).isoformat(),
-        "prices": [{"runnerId": race["runners"][0], "decimal": price}],
-    }}}
-    headers = {"Authorization": f"Bearer {bearer or token('odds:write')}"}
-    async with httpx.AsyncClient(base_url=server.http) as client:
-        return await client.post("/graphql", json=body, headers=headers)
-
-
-async def wait_subscribed(server: ServerProcess, count: int) -> None:
-    """Waits for /ready to count the subscriptions, so no update is sent before they listen."""
-    async with httpx.AsyncClient(base_url=server.http) as client:
-        for _ in range(200):
-            if (await client.get("/ready")).json()["subscriptions"] >= count:
-                return
-            await asyncio.sleep(0.025)
-    raise AssertionError("subscription never became active")
+def race(served_race: dict[str, Any]) -> dict[str, Any]:
+    """The race the live server serves (tests/fixtures/live.py), not the suite's race in the test database."""
+    return served_race
 
 
 async def test_a_stored_price_reaches_a_websocket_subscriber(server: ServerProcess, race: dict[str, Any]) -> None:

@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from live_server import GraphQLWs, ServerProcess
+from live_server import ODDS, GraphQLWs, ServerProcess, store, wait_subscribed
 from pubsub.envelope import Envelope
 from pubsub.hub import Listener
 from server.metrics import Metrics
-from test_live_server import ODDS, race, server, store, wait_subscribed  # noqa: F401 - fixtures
 
-__all__ = ["race", "server"]
+
+@pytest.fixture
+def race(served_race: dict[str, Any]) -> dict[str, Any]:
+    """The race the live server serves (tests/fixtures/live.py), not the suite's race in the test database."""
+    return served_race
 
 
 async def scrape(server: ServerProcess) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

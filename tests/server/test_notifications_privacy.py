@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 
+from fixtures.cluster import SECRET, Cluster, Writer
 from live_server import GraphQLWs, ServerProcess
 from resolvers.viewer import Viewer
 from server.auth import create_access_token
 from server.live.fanout_plan import SHAREABLE_FIELDS, Planner
-from test_scale_out import SECRET, TOKEN, Cluster, Writer, cluster, redis  # noqa: F401  (fixtures)
 
 LIVE = "subscription($after: String) { notifications(after: $after) { seq cursor notification { alertId price } } }"
 CREATE = "mutation($i: AlertInput!) { createAlert(input: $i) { id } }"

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -18,17 +17,14 @@ from sqlalchemy import text
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from conftest import card
+from fixtures.cluster import SECRET, Cluster, Writer
 from live_server import GraphQLWs, ServerProcess
 from redis_server import RedisServer
-from resolvers.race_cards import load_race_cards
 from resolvers.store_odds import Quote, StoreOdds, store_odds
-from server.auth import create_access_token
 from server.broadcasting import deployment_broadcast, deployment_hub
 from server.settings import Settings
 from storage.database import Database
 
-SECRET = "scale-out-secret-0123456789abcdefghijkl"
 ODDS = """subscription($ids: [ID!]!, $after: String) {
   oddsUpdated(raceIds: $ids, after: $after) { seq seqFrom conflated cursor prices { runnerId source decimal } }
 }"""
@@ -38,75 +34,6 @@ RICH_ODDS = """subscription($ids: [ID!]!) {
     prices { runnerId source decimal fractional american impliedProbability observedAt }
   }
 }"""
-STORE = "mutation($i: StoreOddsInput!) { storeOdds(input: $i) { seq stale { runnerId } } }"
-TOKEN = create_access_token(secret=SECRET, subject="feed", scopes=["odds:write"])
-
-
-@pytest.fixture
-def redis() -> Iterator[RedisServer]:
-    server = RedisServer().start()
-    yield server
-    server.kill()
-
-
-class Cluster:
-    def __init__(self, postgres_url: str, redis: RedisServer) -> None:
-        self.db_url = postgres_url
-        self.env = {"RACEWIRE_DATABASE_URL": postgres_url, "RACEWIRE_BROADCAST_URL": redis.url,
-                    "RACEWIRE_JWT_SECRET": SECRET, "RACEWIRE_WATCH_INTERVAL_SECONDS": "0.2"}
-        self.servers: list[ServerProcess] = []
-
-    def start(self, count: int, **env: str) -> list[ServerProcess]:
-        started = [ServerProcess({**self.env, **env}).start() for _ in range(count)]
-        self.servers += started
-        return started
-
-    def stop(self) -> None:
-        for server in self.servers:
-            server.stop()
-
-    async def race(self, runners: int = 4) -> dict[str, Any]:
-        db = Database(self.db_url)
-        try:
-            meeting = (await load_race_cards(db=db, cards=[card(venue=f"Venue {os.urandom(3).hex()}", runners=runners)]))[0]
-            async with db.read() as session:
-                race_id = (await session.execute(text("SELECT id FROM races WHERE meeting_id = :m"), {"m": meeting.id})).scalar_one()
-                ids = [r for (r,) in await session.execute(text("SELECT id FROM runners WHERE race_id = :r ORDER BY number"), {"r": race_id})]
-        finally:
-            await db.dispose()
-        return {"id": str(race_id), "runners": [str(r) for r in ids]}
-
-
-@pytest.fixture
-async def cluster(postgres_url: str, redis: RedisServer) -> AsyncIterator[Cluster]:
-    running = Cluster(postgres_url, redis)
-    yield running
-    running.stop()
-
-
-class Writer:
-    """Stores a new price for one runner per call through one server, one second apart."""
-
-    def __init__(self, http: httpx.AsyncClient, race: dict[str, Any], source: str = "feed") -> None:
-        self.http = http
-        self.race = race
-        self.source = source
-        self.at = datetime.now(timezone.utc) - timedelta(hours=2)
-        self.n = 0
-
-    async def __call__(self, runner: int = 0) -> dict[str, Any]:
-        self.n += 1
-        self.at += timedelta(seconds=1)
-        body = {"query": STORE, "variables": {"i": {
-            "raceId": self.race["id"], "source": self.source, "observedAt": self.at.isoformat(),
-            "prices": [{"runnerId": self.race["runners"][runner], "decimal": 2 + (self.n % 50) / 10}],
-        }}}
-        response = await self.http.post("/graphql", json=body, headers={"Authorization": f"Bearer {TOKEN}"})
-        payload = response.json()
-        assert "errors" not in payload, payload
-        return payload["data"]["storeOdds"]
-
-
 async def subscriptions(server: ServerProcess) -> int:
     async with httpx.AsyncClient(base_url=server.http) as http:
         return (await http.get("/ready")).json()["subscriptions"]

@@ -10,10 +10,9 @@ import pytest
 from sqlalchemy import text
 
 from conftest import card
-from live_server import GraphQLWs, ServerProcess
+from live_server import ODDS, SECRET, GraphQLWs, ServerProcess, store, wait_subscribed
 from resolvers.race_cards import load_race_cards
 from storage.database import Database
-from test_live_server import ODDS, SECRET, store, wait_subscribed
 
 
 @pytest.fixture
