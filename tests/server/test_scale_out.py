@@ -1,5 +1,6 @@
 """Several server processes, one Redis, one PostgreSQL: delivery across processes, Redis
-restarts, concurrent writers, slow readers, rolling restarts and heartbeats."""
+restarts, concurrent writers, slow readers, rolling restarts and heartbeats. Each test runs against
+a single Redis and against a Redis Cluster (3 primaries, 3 replicas, sharded pub/sub)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 
 from conftest import card
 from live_server import GraphQLWs, ServerProcess
+from redis_cluster import RedisClusterNodes
 from redis_server import RedisServer
 from resolvers.race_cards import load_race_cards
 from resolvers.store_odds import Quote, StoreOdds, store_odds
@@ -42,15 +44,25 @@ STORE = "mutation($i: StoreOddsInput!) { storeOdds(input: $i) { seq stale { runn
 TOKEN = create_access_token(secret=SECRET, subject="feed", scopes=["odds:write"])
 
 
-@pytest.fixture
-def redis() -> Iterator[RedisServer]:
+SCALE_OUT_CLUSTER_BASE = 17120
+
+
+@pytest.fixture(params=["redis", "redis-cluster"])
+def redis(request: pytest.FixtureRequest) -> Iterator[RedisServer | RedisClusterNodes]:
+    """A Redis of the test's own, or a whole cluster of its own: kill() stops every node, start()
+    brings them back."""
+    if request.param == "redis-cluster":
+        cluster = RedisClusterNodes(SCALE_OUT_CLUSTER_BASE).start()
+        yield cluster
+        cluster.stop()
+        return
     server = RedisServer().start()
     yield server
     server.kill()
 
 
 class Cluster:
-    def __init__(self, postgres_url: str, redis: RedisServer) -> None:
+    def __init__(self, postgres_url: str, redis: RedisServer | RedisClusterNodes) -> None:
         self.db_url = postgres_url
         self.env = {"RACEWIRE_DATABASE_URL": postgres_url, "RACEWIRE_BROADCAST_URL": redis.url,
                     "RACEWIRE_JWT_SECRET": SECRET, "RACEWIRE_WATCH_INTERVAL_SECONDS": "0.2"}
@@ -78,7 +90,7 @@ class Cluster:
 
 
 @pytest.fixture
-async def cluster(postgres_url: str, redis: RedisServer) -> AsyncIterator[Cluster]:
+async def cluster(postgres_url: str, redis: RedisServer | RedisClusterNodes) -> AsyncIterator[Cluster]:
     running = Cluster(postgres_url, redis)
     yield running
     running.stop()
@@ -157,7 +169,7 @@ async def _at_least(server: ServerProcess, count: int) -> bool:
 
 
 async def test_redis_killed_and_restarted_mid_stream_loses_and_duplicates_nothing(
-    cluster: Cluster, redis: RedisServer
+    cluster: Cluster, redis: RedisServer | RedisClusterNodes
 ) -> None:
     writer_server, reader_server = cluster.start(2)
     race = await cluster.race()
@@ -231,7 +243,7 @@ def rss_kib(server: ServerProcess) -> int:
 
 
 async def test_a_client_that_stops_reading_keeps_memory_flat_and_others_served(
-    cluster: Cluster, redis: RedisServer
+    cluster: Cluster, redis: RedisServer | RedisClusterNodes
 ) -> None:
     # Pings are slowed down here: a reader that stops reading for long is dropped as dead otherwise.
     # Uncompressed, rich updates fill the socket buffers between server and client quickly.
