@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from live_server import ROOT
 
@@ -46,7 +48,7 @@ class RedisClusterNodes:
 
     def running(self) -> bool:
         try:
-            with Redis(port=self.ports[0], socket_timeout=1) as node:
+            with Redis(port=self.ports[0], socket_timeout=1, retry=Retry(NoBackoff(), 0)) as node:
                 return bool(node.ping())
         except OSError:
             return False
@@ -54,7 +56,7 @@ class RedisClusterNodes:
             return False
 
     def client(self, port: int) -> Redis:
-        return Redis(port=port, socket_timeout=5)
+        return Redis(port=port, socket_timeout=5, retry=Retry(NoBackoff(), 0))
 
     def pid(self, port: int) -> int:
         return int((self.dir / f"{port}.pid").read_text())
@@ -109,7 +111,7 @@ class RedisClusterNodes:
 
     def _answers(self, port: int) -> bool:
         try:
-            with Redis(port=port, socket_timeout=0.5, socket_connect_timeout=0.5) as node:
+            with Redis(port=port, socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)) as node:
                 return bool(node.ping())
         except Exception:  # noqa: BLE001 - refused, reset, loading: not answering
             return False
