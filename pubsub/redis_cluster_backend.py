@@ -58,11 +58,16 @@ class _Shard:
 
 class RedisClusterBackend(BroadcastBackend):
     def __init__(self, url: str, *, on_reconnect: Callable[[], None] | None = None, max_queued: int = MAX_QUEUED,
-                 monitor_interval: float = 0.5) -> None:
+                 monitor_interval: float = 0.5, refresh_interval: float = 30.0) -> None:
         self._address = cluster_topology.parse_cluster_url(url)
         self._cluster = cluster_topology.cluster_client(self._address)
         self._on_reconnect = on_reconnect
         self._monitor_interval = monitor_interval
+        # redis-py makes every connection of the cluster client reconnect after a slot-map refresh, so
+        # the map is re-read on trouble (a failed connection, a dropped subscription, a failed publish)
+        # and otherwise only this often; the primaries are pinged every monitor interval.
+        self._refresh_interval = refresh_interval
+        self._refreshed_at = 0.0
         self._queue: asyncio.Queue[Event] = asyncio.Queue(max_queued)
         self._flooded = False
         self.dropped = 0
@@ -206,9 +211,11 @@ class RedisClusterBackend(BroadcastBackend):
                 await asyncio.wait_for(self._repair.wait(), self._monitor_interval)
             except TimeoutError:
                 pass
+            trouble = self._repair.is_set()
             self._repair.clear()
+            due = asyncio.get_running_loop().time() - self._refreshed_at > self._refresh_interval
             try:
-                await self._check()
+                await self._check(refresh=trouble or due or not self.connected)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -216,16 +223,18 @@ class RedisClusterBackend(BroadcastBackend):
                 self._repair.set()
                 await asyncio.sleep(self._monitor_interval)
 
-    async def _check(self) -> None:
-        """Re-reads the slot map, pings every primary, and places every channel on its owner."""
-        try:
-            await cluster_topology.refresh(self._cluster)
-            self._topology_known = True
-        except _FAILURES as error:
-            if self._topology_known:
-                log.warning("no redis cluster node answers: %s", error)
-            self._topology_known = False
-            return
+    async def _check(self, *, refresh: bool = True) -> None:
+        """Re-reads the slot map (when asked), pings every primary, places every channel on its owner."""
+        if refresh:
+            try:
+                await cluster_topology.refresh(self._cluster)
+                self._topology_known = True
+                self._refreshed_at = asyncio.get_running_loop().time()
+            except _FAILURES as error:
+                if self._topology_known:
+                    log.warning("no redis cluster node answers: %s", error)
+                self._topology_known = False
+                return
         answers = await asyncio.gather(*(self._ping(*primary) for primary in cluster_topology.primaries(self._cluster)))
         async with self._lock:
             was_down = bool(self._down)
