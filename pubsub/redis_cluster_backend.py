@@ -78,6 +78,7 @@ class RedisClusterBackend(BroadcastBackend):
         self._lock = asyncio.Lock()
         self._repair = asyncio.Event()
         self._monitor: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
         self._topology_known = False
         self.reconnects = 0
 
@@ -102,6 +103,7 @@ class RedisClusterBackend(BroadcastBackend):
             await asyncio.gather(self._monitor, return_exceptions=True)
         for shard in list(self._shards.values()):
             await shard.close()
+        await asyncio.gather(*self._closing, return_exceptions=True)
         self._shards.clear()
         self._placed.clear()
         await self._cluster.aclose()
@@ -203,7 +205,9 @@ class RedisClusterBackend(BroadcastBackend):
                 del self._placed[channel]
         shard.channels.clear()
         self._repair.set()
-        asyncio.create_task(shard.close())
+        closing = asyncio.create_task(shard.close())
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
 
     async def _watch(self) -> None:
         while True:

@@ -5,15 +5,18 @@ another primary, and a primary killed and replaced by its replica."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from broadcaster import Broadcast
 
+from pubsub.broadcast import create_broadcast
 from pubsub.channels import Namespace
 from pubsub.cluster_topology import ClusterAddress, parse_cluster_url
 from pubsub.envelope import Envelope, Seal
 from pubsub.hub import Hub
+from pubsub.redis_backend import RedisBackend
 from pubsub.redis_cluster_backend import RedisClusterBackend
 from redis_cluster import RedisClusterNodes, shared_cluster
 
@@ -32,6 +35,20 @@ def test_a_cluster_url_names_its_seeds_and_credentials() -> None:
     for bad in ("redis://h:1", "redis-cluster://", "redis-cluster://h:port"):
         with pytest.raises(ValueError):
             parse_cluster_url(bad)
+
+
+def test_the_url_scheme_picks_the_backend_and_a_hash_tag_prefix_is_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="pubsub.broadcast"):
+        cluster = create_broadcast("redis-cluster://127.0.0.1:17000", namespace=Namespace("eu:"))
+        single = create_broadcast("redis://127.0.0.1:6379", namespace=Namespace("{eu}:"))
+        assert caplog.records == []  # a hash tag matters only on a cluster
+        create_broadcast("redis-cluster://127.0.0.1:17000", namespace=Namespace("{eu}:"))
+    assert isinstance(cluster._backend, RedisClusterBackend)  # noqa: SLF001
+    assert isinstance(single._backend, RedisBackend)  # noqa: SLF001
+    assert [r.getMessage() for r in caplog.records] == [
+        "channel prefix '{eu}:' holds a hash tag: all of its channels live on one cluster shard"]
 
 
 @pytest.fixture(scope="module")
