@@ -62,21 +62,22 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextmanager
-def single_redis() -> Iterator[tuple[str, dict[str, int]]]:
+def single_redis() -> Iterator[tuple[str, dict[str, tuple[int, int]]]]:
     port = free_port()
     process = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
                                 "127.0.0.1", "--save", "", "--appendonly", "no"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_listening(port, process)  # type: ignore[arg-type]
-        yield f"redis://127.0.0.1:{port}", {f"primary {port}": process.pid}
+        yield f"redis://127.0.0.1:{port}", {"primary single": (process.pid, port)}
     finally:
         process.kill()
         process.wait()
 
 
 @contextmanager
-def redis_cluster(primaries: int) -> Iterator[tuple[str, dict[str, int]]]:
+def redis_cluster(primaries: int) -> Iterator[tuple[str, dict[str, tuple[int, int]]]]:
+    """The cluster's URL and its nodes: a name ("primary 17200") to (pid, port)."""
     base = CLUSTER_BASES[primaries]
     env = {**os.environ, "RACEWIRE_TEST_CLUSTER_NODES": str(primaries * 2), "RACEWIRE_TEST_CLUSTER_REPLICAS": "1"}
     script = str(ROOT / "scripts/redis-cluster")
@@ -88,7 +89,7 @@ def redis_cluster(primaries: int) -> Iterator[tuple[str, dict[str, int]]]:
         pids = {}
         for port in range(base, base + primaries * 2):
             role = "primary" if port in owners else "replica"
-            pids[f"{role} {port}"] = int((data / f"{port}.pid").read_text())
+            pids[f"{role} {port}"] = (int((data / f"{port}.pid").read_text()), port)
         yield url.strip(), pids
     finally:
         subprocess.run([script, "stop", str(base)], env=env, check=True, capture_output=True)
@@ -230,7 +231,8 @@ async def until(predicate: Any, timeout: float) -> bool:
     return True
 
 
-async def measure(processes: list[subprocess.Popen[bytes]], runners: dict[str, list[str]], redis_pids: dict[str, int],
+async def measure(processes: list[subprocess.Popen[bytes]], runners: dict[str, list[str]],
+                  nodes: dict[str, tuple[int, int]],
                   args: argparse.Namespace) -> dict[str, Any]:
     ports = [p.port for p in processes]  # type: ignore[attr-defined]
     races = list(runners)
@@ -250,7 +252,8 @@ async def measure(processes: list[subprocess.Popen[bytes]], runners: dict[str, l
     for s in subscribers:
         s.measuring_from = feed.stored[s.race]
 
-    redis_ports = {name: int(name.split()[1]) for name in redis_pids}
+    redis_pids = {name: pid for name, (pid, _) in nodes.items()}
+    redis_ports = {name: port for name, (_, port) in nodes.items()}
     idle_from = {name: cpu_seconds(pid) for name, pid in redis_pids.items()}
     await asyncio.sleep(args.idle_seconds)  # what the nodes spend with nothing published: gossip, pings
     idle = {name: (cpu_seconds(pid) - idle_from[name]) / args.idle_seconds for name, pid in redis_pids.items()}
@@ -296,18 +299,22 @@ def run_once(config: str, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         database_url = stack.enter_context(postgres_database())
         if config == "redis":
-            broadcast_url, redis_pids = stack.enter_context(single_redis())
+            broadcast_url, nodes = stack.enter_context(single_redis())
         else:
-            broadcast_url, redis_pids = stack.enter_context(redis_cluster(int(config.split("-")[1])))
+            broadcast_url, nodes = stack.enter_context(redis_cluster(int(config.split("-")[1])))
         processes = stack.enter_context(racewire_processes(database_url, broadcast_url, Path(tmp)))
         from server.auth import create_access_token
 
         token = create_access_token(secret=SECRET, subject="bench", scopes=["odds:write", "races:write"])
         runners = load_cards(processes[0].port, token, args.races)  # type: ignore[attr-defined]
-        return asyncio.run(measure(processes, runners, redis_pids, args))
+        return asyncio.run(measure(processes, runners, nodes, args))
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    for run in runs:  # a single Redis is one node, whatever its port was in each run
+        for key, value in run.items():
+            if isinstance(value, dict) and len(value) == 1:
+                run[key] = {"primary single": next(iter(value.values()))}
     figures = {key: statistics.median(run[key] for run in runs) for key, value in runs[0].items()
                if not isinstance(value, dict)}
     for key, value in runs[0].items():
@@ -324,20 +331,31 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--configs", default="redis,cluster-3,cluster-4")
+    parser.add_argument("--from-log", help="print the table again from the per-run lines a run wrote to stderr")
     parser.add_argument("--idle-seconds", type=float, default=3, help="Redis CPU measured idle first, for the load's share")
     args = parser.parse_args()
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     configs = args.configs.split(",")
     runs: dict[str, list[dict[str, Any]]] = {config: [] for config in configs}
-    for _ in range(args.repeat):
-        for config in configs:  # interleaved, so a noisy moment does not fall on one configuration
-            runs[config].append(run_once(config, args))
-            print(config, json.dumps(runs[config][-1]), file=sys.stderr, flush=True)
+    if args.from_log:
+        for line in Path(args.from_log).read_text().splitlines():
+            config, _, figures = line.partition(" ")
+            if config in runs and figures.startswith("{"):
+                runs[config].append(json.loads(figures))
+    else:
+        for _ in range(args.repeat):
+            for config in configs:  # interleaved, so a noisy moment does not fall on one configuration
+                runs[config].append(run_once(config, args))
+                print(config, json.dumps(runs[config][-1]), file=sys.stderr, flush=True)
+    report(runs, args)
+
+
+def report(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     print(f"commit {commit}; {PROCESSES} Racewire processes, PostgreSQL; {args.races} races x "
           f"{args.subscribers_per_race} subscribers; {args.rate:g} stores/s for {args.seconds:g} s; "
-          f"median of {args.repeat} runs")
+          f"median of {min(len(r) for r in runs.values())} runs")
     summaries = {config: summarise(r) for config, r in runs.items()}
     print("broadcaster | lost | dup | stores/s | deliveries/s | p50 ms | p99 ms | racewire CPU µs/store | "
           "publishes per primary | µs in (S)PUBLISH per call | Redis CPU µs per publish, all nodes, above idle | "
