@@ -7,7 +7,13 @@ unplaced until the map names a primary that answers (its replica, promoted), and
 server drops because its slot moved (an unsolicited SUNSUBSCRIBE) is placed on the new owner.
 After every such move `on_reconnect` runs, so the hub reads from the log what passed meanwhile.
 Placement is serialised by one lock: a subscribe racing an unsubscribe or a repair never loses
-its channel (the hub itself never subscribes a channel twice at once)."""
+its channel (the hub itself never subscribes a channel twice at once).
+
+redis-py's ClusterPubSub is not used to read: its `get_sharded_message` polls the per-node
+connections in turn with a timeout each (added latency, or a busy loop at timeout 0), and it
+re-homes subscriptions only after slot-map refreshes that its own client's commands trigger. Here
+each shard has a reader that blocks on its connection, and the backend decides when a shard counts
+as down, which `/ready` reports."""
 
 from __future__ import annotations
 
