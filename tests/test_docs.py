@@ -17,7 +17,7 @@ PAGES = [ROOT / "README.md", ROOT / "bench" / "README.md", *sorted(DOCS.glob("*.
 SERVER_SOURCES = sorted(path for package in ("server", "resolvers", "schema", "pubsub", "storage")
                         for path in (ROOT / package).rglob("*.py"))
 # Variables that the scripts and tests read, not the server: configuration.md lists them as such.
-TOOL_VARIABLES = {"TEST_POSTGRES", "VENV", "CHROMIUM"}
+TOOL_VARIABLES = {"TEST_POSTGRES", "VENV", "CHROMIUM", "TEST_CLUSTER_PORT", "TEST_CLUSTER_NODES", "TEST_CLUSTER_REPLICAS"}
 NOT_CODES = {"COMMAND", "RACEWIRE_"}  # argparse's metavar, the settings prefix
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", re.M | re.S)

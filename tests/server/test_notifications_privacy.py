@@ -1,10 +1,11 @@
 """Notifications are personal on every path: never planned for shared execution, and over two
-server processes with one Redis each user gets exactly their own notifications, once each,
-including a user who was offline and resumes with their cursor."""
+server processes with one Redis (or a Redis Cluster) each user gets exactly their own notifications,
+once each, including a user who was offline and resumes with their cursor."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import httpx
@@ -17,6 +18,13 @@ from server.live.fanout_plan import SHAREABLE_FIELDS, Planner
 
 LIVE = "subscription($after: String) { notifications(after: $after) { seq cursor notification { alertId price } } }"
 CREATE = "mutation($i: AlertInput!) { createAlert(input: $i) { id } }"
+
+
+def people(*names: str) -> list[str]:
+    """Subjects of this test's own: each test runs against a single Redis and a cluster, on one
+    database, and counts its users' notification seqs from 1."""
+    suffix = os.urandom(3).hex()
+    return [f"{name}-{suffix}" for name in names]
 
 
 def token(subject: str) -> str:
@@ -50,13 +58,14 @@ async def received(client: GraphQLWs, count: int) -> list[dict[str, Any]]:
 
 
 async def test_two_users_on_two_processes_each_get_only_their_own_once(cluster: Cluster) -> None:
+    alice, bob, carol_subject = people("alice", "bob", "carol")
     one, two = cluster.start(2)
     race = await cluster.race()
     move = {"kind": "PRICE_MOVE", "runnerId": race["runners"][0], "percent": 1}
-    alerts = {"alice": await create_alert(one, "alice", move), "bob": await create_alert(two, "bob", move)}
-    clients = {"alice": await listen(one, "alice"), "bob": await listen(two, "bob")}
-    carol_alert = await create_alert(two, "carol", move)
-    carol = await listen(two, "carol")
+    alerts = {alice: await create_alert(one, alice, move), bob: await create_alert(two, bob, move)}
+    clients = {alice: await listen(one, alice), bob: await listen(two, bob)}
+    carol_alert = await create_alert(two, carol_subject, move)
+    carol = await listen(two, carol_subject)
 
     async with httpx.AsyncClient(base_url=one.http) as http:
         write = Writer(http, race)
@@ -74,7 +83,7 @@ async def test_two_users_on_two_processes_each_get_only_their_own_once(cluster: 
             assert [e["seq"] for e in events] == [1, 2, 3]
             assert {e["notification"]["alertId"] for e in events} == {alerts[user]}
 
-        resumed = await listen(one, "carol", after=carol_first["cursor"])
+        resumed = await listen(one, carol_subject, after=carol_first["cursor"])
         missed = await received(resumed, 2)
         await write()  # live again after the replay, with no gap and no duplicate
         (live,) = await received(resumed, 1)
@@ -88,11 +97,12 @@ async def test_two_users_on_two_processes_each_get_only_their_own_once(cluster: 
 
 
 async def test_a_crossing_written_through_two_processes_at_once_fires_once(cluster: Cluster) -> None:
+    (dana,) = people("dana")
     one, two = cluster.start(2)
     race = await cluster.race()
-    alert = await create_alert(one, "dana", {"kind": "PRICE_LEVEL", "runnerId": race["runners"][0],
+    alert = await create_alert(one, dana, {"kind": "PRICE_LEVEL", "runnerId": race["runners"][0],
                                              "direction": "AT_OR_ABOVE", "level": 6.0})
-    client = await listen(two, "dana")
+    client = await listen(two, dana)
     async with httpx.AsyncClient(base_url=one.http) as a, httpx.AsyncClient(base_url=two.http) as b:
         writers = [Writer(a, race, source="book-a"), Writer(b, race, source="book-b")]
         for writer in writers:

@@ -1,5 +1,6 @@
 """Several server processes, one Redis, one PostgreSQL: delivery across processes, Redis
-restarts, concurrent writers, slow readers, rolling restarts and heartbeats."""
+restarts, concurrent writers, slow readers, rolling restarts and heartbeats. Each test runs against
+a single Redis and against a Redis Cluster (3 primaries, 3 replicas, sharded pub/sub)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from websockets.exceptions import ConnectionClosed
 
 from fixtures.cluster import SECRET, Cluster, Writer
 from live_server import GraphQLWs, ServerProcess
+from redis_cluster import RedisClusterNodes
 from redis_server import RedisServer
 from resolvers.store_odds import Quote, StoreOdds, store_odds
 from server.broadcasting import deployment_broadcast, deployment_hub
@@ -84,7 +86,7 @@ async def _at_least(server: ServerProcess, count: int) -> bool:
 
 
 async def test_redis_killed_and_restarted_mid_stream_loses_and_duplicates_nothing(
-    cluster: Cluster, redis: RedisServer
+    cluster: Cluster, redis: RedisServer | RedisClusterNodes
 ) -> None:
     writer_server, reader_server = cluster.start(2)
     race = await cluster.race()
@@ -100,12 +102,12 @@ async def test_redis_killed_and_restarted_mid_stream_loses_and_duplicates_nothin
         write = Writer(http, race)
         for _ in range(30):
             await write()
-        redis.kill()
+        await asyncio.to_thread(redis.kill)  # a whole cluster takes a moment: the clients keep answering pings
         for _ in range(30):  # stored while Redis is down: the log is the truth
             await write()
         async with httpx.AsyncClient(base_url=reader_server.http) as reader_http:
             down = await reader_http.get("/ready")
-        redis.start()
+        await asyncio.to_thread(redis.start)
         for _ in range(30):
             await write()
     stored = write.n
@@ -158,7 +160,7 @@ def rss_kib(server: ServerProcess) -> int:
 
 
 async def test_a_client_that_stops_reading_keeps_memory_flat_and_others_served(
-    cluster: Cluster, redis: RedisServer
+    cluster: Cluster, redis: RedisServer | RedisClusterNodes
 ) -> None:
     # Pings are slowed down here: a reader that stops reading for long is dropped as dead otherwise.
     # Uncompressed, rich updates fill the socket buffers between server and client quickly.
