@@ -10,6 +10,8 @@ import pytest
 from pubsub import cluster_topology
 from redis_cluster import RedisClusterNodes, shared_cluster
 
+pytestmark = pytest.mark.cluster  # each starts a Redis Cluster of redis-server processes
+
 
 @pytest.fixture(scope="module")
 def shared() -> Iterator[RedisClusterNodes]:

@@ -20,6 +20,8 @@ from pubsub.redis_backend import RedisBackend
 from pubsub.redis_cluster_backend import RedisClusterBackend
 from redis_cluster import RedisClusterNodes, shared_cluster
 
+pytestmark = pytest.mark.cluster  # each starts a Redis Cluster of redis-server processes
+
 KEY = b"cluster-backend-test-key-0123456789"
 PRIVATE_BASE = 17110  # broken on purpose by the tests below; the shared cluster is never touched
 
