@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
-from broadcaster import Broadcast
+from broadcaster import Broadcast, Event
 
 from pubsub.channels import Namespace
 from pubsub.envelope import Envelope, Refused, Seal
@@ -198,7 +198,9 @@ class Hub:
             if self._log is not None:
                 await self._learn_head(channel)
             ready.set()
-            async for message in subscriber:
+            # broadcaster 0.3.1 annotates Subscriber.__aiter__ as "AsyncGenerator[Event | None] | None";
+            # it yields only Events, and ends when unsubscribed.
+            async for message in cast(AsyncIterable[Event], subscriber):
                 try:
                     event = self._seal.open(wire, message.message, stream=channel)
                 except Refused as refused:

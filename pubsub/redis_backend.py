@@ -48,7 +48,7 @@ class RedisBackend(BroadcastBackend):
         if self._listener is not None:
             self._listener.cancel()
             await asyncio.gather(self._listener, return_exceptions=True)
-        await self._pubsub.aclose()
+        await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py 8.1 leaves PubSub.aclose unannotated
         await self._redis.aclose()
 
     async def subscribe(self, channel: str) -> None:

@@ -25,10 +25,10 @@ from typing import Any
 from broadcaster import Event
 from broadcaster._backends.base import BroadcastBackend
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError
-from redis.retry import Retry
 
 from pubsub import cluster_topology
 from pubsub.redis_backend import MAX_QUEUED
@@ -55,7 +55,8 @@ class _Shard:
         if self.reader is not None and self.reader is not asyncio.current_task():
             self.reader.cancel()
             await asyncio.gather(self.reader, return_exceptions=True)
-        for closing in (self.pubsub.aclose(), self.client.aclose()):
+        # redis-py 8.1 leaves PubSub.aclose unannotated
+        for closing in (self.pubsub.aclose(), self.client.aclose()):  # type: ignore[no-untyped-call]
             try:
                 await closing
             except _FAILURES:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
@@ -44,6 +44,14 @@ class Loaders:
     async def _race_quotes(session: AsyncSession, race_ids: Sequence[int]) -> dict[int, list[Quote]]:
         rows = await prices.current_for_races(session, race_ids)
         return {race_id: quotes(found) for race_id, found in rows.items()}
+
+    @overload
+    def _loader(self, fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[dict[K, V]]]) -> DataLoader[K, V]: ...
+
+    @overload
+    def _loader(
+        self, fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[dict[K, V]]], default: None
+    ) -> DataLoader[K, V | None]: ...
 
     def _loader(
         self,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from pubsub import channels
 from pubsub.hub import Hub
 from resolvers.alert_firing import fire_alerts
@@ -59,7 +61,7 @@ async def set_race_status(
 
 
 async def _checked_result(
-    session: object, race: Race, status: RaceStatus, result: Sequence[int] | None
+    session: AsyncSession, race: Race, status: RaceStatus, result: Sequence[int] | None
 ) -> list[int] | None:
     if result is None:
         if status is S.RESULTED:
@@ -68,7 +70,7 @@ async def _checked_result(
         return race.result
     if status is not S.RESULTED:
         raise BadUserInput("result is given only with status RESULTED", field="result")
-    runners = (await races.runners_of_races(session, [race.id]))[race.id]  # type: ignore[arg-type]
+    runners = (await races.runners_of_races(session, [race.id]))[race.id]
     runnable = {r.id for r in runners if not r.scratched}
     if not result or len(set(result)) != len(result) or not set(result) <= runnable:
         raise BadUserInput(

@@ -276,7 +276,8 @@ class _Book:
 def _replay(earlier: IdempotencyKey, command: StoreOdds) -> StoreOddsOutcome | Exception:
     if earlier.request_hash != _request_hash(command):
         return Conflict("idempotencyKey was already used for a different request", field="idempotencyKey")
-    return StoreOddsOutcome(**{**earlier.response, "replayed": True})
+    stored: dict[str, Any] = earlier.response  # the outcome's fields, as JSON
+    return StoreOddsOutcome(**{**stored, "replayed": True})
 
 
 def _request_hash(command: StoreOdds) -> str:

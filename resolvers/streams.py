@@ -72,8 +72,8 @@ class StreamFollower:
                 else:
                     self.positions[stream] = start
             replay = self._recover() if self._conflate_replay else self._replay()
-            async for event in replay:
-                yield event
+            async for replayed in replay:
+                yield replayed
             while True:
                 event = await listener.get()
                 if event is None:

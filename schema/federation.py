@@ -13,7 +13,7 @@ fails loudly if it moves)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Final, Union, cast
 from weakref import WeakKeyDictionary
 
 import strawberry
@@ -26,8 +26,9 @@ from schema.types.news import NewsArticle
 from schema.types.races import Meeting, Race, Runner
 
 # The oldest version a router takes a subgraph's Subscription fields from (Apollo Router: 2.4).
-FEDERATION_VERSION = "2.4"
-ENTITIES: dict[str, Any] = {kind.__name__: kind for kind in (Meeting, NewsArticle, Race, Runner)}
+FEDERATION_VERSION: Final = "2.4"
+EntityType = Meeting | NewsArticle | Race | Runner
+ENTITIES: dict[str, type[EntityType]] = {kind.__name__: kind for kind in (Meeting, NewsArticle, Race, Runner)}
 
 Entity = Annotated[
     Union[Meeting, NewsArticle, Race, Runner],
@@ -64,7 +65,9 @@ class FederationQuery:
         if len(representations) > limit:
             raise BadUserInput(f"representations: at most {limit} items, got {len(representations)}",
                                field="representations", limit=limit)
-        return [_resolve(info, index, representation) for index, representation in enumerate(representations)]
+        # graphql-core completes each item: it awaits an awaitable, and an Exception is that item's error.
+        return cast("list[Entity | None]",
+                    [_resolve(info, index, representation) for index, representation in enumerate(representations)])
 
     @strawberry.field(name="_service", description="This subgraph's SDL (needs a token when introspection is off).")
     def service(self, info: Info) -> Service:
@@ -73,7 +76,7 @@ class FederationQuery:
         return Service()
 
 
-def _resolve(info: Info, index: int, representation: object) -> Awaitable[Any] | Exception | None:
+def _resolve(info: Info, index: int, representation: object) -> Awaitable[EntityType | None] | Exception | None:
     """A representation's entity, still to be awaited; the error of a malformed one, in its place."""
     try:
         entity, key = _reference(index, representation)
@@ -84,13 +87,13 @@ def _resolve(info: Info, index: int, representation: object) -> Awaitable[Any] |
     return entity.resolve_reference(info=info, id=key)
 
 
-def _reference(index: int, representation: object) -> tuple[Any, int | None]:
+def _reference(index: int, representation: object) -> tuple[type[EntityType], int | None]:
     where = f"representations[{index}]"
     if not isinstance(representation, dict):
         raise BadUserInput(f"{where} must be an object {{__typename, id}}", field="representations", index=index)
     typename = representation.get("__typename")
     entity = ENTITIES.get(typename) if isinstance(typename, str) else None
-    if entity is None:
+    if entity is None or not isinstance(typename, str):
         raise BadUserInput(f"{where}: __typename must be one of {', '.join(sorted(ENTITIES))}",
                            field="representations", index=index)
     key = representation.get("id")

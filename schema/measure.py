@@ -100,7 +100,7 @@ class _Walk:
         # Introspection is not counted in the depth, as GraphiQL's own query is deeper than the limit.
         depth = 0 if node.name.value.startswith("__") else 1 + inner.depth
         size = self._size(definition, node) if definition is not None else None
-        is_list = definition is not None and isinstance(get_nullable_type(definition.type), GraphQLList)  # type: ignore[arg-type]
+        is_list = definition is not None and isinstance(get_nullable_type(definition.type), GraphQLList)
         if size is not None:
             # A sized list holds the items themselves (`_entities`, `priceHistory`); a sized
             # connection, the list below it that takes the size.
@@ -171,7 +171,8 @@ def _counted_type(schema: GraphQLSchema, name: str) -> GraphQLNamedType | None:
 
 def _field_definition(parent: GraphQLNamedType | None, name: str) -> GraphQLField | None:
     if isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType)):
-        return parent.fields.get(name)
+        field: GraphQLField | None = parent.fields.get(name)
+        return field
     return None
 
 
@@ -203,5 +204,5 @@ def _spread_names(selection_set: SelectionSetNode) -> Iterator[str]:
         for selection in pending.pop().selections:
             if isinstance(selection, FragmentSpreadNode):
                 yield selection.name.value
-            elif selection.selection_set is not None:  # type: ignore[union-attr]
-                pending.append(selection.selection_set)  # type: ignore[union-attr]
+            elif isinstance(selection, FieldNode | InlineFragmentNode) and selection.selection_set is not None:
+                pending.append(selection.selection_set)

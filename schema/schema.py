@@ -53,8 +53,8 @@ class RacewireSchema(strawberry.federation.Schema):
     "Did you mean …?" (fields, arguments, types, enum values, input fields; in validation and in
     variables alike), and each error is logged at its level."""
 
-    def __init__(self, *args: Any, suggestions: bool = True, introspection: bool = True, **kwargs: Any) -> None:
-        super().__init__(*args, federation_version=FEDERATION_VERSION, **kwargs)
+    def __init__(self, *, suggestions: bool = True, introspection: bool = True, **kwargs: Any) -> None:
+        super().__init__(federation_version=FEDERATION_VERSION, **kwargs)
         self.suggestions = suggestions
         self.introspection = introspection
 

@@ -7,7 +7,7 @@ import contextlib
 import gc
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,7 +75,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     refuse_unsafe(settings)
     db = Database(settings.database_url)
-    broadcast = deployment_broadcast(settings, on_reconnect=lambda: (hub.poke(), metrics.broadcaster_reconnected()))
+    def on_reconnect() -> None:
+        hub.poke()
+        metrics.broadcaster_reconnected()
+
+    broadcast = deployment_broadcast(settings, on_reconnect=on_reconnect)
     hub = deployment_hub(settings, broadcast, log=LogReader(db), buffer=settings.subscriber_buffer,
                          watch_interval=settings.watch_interval_seconds)
     try:
@@ -180,9 +184,9 @@ async def _ping_broadcast(runtime: Runtime) -> None:
     await runtime.broadcast.publish(runtime.hub.namespace.ping, "ping")
 
 
-async def _check(probe: object) -> str:
+async def _check(probe: Awaitable[object]) -> str:
     try:
-        await asyncio.wait_for(probe, timeout=2)  # type: ignore[arg-type]
+        await asyncio.wait_for(probe, timeout=2)
     except Exception as error:  # noqa: BLE001 - any failure means not ready
         return f"error: {type(error).__name__}"
     return "ok"

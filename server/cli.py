@@ -118,7 +118,9 @@ def _serve(args: argparse.Namespace) -> None:
         "server.app:create_app", factory=True, host=settings.host, port=settings.port,
         workers=args.workers, ws=uvicorn_ws_protocol(),
         http="server.http_protocol:RacewireHttpProtocol", log_level="info",
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds, ws_per_message_deflate=settings.ws_compression,
+        # uvicorn annotates it int, and hands it to asyncio.wait_for, which takes seconds as a float
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,  # type: ignore[arg-type]
+        ws_per_message_deflate=settings.ws_compression,
         ws_ping_interval=settings.ws_ping_interval_seconds, ws_ping_timeout=settings.ws_pong_timeout_seconds,
         log_config=logging_config(settings.log_format, access_log=settings.access_log),
         access_log=settings.access_log,

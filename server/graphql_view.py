@@ -9,7 +9,7 @@ import dataclasses
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from cross_web import HTTPException
@@ -75,7 +75,7 @@ class ConnectionContext(Context):
 
 class RacewireGraphQL(GraphQL[Context, None]):
     def __init__(self, *, schema: Any, settings: Settings, db: Database, hub: Hub) -> None:
-        protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL)
+        protocols: tuple[str, ...] = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL)
         if settings.ws_legacy_protocol:
             protocols += (GRAPHQL_WS_PROTOCOL,)
         super().__init__(
@@ -215,12 +215,15 @@ class RacewireGraphQL(GraphQL[Context, None]):
             try:
                 query = self.persisted.resolve(request_data.query, request_data.extensions)
             except GraphQLError as error:
-                return refused_operation(error)
+                # strawberry's protocol has a coroutine __anext__; an async generator's returns an awaitable.
+                return cast(SubscriptionExecutionResult, refused_operation(error))
             request_data = dataclasses.replace(request_data, query=query)
         return await super().execute_operation(request, request_adapter, request_data, context, root_value,
                                                sub_response)
 
-    async def create_streaming_response(
+    # strawberry's signature is shared with WebSockets' handlers; a stream's request is always an HTTP
+    # Request, and its stream strawberry's own async generator (closed with aclose when cut short).
+    async def create_streaming_response(  # type: ignore[override]
         self, request: Request, stream: Callable[[], AsyncGenerator[str, None]], sub_response: Response,
         headers: Mapping[str, str],
     ) -> Response:

@@ -54,7 +54,8 @@ def error_response(error: HTTPException, media_type: str) -> Response:
 
 def is_request_error(result: ExecutionResult) -> bool:
     """Errors before execution began: no data, and no error has a path into the response."""
-    return result.data is None and bool(result.errors) and all(error.path is None for error in result.errors)
+    errors = result.errors or []
+    return result.data is None and bool(errors) and all(error.path is None for error in errors)
 
 
 def request_error_status(errors: Sequence[GraphQLError]) -> int:

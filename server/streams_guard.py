@@ -20,6 +20,7 @@ from typing import Any
 from graphql import GraphQLError
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.streaming import HTTPStreamTransport, MultipartSubscriptionTransport, SSETransport
 from strawberry.http.websocket_origin import is_same_origin, normalize_origin
 from strawberry.types import ExecutionResult
@@ -37,7 +38,7 @@ class End(enum.Enum):
     SHUTDOWN = ("SERVICE_UNAVAILABLE", "server shutting down: reconnect and resume with `after: <cursor>`")
 
     @property
-    def result(self) -> dict[str, Any]:
+    def result(self) -> GraphQLHTTPResponse:
         code, message = self.value
         return {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
 
@@ -134,7 +135,7 @@ class _SlotStream(StreamingResponse):
     def _final(self, end: End) -> list[str]:
         if self._transport is None:
             return []
-        final = [self._transport.encode_next(end.result, self._guard.encode)]  # type: ignore[arg-type]
+        final = [self._transport.encode_next(end.result, self._guard.encode)]
         # On shutdown no `complete`: the operation is not over, its stream was cut, so clients reconnect
         # (graphql-sse retries; Apollo reports the premature end), as a WebSocket's 1012 tells them.
         return [*final, self._transport.encode_complete()] if end is End.EXPIRED else final

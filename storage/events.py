@@ -5,14 +5,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import BindParameter, CursorResult, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pubsub.envelope import Envelope
 from storage.bulk import BulkInsert
-from storage.database import Database, dialect_insert
+from storage.database import Database, dialect_insert, dialect_of
 from storage.models import Event, Stream
 
 
@@ -30,7 +30,7 @@ async def append_many(
     """Adds events with the stream's next seqs, in order, in two statements."""
     last = await _next_seq(session, stream, len(payloads))
     first = last - len(payloads) + 1
-    rows = [{"stream": stream, "seq": first + n, "kind": kind, "payload": payload, "created_at": now}
+    rows: list[dict[str, Any]] = [{"stream": stream, "seq": first + n, "kind": kind, "payload": payload, "created_at": now}
             for n, payload in enumerate(payloads)]
     await _INSERT.run(session, rows)
     created = now.isoformat()
@@ -43,13 +43,13 @@ _INSERT = BulkInsert(Event.__table__, ("stream", "seq", "kind", "payload", "crea
 
 async def _next_seq(session: AsyncSession, stream: str, count: int) -> int:
     """Reserves `count` seqs and returns the last; the upsert holds the stream row until commit."""
-    statement = _reserve(session.bind.dialect.name)
+    statement = _reserve(dialect_of(session).name)
     return int((await session.execute(statement, {"name": stream, "count": count})).scalar_one())
 
 
 @functools.cache
 def _reserve(dialect: str) -> Any:
-    count = bindparam("count")
+    count: BindParameter[int] = bindparam("count")
     return (
         dialect_insert(dialect)(Stream)
         .values(name=bindparam("name"), last_seq=count)
@@ -84,7 +84,8 @@ async def oldest_kept(session: AsyncSession, stream: str) -> int | None:
 async def prune(session: AsyncSession, *, keep: int) -> int:
     """Deletes all but the newest `keep` events of every stream; returns how many went."""
     head = select(Stream.last_seq).where(Stream.name == Event.stream).scalar_subquery()
-    result = await session.execute(delete(Event).where(Event.seq <= head - keep))
+    # A DML statement's result is a CursorResult (it has rowcount): SQLAlchemy types it as Result.
+    result = cast("CursorResult[Any]", await session.execute(delete(Event).where(Event.seq <= head - keep)))
     return int(result.rowcount or 0)
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.types import get_object_definition
 
 from resolvers import store_odds as use_case
 from resolvers.errors import BadUserInput, parse_id
@@ -48,7 +49,7 @@ def _build_input(cls: type[StoreOddsInput], value: Mapping[str, Any], _context: 
     )
 
 
-StoreOddsInput.__strawberry_definition__.from_input = _build_input
+get_object_definition(StoreOddsInput, strict=True).from_input = _build_input
 
 
 async def store_odds(

@@ -69,7 +69,9 @@ class Race:
 
     @strawberry.field(description="The meeting the race belongs to.")
     async def meeting(self, info: Info) -> Meeting:
-        return Meeting.from_row(await info.context.loaders.meeting.load(self.meeting_id))
+        row = await info.context.loaders.meeting.load(self.meeting_id)
+        assert row is not None, "races.meeting_id is a foreign key"
+        return Meeting.from_row(row)
 
     @strawberry.field(description="The runners, by saddle-cloth number, scratched ones included.")
     async def runners(self, info: Info) -> list[Runner]:

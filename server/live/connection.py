@@ -188,8 +188,8 @@ class LiveConnection:
             return
         limit = self.live.max_operations
         if limit is not None and len(self.operations) >= limit:
-            error = GraphQLError("Subscription limit reached")
-            self._send({"id": operation_id, "type": "error", "payload": [error.formatted]})
+            refused = GraphQLError("Subscription limit reached")
+            self._send({"id": operation_id, "type": "error", "payload": [refused.formatted]})
             return
         variables, operation_name = payload.get("variables"), payload.get("operationName")
         subscription_id.set(f"{self._request_id}/{operation_id}")  # copied by the operation's task

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -303,9 +303,12 @@ class FanOut:
             await asyncio.gather(own, switched, return_exceptions=True)
         return own in done and not own.cancelled() and own.result()
 
-    async def _pump(self, member: Member, group: Group, stream: AsyncIterator[Any], tap: StreamTap) -> bool:
+    async def _pump(
+        self, member: Member, group: Group, stream: AsyncGenerator[PreExecutionError | ExecutionResult, None],
+        tap: StreamTap,
+    ) -> bool:
         first = True
-        async with contextlib.aclosing(stream):  # type: ignore[type-var]
+        async with contextlib.aclosing(stream):
             async for result in stream:
                 if first and isinstance(result, PreExecutionError):
                     await self._send(member, member.end_frame([e.formatted for e in result.errors or ()]))

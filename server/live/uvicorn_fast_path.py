@@ -28,7 +28,8 @@ import asyncio
 import importlib.metadata
 import logging
 import weakref
-from typing import TYPE_CHECKING, Any
+from types import GeneratorType
+from typing import TYPE_CHECKING, Any, cast
 
 from uvicorn.config import Config
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -186,12 +187,13 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
     tasks = _of_server("tasks")
     default_headers: list[tuple[bytes, bytes]] = _of_server("default_headers")
 
+    # Class-level properties in place of uvicorn's per-instance attributes (one fewer per connection).
     @property
-    def ping_interval(self) -> float | None:  # type: ignore[override]
+    def ping_interval(self) -> float | None:  # type: ignore[override]  # uvicorn declares a plain attribute
         return self.config.ws_ping_interval
 
     @property
-    def ping_timeout(self) -> float | None:  # type: ignore[override]
+    def ping_timeout(self) -> float | None:  # type: ignore[override]  # uvicorn declares a plain attribute
         return self.config.ws_ping_timeout
 
     def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
@@ -203,11 +205,11 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
         if not config.loaded:
             config.load()
         self._server = server_of(config, server_state, app_state)
-        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]  # set by connection_made, as in uvicorn
         self.server: tuple[str, int | None] | None = None
         self.client: tuple[str, int] | None = None
         self.scheme = "ws"
-        self.queue = Inbox()  # type: ignore[assignment]
+        self.queue = Inbox()  # type: ignore[assignment]  # the part of asyncio.Queue uvicorn uses
         self.handshake_initiated = False
         self.handshake_complete = False
         self.close_sent = False
@@ -225,7 +227,7 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
         self.conn = ServerProtocol(extensions=extensions, max_size=config.ws_max_size,
                                    logger=logging.getLogger("uvicorn.error"))
         self.read_paused = False
-        self.writable = Writable()  # type: ignore[assignment]
+        self.writable = Writable()  # type: ignore[assignment]  # the part of asyncio.Event uvicorn uses
         self.ping_timer: asyncio.TimerHandle | None = None
         self.pong_timer: asyncio.TimerHandle | None = None
         self.pending_ping_payload: bytes | None = None
@@ -233,15 +235,18 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
         self.last_ping_rtt = 0.0
         self.frames: list[bytes] = []
         self.curr_msg_data_type = "bytes"
-        self.request: Request | None = None
-        self.response: Response | None = None
+        # uvicorn types these as always set; here they are None before the handshake, and after it
+        # (_drop_handshake), when uvicorn reads them no more.
+        self.request: Request | None = None  # type: ignore[assignment]
+        self.response: Response | None = None  # type: ignore[assignment]
         self.scope: WebSocketScope = None  # type: ignore[assignment]
         self._frame_kind: int | None = None  # once accepted: which frames write_frame may write
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         if not self.close_sent:  # the handshake goes on to the app
-            self.scope["extensions"][WRITE_FRAME] = self.write_frame  # type: ignore[index]
+            # asgiref's types make every extension's value a dict; Racewire's own is a callable.
+            self.scope["extensions"][WRITE_FRAME] = self.write_frame  # type: ignore[assignment]
 
     async def send(self, message: ASGISendEvent) -> None:
         await super().send(message)
@@ -256,8 +261,8 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
         assert self.request is not None
         self.request.headers.clear()  # copied into the scope, and read no more
         self.request = self.response = None
-        frames = self.conn.parser.gi_yieldfrom
-        waiting = frames.gi_yieldfrom if frames is not None else None
+        frames = _yielding_from(self.conn.parser)
+        waiting = _yielding_from(frames) if frames is not None else None
         if (frames is not None and frames.gi_code is _PARSE_FRAMES and waiting is not None
                 and waiting.gi_code is _AT_EOF and not self.conn.reader.buffer):
             self.conn.parser = Protocol.parse(self.conn)
@@ -335,3 +340,10 @@ def uvicorn_ws_protocol() -> type[WebSocketsSansIOProtocol] | str:
     log.warning("the WebSocket fast path is off, frames go through ASGI: %s (installed %s, written for %s)",
                 "; ".join(problems), installed_versions(), PINNED)
     return "websockets-sansio"
+
+
+def _yielding_from(generator: object) -> GeneratorType[Any, Any, Any] | None:
+    """The generator this generator object runs in a `yield from` (typeshed's Generator has no
+    gi_yieldfrom, and GeneratorType's is any iterator: websockets' parsers are generators)."""
+    delegate = cast("GeneratorType[Any, Any, Any]", generator).gi_yieldfrom
+    return cast("GeneratorType[Any, Any, Any] | None", delegate)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from broadcaster import Broadcast
+from redis.asyncio.retry import Retry as AsyncRetry
 
 from pubsub.broadcast import create_broadcast
 from pubsub.channels import Namespace
@@ -17,7 +18,7 @@ from pubsub.cluster_topology import ClusterAddress, parse_cluster_url
 from pubsub.envelope import Envelope, Seal
 from pubsub.hub import Hub
 from pubsub.redis_backend import RedisBackend
-from pubsub.redis_cluster_backend import RedisClusterBackend
+from pubsub.redis_cluster_backend import RedisClusterBackend, _Shard
 from redis_cluster import RedisClusterNodes, shared_cluster
 
 pytestmark = pytest.mark.cluster  # each starts a Redis Cluster of redis-server processes
@@ -28,6 +29,15 @@ PRIVATE_BASE = 17110  # broken on purpose by the tests below; the shared cluster
 
 def event(seq: int, stream: str) -> Envelope:
     return Envelope(stream=stream, seq=seq, kind="odds", payload={"n": seq}, created_at="2026-01-01T00:00:00+00:00")
+
+
+def test_a_shard_client_retries_with_the_asyncio_policy() -> None:
+    # redis.retry.Retry (the blocking one) called the asyncio client's command without awaiting it,
+    # so a failing command escaped it and redis-py's failure handler (disconnect) never ran.
+    shard = _Shard("a", "127.0.0.1", 1, username=None, password=None)
+    retry = shard.client.get_retry()
+    assert isinstance(retry, AsyncRetry)
+    assert retry.get_retries() == 0
 
 
 def test_a_cluster_url_names_its_seeds_and_credentials() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from alembic.operations import BatchOperations
 
 revision = '0003'
 down_revision = '0002'
@@ -18,10 +19,10 @@ branch_labels = None
 depends_on = None
 
 
-def _drop_primary_key(batch_op: object) -> None:
+def _drop_primary_key(batch_op: BatchOperations) -> None:
     # PostgreSQL named the key in 0001; SQLite's is unnamed, and its batch copy takes the new one instead.
     if op.get_context().dialect.name != 'sqlite':
-        batch_op.drop_constraint('idempotency_keys_pkey', type_='primary')  # type: ignore[attr-defined]
+        batch_op.drop_constraint('idempotency_keys_pkey', type_='primary')
 
 
 def _columns() -> list[sa.Column[object]]:
