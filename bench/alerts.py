@@ -16,7 +16,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 from broadcaster import Broadcast
@@ -53,7 +53,7 @@ async def measure(url: str, *, alerts: int, runs: int, calls: int) -> list[tuple
 
 
 async def _cards(db: Database) -> list[tuple[int, int]]:
-    post = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=1)
+    post = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
     cards = [
         MeetingCard(
             venue=f"Venue {m}", country="GB", date=date.today(), going="Good",
@@ -73,7 +73,7 @@ async def _cards(db: Database) -> list[tuple[int, int]]:
 
 async def _insert_alerts(db: Database, runners: list[tuple[int, int]], count: int) -> None:
     """In bulk, with SQLAlchemy core: levels and moves that the benchmark's prices never reach."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = []
     for n in range(count):
         runner_id, race_id = runners[n % len(runners)]
@@ -92,7 +92,7 @@ async def _insert_alerts(db: Database, runners: list[tuple[int, int]], count: in
 class _Writer:
     def __init__(self, db: Database, hub: Hub, race_id: int, runner_ids: list[int]) -> None:
         self.db, self.hub, self.race_id, self.runner_ids = db, hub, race_id, runner_ids
-        self.at = datetime.now(timezone.utc) - timedelta(hours=3)
+        self.at = datetime.now(UTC) - timedelta(hours=3)
         self.n = 0
 
     async def __call__(self) -> float:

@@ -25,7 +25,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +109,7 @@ def racewire_processes(database_url: str, broadcast_url: str, workdir: Path) -> 
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         ports.append(port)
     try:
-        for port, process in zip(ports, processes):
+        for port, process in zip(ports, processes, strict=True):
             wait_listening(port, process)
             process.port = port  # type: ignore[attr-defined]
         yield processes
@@ -159,7 +159,7 @@ class Subscriber:
 
     async def run(self) -> None:
         async for frame in self.connection:
-            received = datetime.now(timezone.utc)
+            received = datetime.now(UTC)
             message = json.loads(frame)
             if message["type"] == "ping":
                 await self.connection.send(json.dumps({"type": "pong"}))
@@ -182,7 +182,7 @@ class Feed:
                                           headers={"Authorization": f"Bearer {token}"}) for port in ports]
         self.runners = runners
         self.stored = {race: 0 for race in runners}
-        self.at = datetime.now(timezone.utc) - timedelta(hours=1)
+        self.at = datetime.now(UTC) - timedelta(hours=1)
         self.n = 0
 
     async def store(self, race: str) -> None:

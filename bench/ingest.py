@@ -27,7 +27,7 @@ from typing import Any
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ROOT, baseline, racewire  # noqa: E402
+from run import ROOT, baseline, racewire
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 

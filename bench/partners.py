@@ -25,7 +25,7 @@ from schema.context import Context
 from schema.schema import build_schema
 from server.manifests import Operation
 from server.metrics import Metrics
-from server.partners import PartnerSettings, Partners
+from server.partners import Partners, PartnerSettings
 from storage.database import Database
 
 QUERY = "query Ping { __typename }"

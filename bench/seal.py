@@ -14,7 +14,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 
@@ -23,7 +23,7 @@ from pubsub.envelope import Envelope, Seal
 
 
 def odds_event(runners: int = 10) -> Envelope:
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     prices = [{"runnerId": 1000 + n, "decimal": 2.5 + n} for n in range(runners)]
     return Envelope(stream="odds:42", seq=123_456, kind="odds", created_at=now,
                     payload={"source": "feed", "observedAt": now, "prices": prices})

@@ -14,6 +14,7 @@ that was published while Redis was away, still arrives (late, never lost, read o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
@@ -281,10 +282,8 @@ class Hub:
         assert self._log is not None
         failing = False
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poke.wait(), self._watch_interval)
-            except TimeoutError:
-                pass
             self._poke.clear()
             try:
                 await self._catch_up()

@@ -18,6 +18,7 @@ as down, which `/ready` reports."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -57,10 +58,8 @@ class _Shard:
             await asyncio.gather(self.reader, return_exceptions=True)
         # redis-py 8.1 leaves PubSub.aclose unannotated
         for closing in (self.pubsub.aclose(), self.client.aclose()):  # type: ignore[no-untyped-call]
-            try:
+            with contextlib.suppress(*_FAILURES):
                 await closing
-            except _FAILURES:
-                pass
 
 
 class RedisClusterBackend(BroadcastBackend):
@@ -218,10 +217,8 @@ class RedisClusterBackend(BroadcastBackend):
 
     async def _watch(self) -> None:
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._repair.wait(), self._monitor_interval)
-            except TimeoutError:
-                pass
             trouble = self._repair.is_set()
             self._repair.clear()
             due = asyncio.get_running_loop().time() - self._refreshed_at > self._refresh_interval

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.errors import BadUserInput, Forbidden, NotFound
 from resolvers.market import build_market, quotes
 from storage import alerts, prices, races
 from storage.database import Database
 from storage.models import Alert, AlertKind, RaceStatus
-from sqlalchemy.ext.asyncio import AsyncSession
 
 MAX_ALERTS_PER_USER = 100
 MAX_USER = 200  # the token subject's length the alerts and notifications keep
@@ -33,7 +34,7 @@ async def create_alert(*, db: Database, user: str, draft: AlertDraft) -> Alert:
     if len(user) > MAX_USER:
         raise Forbidden(f"a token whose subject is over {MAX_USER} characters cannot keep alerts")
     _validate(draft)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with db.write() as session:
         if await alerts.count_of_user(session, user) >= MAX_ALERTS_PER_USER:
             raise BadUserInput(

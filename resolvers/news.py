@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pubsub import channels
 from pubsub.hub import Hub
@@ -29,7 +29,7 @@ class NewsDraft:
 
 async def publish_news(*, db: Database, hub: Hub, draft: NewsDraft) -> NewsArticle:
     _validate(draft)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with db.write() as session:
         if draft.race_ids:
             found = await races.races_by_ids(session, draft.race_ids)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -128,7 +128,7 @@ async def _load(session: AsyncSession, card: MeetingCard) -> Meeting:
 
 async def scratch_runner(*, db: Database, hub: Hub, runner_id: int) -> Runner:
     """Withdraws a runner: its prices leave the market and odds subscribers are told."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with db.write() as session:
         runner = (await races.runners_by_ids(session, [runner_id])).get(runner_id)
         if runner is None:

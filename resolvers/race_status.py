@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,7 +35,7 @@ def allowed_next(status: RaceStatus) -> frozenset[RaceStatus]:
 async def set_race_status(
     *, db: Database, hub: Hub, race_id: int, status: RaceStatus, result: Sequence[int] | None = None
 ) -> Race:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with db.write() as session:
         race = await races.lock_race(session, race_id)
         if race is None:

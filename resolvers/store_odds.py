@@ -8,7 +8,7 @@ import hashlib
 import math
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -106,10 +106,10 @@ def _writer(db: Database) -> WriteBatches[_Write, StoreOddsOutcome]:
 
 async def _store_and_publish(db: Database, writes: list[_Write]) -> list[StoreOddsOutcome | Exception]:
     results, events = await _store(db, writes)
-    for write, event in zip(writes, events):
+    for write, event in zip(writes, events, strict=True):
         await publish_committed(write.hub, event)
     for hub in {id(write.hub): write.hub for write in writes}.values():
-        published = [event for write, event in zip(writes, events) if event is not None and write.hub is hub]
+        published = [event for write, event in zip(writes, events, strict=True) if event is not None and write.hub is hub]
         await fire_price_alerts(db=db, hub=hub, events=published)
     return results
 
@@ -133,7 +133,7 @@ def _validate(command: StoreOdds) -> None:
         )
     if command.observed_at.tzinfo is None:
         raise BadUserInput("observedAt must carry a time zone", field="observedAt")
-    if command.observed_at > datetime.now(timezone.utc) + MAX_CLOCK_SKEW:
+    if command.observed_at > datetime.now(UTC) + MAX_CLOCK_SKEW:
         raise BadUserInput("observedAt is in the future", field="observedAt")
     if not command.quotes:
         raise BadUserInput("prices must hold at least one price", field="prices")
@@ -159,7 +159,7 @@ async def _store(
 ) -> tuple[list[StoreOddsOutcome | Exception], list[Envelope | None]]:
     """Stores the writes in one transaction, in order, as if one after another: a refused
     write stores nothing and leaves the others alone."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     results: list[StoreOddsOutcome | Exception] = []
     async with db.write() as session:
         earlier = await idempotency.find_many(session, [w.owned_key for w in writes if w.owned_key is not None])
@@ -174,7 +174,7 @@ async def _store(
         await idempotency.remember_many(session, [
             {"subject": w.subject, "key": w.command.idempotency_key, "request_hash": _request_hash(w.command),
              "response": asdict(outcome), "created_at": now}
-            for w, outcome in zip(writes, results)
+            for w, outcome in zip(writes, results, strict=True)
             if w.owned_key is not None and w.owned_key not in earlier and isinstance(outcome, StoreOddsOutcome)
         ])
     return results, [appended.get(id(write.command)) for write in writes]
@@ -211,7 +211,9 @@ async def _write(
     for stream, pairs in changed.items():
         payloads = [{"raceId": o.race_id, "source": o.source, "observedAt": o.observed_at, "prices": o.changed}
                     for _, o in pairs]
-        for (command, outcome), event in zip(pairs, await events.append_many(session, stream, "odds", payloads, now=now)):
+        for (command, outcome), event in zip(
+            pairs, await events.append_many(session, stream, "odds", payloads, now=now), strict=True
+        ):
             outcome.seq = event.seq
             outcome.cursor = encode_positions({event.stream: event.seq})
             appended[id(command)] = event

@@ -38,7 +38,7 @@ class WriteBatches(Generic[Item, Result]):
         try:
             while self._waiting:
                 batch = self._take()
-                for (_, future), result in zip(batch, await self._results([item for item, _ in batch])):
+                for (_, future), result in zip(batch, await self._results([item for item, _ in batch]), strict=True):
                     if future.done():
                         continue  # its caller has gone
                     if isinstance(result, Exception):

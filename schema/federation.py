@@ -13,7 +13,7 @@ fails loudly if it moves)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Annotated, Any, Final, Union, cast
+from typing import Annotated, Any, Final, cast
 from weakref import WeakKeyDictionary
 
 import strawberry
@@ -31,7 +31,7 @@ EntityType = Meeting | NewsArticle | Race | Runner
 ENTITIES: dict[str, type[EntityType]] = {kind.__name__: kind for kind in (Meeting, NewsArticle, Race, Runner)}
 
 Entity = Annotated[
-    Union[Meeting, NewsArticle, Race, Runner],
+    Meeting | NewsArticle | Race | Runner,
     strawberry.union("_Entity", description="Racewire's entities, each keyed by its `id`."),
 ]
 

@@ -27,7 +27,6 @@ from schema.documents import VALID_DOCUMENTS, parsed
 from schema.measure import Measure, coerce_variables, measure
 from schema.merge_budget import DEFAULT_BUDGET, budgeted_field_merging, with_budget
 
-
 MAX_VALIDATION_ERRORS = 20
 
 

@@ -33,7 +33,7 @@ def budgeted_field_merging(budget: int = DEFAULT_BUDGET) -> type[ASTValidationRu
         def enter_selection_set(self, *args: Any) -> None:
             try:
                 super().enter_selection_set(*args)
-            except ValidationAbortedError as error:
+            except ValidationAbortedError:
                 if self.rule_context.remaining_complexity_budget >= 0:
                     raise  # graphql-core's own limit on the number of errors
                 raise FieldMergingTooComplex(budget) from None

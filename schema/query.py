@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-
 from typing import Annotated
 
 import strawberry
 
-from resolvers.cursors import decode_keyset, encode_keyset
 from resolvers import alerts as alert_use_cases
 from resolvers import notifications
+from resolvers.cursors import decode_keyset, encode_keyset
 from resolvers.errors import MAX_BIG_ID, BadUserInput, known_id, parse_id
 from schema.context import Info
 from schema.federation import FederationQuery
-from schema.list_size import sized_by
 from schema.list_limits import MAX_FILTER_STATUSES, bounded
+from schema.list_size import sized_by
 from schema.permissions import IsAuthenticated
 from schema.types.alerts import Alert, Notification, NotificationConnection, NotificationEdge
 from schema.types.news import NewsArticle, NewsConnection, NewsEdge
@@ -27,7 +26,9 @@ from storage import models, news, races
 class RaceFilter:
     date: dt.date | None = strawberry.field(default=None, description="Meeting date.")
     venue: str | None = strawberry.field(default=None, description="Venue, case-insensitive.")
-    status: list[RaceStatus] | None = strawberry.field(default=None, description=f"Any of these statuses (at most {MAX_FILTER_STATUSES}).")
+    status: list[RaceStatus] | None = strawberry.field(
+        default=None, description=f"Any of these statuses (at most {MAX_FILTER_STATUSES})."
+    )
 
 
 @strawberry.input(description="Which news to list.")
@@ -46,7 +47,9 @@ def _page_size(info: Info, first: int) -> int:
 @strawberry.type(description="Read race cards, markets and news.")
 class Query(FederationQuery):
     @strawberry.field(description="A race by id; null when there is none.")
-    async def race(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The race's id.")]) -> Race | None:
+    async def race(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The race's id.")]
+    ) -> Race | None:
         race_id = known_id(id, what="race", field="id")
         row = await info.context.loaders.race.load(race_id) if race_id is not None else None
         return Race.from_row(row) if row else None
@@ -120,8 +123,11 @@ class Query(FederationQuery):
         rows = await alert_use_cases.list_alerts(db=info.context.db, user=info.context.viewer.subject or "")
         return [Alert.from_row(row) for row in rows]
 
-    @strawberry.field(description="The viewer's own notifications, newest first (needs a token).", permission_classes=[IsAuthenticated],
-                      metadata=sized_by("first"))
+    @strawberry.field(
+        description="The viewer's own notifications, newest first (needs a token).",
+        permission_classes=[IsAuthenticated],
+        metadata=sized_by("first"),
+    )
     async def notifications(
         self,
         info: Info,

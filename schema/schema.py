@@ -68,7 +68,7 @@ class RacewireSchema(strawberry.federation.Schema):
         for error in errors:
             log_error(error)
 
-    async def execute(  # noqa: PLR0917
+    async def execute(
         self, query: str | None, variable_values: dict[str, Any] | None = None, context_value: Any | None = None,
         root_value: Any | None = None, operation_name: str | None = None,
         allowed_operation_types: Iterable[OperationType] | None = None,

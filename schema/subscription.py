@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-
 from typing import Annotated
 
 import strawberry
@@ -11,9 +10,9 @@ import strawberry
 from resolvers import live, notifications
 from resolvers.errors import parse_id
 from schema.context import Info
-from schema.stream_tap import tap_of
 from schema.list_limits import MAX_TAGS, bounded
 from schema.permissions import IsAuthenticated
+from schema.stream_tap import tap_of
 from schema.types.alerts import Notification, NotificationEvent
 from schema.types.news import NewsArticle, NewsEvent
 from schema.types.odds import OddsUpdate, Price
@@ -30,9 +29,19 @@ class Subscription:
     async def odds_updated(
         self,
         info: Info,
-        race_ids: Annotated[list[strawberry.ID], strawberry.argument(description="The races to follow (at most the published limit).")],
-        after: Annotated[str | None, strawberry.argument(description="The cursor of the last event seen: replays what was missed, then goes live.")] = None,
-        snapshot: Annotated[bool, strawberry.argument(description="Start each race (not resumed by `after`) with its full current market.")] = False,
+        race_ids: Annotated[
+            list[strawberry.ID], strawberry.argument(description="The races to follow (at most the published limit).")
+        ],
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The cursor of the last event seen: replays what was missed, then goes live."
+            ),
+        ] = None,
+        snapshot: Annotated[
+            bool,
+            strawberry.argument(description="Start each race (not resumed by `after`) with its full current market."),
+        ] = False,
     ) -> AsyncGenerator[OddsUpdate, None]:
         ctx, tap = info.context, tap_of(info.root_value)
         updates = live.odds_updates(
@@ -53,7 +62,10 @@ class Subscription:
     async def race_status(
         self,
         info: Info,
-        race_ids: Annotated[list[strawberry.ID] | None, strawberry.argument(description="The races to follow (at most the published limit).")] = None,
+        race_ids: Annotated[
+            list[strawberry.ID] | None,
+            strawberry.argument(description="The races to follow (at most the published limit)."),
+        ] = None,
         after: Annotated[str | None, strawberry.argument(description="The cursor of the last event seen.")] = None,
     ) -> AsyncGenerator[RaceStatusEvent, None]:
         ctx, tap = info.context, tap_of(info.root_value)

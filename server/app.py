@@ -34,8 +34,8 @@ from server.metrics import Metrics
 from server.partners import PartnersError
 from server.settings import STARTUP_FAILURE, Settings, refuse_unsafe
 from storage import events
-from storage.events import LogReader
 from storage.database import Database
+from storage.events import LogReader
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)

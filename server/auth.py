@@ -6,7 +6,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -197,7 +197,7 @@ def create_access_token(
     *, secret: str, subject: str, scopes: Iterable[str], sources: Iterable[str] | None = None,
     ttl: timedelta = timedelta(hours=12), client: str | None = None,
 ) -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     claims: dict[str, Any] = {"sub": subject, "scope": " ".join(sorted(set(scopes))), "iat": now, "exp": now + ttl}
     if sources is not None:
         claims["sources"] = sorted(set(sources))

@@ -35,7 +35,12 @@ def _parser() -> argparse.ArgumentParser:
                     "board at /, /health, /ready and /metrics. Every setting is a RACEWIRE_* variable.")
     serve.add_argument("--host", help=f"bind address (now {now.host}: RACEWIRE_HOST, else 127.0.0.1)")
     serve.add_argument("--port", type=int, help=f"port (now {now.port}: RACEWIRE_PORT, else 8000)")
-    serve.add_argument("--workers", type=int, default=1, help="server processes (default %(default)s; more need a shared database and redis://)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes (default %(default)s; more need a shared database and redis://)",
+    )
     serve.add_argument("--demo", action="store_true", help="load today's demo cards and run the simulated feed")
     serve.set_defaults(run=_serve)
 

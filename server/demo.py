@@ -7,7 +7,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from resolvers.errors import Conflict
 from resolvers.race_cards import MeetingCard, RaceCard, RunnerCard, load_race_cards
@@ -70,7 +70,7 @@ async def load_demo(
 ) -> int:
     """Loads the demo day unless `today` already has meetings, and the ante-post feature race
     unless one is still ahead; returns how many races it added."""
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
     day = today or now.date()
     async with db.read() as session:
         have_day = bool(await races.meetings_on(session, day))
@@ -91,7 +91,7 @@ async def load_demo(
 
 def feature_card(*, day: date, rng: random.Random) -> MeetingCard:
     """A one-race meeting a year ahead: a big field whose ante-post betting is open now."""
-    post = datetime.combine(day + FEATURE_AHEAD, time(15, 0), tzinfo=timezone.utc)
+    post = datetime.combine(day + FEATURE_AHEAD, time(15, 0), tzinfo=UTC)
     runners = tuple(_runners(FEATURE, rng, set(), _people(rng, 16), _people(rng, 10), count=14))
     race = RaceCard(number=1, name="Racewire Grand National", post_time=post,
                     distance_m=6907, runners=runners)  # 4m2f74y
@@ -173,7 +173,7 @@ _FRACTIONS = ("1/50 1/33 1/25 1/20 1/16 1/14 1/12 1/10 1/7 1/6 1/5 2/9 1/4 2/7 3
               "80/1 100/1 125/1 150/1 200/1 250/1 300/1 400/1 500/1").split()
 EXCHANGE: Ladder = tuple(
     round(low + step * i, 2)
-    for (low, _), (high, step) in zip(((1.01, 0.0), *_TICKS), _TICKS)
+    for (low, _), (high, step) in zip(((1.01, 0.0), *_TICKS), _TICKS, strict=False)
     for i in range(1, round((high - low) / step) + 1)
 )
 BOOKMAKER: Ladder = tuple(round(1 + int(n) / int(d), 2) for n, d in (f.split("/") for f in _FRACTIONS))
@@ -224,4 +224,4 @@ def opening_prices(
         if excess < 1e-9 or room <= 0:
             break
         chances = [cap if c >= cap else c + excess * (c - floor) / room for c in chances]
-    return {runner: snap(1 / chance, ladder) for runner, chance in zip(ids, [1 / favourite, *chances])}
+    return {runner: snap(1 / chance, ladder) for runner, chance in zip(ids, [1 / favourite, *chances], strict=True)}

@@ -9,7 +9,7 @@ import random
 import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pubsub.hub import Hub
 from resolvers.errors import ApiError
@@ -253,7 +253,7 @@ async def run_feed(
     feed = Feed(db=db, hub=hub, rng=rng)
     while True:
         try:
-            await feed.step(datetime.now(timezone.utc))
+            await feed.step(datetime.now(UTC))
         except Exception:
             log.exception("feed: tick failed")
         await asyncio.sleep(interval)

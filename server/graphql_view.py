@@ -38,21 +38,20 @@ from schema.context import Context, Limits
 from schema.errors import RETRY_AFTER_SECONDS, unavailable
 from server.assets import graphiql_page
 from server.auth import InvalidToken, TokenReader, jwt_config
+from server.http_errors import RequestError, error_response, is_request_error, request_error_status
 from server.live.connection import LiveSettings
 from server.live.deadlines import Deadlines, tick_for
 from server.live.endpoint import LiveEndpoint, refuse
 from server.live.fanout import FanOut
 from server.live.heartbeat import MIN_HEARTBEAT_MS
 from server.live.messages import FORBIDDEN_CLOSE
-from server.http_errors import RequestError, error_response, is_request_error, request_error_status
 from server.negotiation import GRAPHQL_RESPONSE_JSON, prefers_stream, response_type
 from server.partners import UnsharedForPartners, load_partners
 from server.persisted import PersistedQueries, load_trusted
 from server.rate_limits import ConnectionCounter, KeyedBuckets
-from server.streams_guard import StreamGuard, refused_operation
 from server.settings import Settings
+from server.streams_guard import StreamGuard, refused_operation
 from storage.database import Database
-
 
 CONTEXT_KEY = "racewire.context"
 LEGACY_KEY = "racewire.legacy"
@@ -205,7 +204,7 @@ class RacewireGraphQL(GraphQL[Context, None]):
                 delay, lambda: asyncio.ensure_future(_close_expired(websocket)))
         return None
 
-    async def execute_operation(  # noqa: PLR0917
+    async def execute_operation(
         self, request: Request, request_adapter: Any, request_data: Any, context: Context,
         root_value: None, sub_response: Response,
     ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
@@ -236,7 +235,7 @@ class RacewireGraphQL(GraphQL[Context, None]):
             expires_at=context.expires_at if isinstance(context, ConnectionContext) else None,
         )
 
-    async def execute_single(  # noqa: PLR0917
+    async def execute_single(
         self, request: Request, request_adapter: Any, sub_response: Response, context: Context,
         root_value: None, request_data: GraphQLRequestData,
     ) -> ExecutionResult:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
@@ -81,8 +81,8 @@ class Metrics(Telemetry):
         self.delivered.labels(field).inc(copies)
         if stored_at is not None:
             if stored_at.tzinfo is None:
-                stored_at = stored_at.replace(tzinfo=timezone.utc)
-            lag = (datetime.now(timezone.utc) - stored_at).total_seconds()
+                stored_at = stored_at.replace(tzinfo=UTC)
+            lag = (datetime.now(UTC) - stored_at).total_seconds()
             self.latency.labels(field).observe(max(lag, 0.0))
 
     def conflated(self, stream: str) -> None:

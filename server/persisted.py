@@ -82,7 +82,7 @@ class PersistedQueries:
         return query
 
     def _is_trusted(self, digest: str) -> bool:
-        return self.trusted is not None and digest in self.trusted or digest in self.registered
+        return (self.trusted is not None and digest in self.trusted) or digest in self.registered
 
     def _lookup(self, digest: str) -> str:
         found = self.registered.get(digest)

@@ -11,7 +11,6 @@ nothing to count on a stream beyond the cap itself."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import time
 from collections.abc import AsyncGenerator, Callable, Collection, Mapping

@@ -50,10 +50,10 @@ class BulkInsert:
         connection = await session.connection()
         if dialect.name == "postgresql":
             arrays = tuple([driver(row[name], processor) for row in rows]
-                           for name, processor in zip(self._columns, processors))
+                           for name, processor in zip(self._columns, processors, strict=True))
             await connection.exec_driver_sql(sql, arrays)
         else:
-            parameters = [tuple(driver(row[name], processor) for name, processor in zip(self._columns, processors))
+            parameters = [tuple(driver(row[name], processor) for name, processor in zip(self._columns, processors, strict=True))
                           for row in rows]
             await connection.exec_driver_sql(sql, parameters)
 

@@ -10,7 +10,7 @@ import subprocess
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -68,7 +68,7 @@ class ClientServer:
             seqs = []
             for n in range(count):
                 command = StoreOdds(race_id=int(self.race_id), source="offline-feed",
-                                    observed_at=datetime.now(timezone.utc),
+                                    observed_at=datetime.now(UTC),
                                     quotes=(Quote(runner_id=int(self.runner_ids[1]), decimal=5.0 + n),))
                 outcome = await store_odds(db=db, hub=Hub(broadcast), command=command)
                 assert outcome.seq is not None

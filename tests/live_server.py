@@ -12,7 +12,7 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +147,7 @@ async def store(server: ServerProcess, race: dict[str, Any], price: float, *, be
                 at: datetime | None = None) -> httpx.Response:
     body = {"query": STORE, "variables": {"input": {
         "raceId": race["id"], "source": "betfair",
-        "observedAt": (at or datetime.now(timezone.utc)).isoformat(),
+        "observedAt": (at or datetime.now(UTC)).isoformat(),
         "prices": [{"runnerId": race["runners"][0], "decimal": price}],
     }}}
     headers = {"Authorization": f"Bearer {bearer or token('odds:write')}"}

@@ -49,7 +49,7 @@ def test_every_test_has_a_tier(request: pytest.FixtureRequest) -> None:
 
 def test_a_test_not_marked_process_cannot_start_one(request: pytest.FixtureRequest) -> None:
     assert request.node.get_closest_marker("process") is None
-    with pytest.raises(RuntimeError, match="starts a process .* but is not marked `process`"):
+    with pytest.raises(RuntimeError, match=r"starts a process .* but is not marked `process`"):
         start_python()
 
 

@@ -61,7 +61,10 @@ async def delete_alert(
 
 
 async def mark_notifications_read(
-    info: Info, ids: Annotated[list[strawberry.ID], strawberry.argument(description=f"Notifications to mark read (at most {MAX_MARK_READ}).")]
+    info: Info,
+    ids: Annotated[
+        list[strawberry.ID], strawberry.argument(description=f"Notifications to mark read (at most {MAX_MARK_READ}).")
+    ],
 ) -> list[strawberry.ID]:
     wanted = [known_id(i, what="notification", field="ids", limit=MAX_BIG_ID)
               for i in bounded(ids, limit=MAX_MARK_READ, field="ids")]

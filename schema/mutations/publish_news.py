@@ -19,7 +19,9 @@ class PublishNewsInput:
     headline: str = strawberry.field(description="1 to 300 characters.")
     body: str = strawberry.field(description="The text, at most 50,000 characters.")
     tags: list[str] = strawberry.field(default_factory=list, description=f"Up to {MAX_TAGS} tags of a-z, 0-9 and '-'.")
-    race_ids: list[strawberry.ID] = strawberry.field(default_factory=list, description=f"Races it concerns (at most {MAX_NEWS_RACES}).")
+    race_ids: list[strawberry.ID] = strawberry.field(
+        default_factory=list, description=f"Races it concerns (at most {MAX_NEWS_RACES})."
+    )
 
 
 async def publish_news(

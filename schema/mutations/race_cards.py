@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-
 from typing import Annotated
 
 import strawberry
@@ -46,7 +45,10 @@ class MeetingCardInput:
 
 
 async def load_race_cards(
-    info: Info, meetings: Annotated[list[MeetingCardInput], strawberry.argument(description=f"The cards to load (at most {MAX_MEETINGS}).")]
+    info: Info,
+    meetings: Annotated[
+        list[MeetingCardInput], strawberry.argument(description=f"The cards to load (at most {MAX_MEETINGS}).")
+    ],
 ) -> list[Meeting]:
     cards = [
         use_case.MeetingCard(

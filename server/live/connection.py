@@ -118,7 +118,7 @@ class LiveConnection:
                     await self.close(messages.INTERNAL_ERROR_CLOSE, "Internal server error")
                     break
                 del message
-        except Exception:  # noqa: BLE001 - the peer went away mid-receive
+        except Exception:  # the peer went away mid-receive
             log.debug("connection ended while reading", exc_info=True)
         finally:
             await self._shutdown()

@@ -4,11 +4,9 @@ with: the server still serves a well-behaved client, and a refused write stored 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -41,21 +39,6 @@ def start_server(directory: Any, **env: str) -> ServerProcess:
     """The suite's server on a fresh race card, with `env` over the suite's settings."""
     url = seeded_sqlite(directory, card(races=2, runners=4))
     return ServerProcess({**ENV, **env, "RACEWIRE_DATABASE_URL": url}).start()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = start_server(tmp_path_factory.mktemp("hostile"))
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
-async def races(server: ServerProcess) -> list[dict[str, Any]]:
-    query = "{ races(first: 10) { edges { node { id runners { id } } } } }"
-    async with httpx.AsyncClient(base_url=server.http) as client:
-        edges = (await client.post("/graphql", json={"query": query})).json()["data"]["races"]["edges"]
-    return [{"id": e["node"]["id"], "runners": [r["id"] for r in e["node"]["runners"]]} for e in edges]
 
 
 def bearer(subject: str, scope: str = "odds:write", **claims: Any) -> dict[str, str]:

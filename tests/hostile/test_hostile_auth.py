@@ -10,16 +10,23 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from conftest import card, seeded_sqlite
 from hostile_server import (
-    PRIVATE, PUBLIC, SECRET, assert_still_serving, bearer, close_code, error_code, post, price_count,
-    races,  # noqa: F401
-    raw_ws, server,
+    PRIVATE,
+    PUBLIC,
+    SECRET,
+    assert_still_serving,
+    bearer,
+    close_code,
+    error_code,
+    post,
+    price_count,
+    raw_ws,
 )
 from jwt_forge import signed
 from live_server import ROOT, GraphQLWs, ServerProcess, free_port
@@ -29,9 +36,14 @@ NO_WAY_TO_CHECK = "RACEWIRE_PRODUCTION=true, but no way to check tokens is confi
 STORE_FULL = "mutation($input: StoreOddsInput!) { storeOdds(input: $input) { seq replayed stored } }"
 
 
+@pytest.fixture(scope="module")
+def server(hostile_server: ServerProcess) -> ServerProcess:
+    return hostile_server
+
+
 def odds(race: dict[str, Any], source: str, decimal: float = 3.0, key: str | None = None) -> dict[str, Any]:
     value: dict[str, Any] = {"raceId": race["id"], "source": source,
-                             "observedAt": datetime.now(timezone.utc).isoformat(),
+                             "observedAt": datetime.now(UTC).isoformat(),
                              "prices": [{"runnerId": race["runners"][0], "decimal": decimal}]}
     if key is not None:
         value["idempotencyKey"] = key

@@ -7,10 +7,13 @@ import json
 import httpx
 import pytest
 
-from hostile_server import (
-    FOREIGN_ORIGIN, TRUSTED_ORIGIN, assert_still_serving, error_code, post, races, server,  # noqa: F401
-)
+from hostile_server import FOREIGN_ORIGIN, TRUSTED_ORIGIN, assert_still_serving, error_code, post
 from live_server import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def server(hostile_server: ServerProcess) -> ServerProcess:
+    return hostile_server
 
 
 def deep(levels: int) -> str:

@@ -9,7 +9,7 @@ import base64
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -132,7 +132,7 @@ CONTROL_ID = {"storeOdds(prices.runnerId)": "runner", "runner(id)": "runner", "s
 async def test_an_id_too_large_to_exist_is_not_found(server: ServerProcess, case: str, value: str) -> None:
     template, refusal = ID_CASES[case]
     known = await ids(server)
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     subject = f"ids-{uuid.uuid4().hex[:8]}"
     if case == "deleteAlert(id)":
         value = PAST_INT8 if value == PAST_INT4 else value  # alert ids are bigint
@@ -149,7 +149,7 @@ async def test_an_id_too_large_to_exist_is_not_found(server: ServerProcess, case
 async def test_the_same_operation_with_an_id_that_exists_works(server: ServerProcess, case: str) -> None:
     template, _ = ID_CASES[case]
     known = await ids(server)
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     body = await call(server, template.format(id=known[CONTROL_ID.get(case, "race")], now=now, **known),
                       subject=f"ok-{uuid.uuid4().hex[:8]}")
     assert "errors" not in body, body
@@ -203,7 +203,7 @@ async def test_a_forged_page_cursor_is_bad_input(server: ServerProcess, page: st
               "time out of range in UTC": keyset("0001-01-01T00:00:00+05:00", "1")}[cursor]
     subject = f"pages-{uuid.uuid4().hex[:8]}"
     refused = await call(server, query, {"a": forged}, subject)
-    accepted = await call(server, query, {"a": encode_keyset(datetime.now(timezone.utc), 1)}, subject)
+    accepted = await call(server, query, {"a": encode_keyset(datetime.now(UTC), 1)}, subject)
     assert code_of(refused) == ("BAD_USER_INPUT", "after")
     assert "errors" not in accepted, accepted
 
@@ -307,7 +307,7 @@ async def test_a_time_outside_the_calendar_in_utc_is_bad_input(server: ServerPro
                       "prices": [{"runnerId": known["runner"], "decimal": 3.0}]}}
     refused = await call(server, store, odds(value), f"cal-{uuid.uuid4().hex[:8]}")
     assert code_of(refused)[0] == "BAD_USER_INPUT" and await price_count(server, known["race"]) == before
-    accepted = await call(server, store, odds(datetime.now(timezone.utc).isoformat()), f"cal-{uuid.uuid4().hex[:8]}")
+    accepted = await call(server, store, odds(datetime.now(UTC).isoformat()), f"cal-{uuid.uuid4().hex[:8]}")
     assert accepted["data"]["storeOdds"]["stored"] == 1
 
 

@@ -9,7 +9,7 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ async def test_client_errors_are_info_lines_and_an_internal_error_is_an_error_wi
     races = (await post(server, "{ races { edges { node { id runners { id } } } } }")).json()["data"]["races"]["edges"]
     race, runner = races[0]["node"]["id"], races[0]["node"]["runners"][0]["id"]
     store = "mutation($i: StoreOddsInput!) { storeOdds(input: $i) { stored } }"
-    bad_price = {"i": {"raceId": race, "source": "feed", "observedAt": datetime.now(timezone.utc).isoformat(),
+    bad_price = {"i": {"raceId": race, "source": "feed", "observedAt": datetime.now(UTC).isoformat(),
                        "prices": [{"runnerId": runner, "decimal": 0.5}]}}
     client_errors = {
         "BAD_USER_INPUT": (store, bad_price, bearer(f"feed-{uuid.uuid4().hex[:6]}")),
@@ -78,7 +78,7 @@ async def test_client_errors_are_info_lines_and_an_internal_error_is_an_error_wi
     before, error_line = log[:line_start], log[line_start:].splitlines()[0]
     assert " ERROR " not in before and "Traceback" not in before, before[-3000:]
     for code in client_errors:
-        assert f"INFO racewire.client_errors [req=" in before and f"client error {code} " in before, code
+        assert "INFO racewire.client_errors [req=" in before and f"client error {code} " in before, code
     after = log[log.index(f"internal error {error_id}"):]
     assert after.startswith(f"internal error {error_id}") and "Traceback (most recent call last)" in after
     assert " ERROR racewire.errors " in error_line

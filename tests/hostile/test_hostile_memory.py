@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import socket
-from pathlib import Path
-
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest

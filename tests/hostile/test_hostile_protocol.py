@@ -10,7 +10,7 @@ import httpx
 import pytest
 from graphql import GraphQLError
 
-from hostile_server import assert_still_serving, server  # noqa: F401
+from hostile_server import assert_still_serving
 from live_server import ServerProcess
 from server.http_errors import request_error_status
 from server.negotiation import response_type
@@ -43,6 +43,11 @@ REFUSALS: dict[str, tuple[dict[str, Any], int, str, dict[str, Any]]] = {
     "no query in a GET": ({"method": "GET", "headers": {"accept": "application/json"}}, 400, "BAD_REQUEST",
                           {"method": "GET", "params": TYPENAME, "headers": {"accept": "application/json"}}),
 }
+
+
+@pytest.fixture(scope="module")
+def server(hostile_server: ServerProcess) -> ServerProcess:
+    return hostile_server
 
 
 async def request(server: ServerProcess, spec: dict[str, Any], accept: str | None = None) -> httpx.Response:

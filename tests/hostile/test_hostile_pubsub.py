@@ -15,7 +15,7 @@ import json
 import os
 import re
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -149,7 +149,7 @@ class Spy:
 
 
 def _lie(stream: str, seq: int, race: dict[str, Any]) -> dict[str, Any]:
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     payload: dict[str, Any] = {
         "source": "forger", "observedAt": now, "prices": [{"runnerId": int(race["runners"][0]), "decimal": 999.0}],
         "raceId": int(race["id"]), "status": "ABANDONED", "previous": "BETTING_OPEN",
@@ -166,7 +166,7 @@ class Writer:
     def __init__(self, http: httpx.AsyncClient, race: dict[str, Any]) -> None:
         self.http = http
         self.race = race
-        self.at = datetime.now(timezone.utc) - timedelta(hours=2)
+        self.at = datetime.now(UTC) - timedelta(hours=2)
         self.n = 0
 
     async def call(self, query: str, **variables: Any) -> dict[str, Any]:

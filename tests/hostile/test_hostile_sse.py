@@ -10,15 +10,23 @@ import hashlib
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from conftest import card, seeded_sqlite
-from hostile_server import (  # noqa: F401 - races: the suite's fixture, over this module's server
-    ENV, FOREIGN_ORIGIN, SECRET, STORE, TRUSTED_ORIGIN, assert_still_serving, close_code, races, raw_ws, start_server,
+from hostile_server import (
+    ENV,
+    FOREIGN_ORIGIN,
+    SECRET,
+    STORE,
+    TRUSTED_ORIGIN,
+    assert_still_serving,
+    close_code,
+    raw_ws,
+    start_server,
 )
 from http_streams import Stream, error_codes
 from jwt_forge import signed
@@ -83,7 +91,7 @@ async def open_stream(server: ServerProcess, streams: list[Stream], kind: str, q
 
 
 def store(race: dict[str, Any], runner_id: str, decimal: float, source: str) -> dict[str, Any]:
-    return {"input": {"raceId": race["id"], "source": source, "observedAt": datetime.now(timezone.utc).isoformat(),
+    return {"input": {"raceId": race["id"], "source": source, "observedAt": datetime.now(UTC).isoformat(),
                       "prices": [{"runnerId": runner_id, "decimal": decimal}]}}
 
 
@@ -232,7 +240,7 @@ async def test_a_stream_resolves_persisted_queries_as_every_transport_does(
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_query_limits_hold_on_a_stream(server: ServerProcess, streams: list[Stream], kind: str) -> None:
-    deep = "subscription { raceStatus { seq " + "".join("r%d: __typename " % n for n in range(40)) + "} }"
+    deep = "subscription { raceStatus { seq " + "".join(f"r{n}: __typename " for n in range(40)) + "} }"
     refused = await open_stream(server, streams, kind, deep)
     event, payload = await refused.event()
     assert event == "next" and error_codes(payload) == ["TOO_MANY_ALIASES"], payload

@@ -9,8 +9,13 @@ import asyncio
 import httpx
 import pytest
 
-from hostile_server import assert_still_serving, error_code, post, races, server  # noqa: F401
+from hostile_server import assert_still_serving, error_code, post
 from live_server import GraphQLWs, ServerProcess
+
+
+@pytest.fixture(scope="module")
+def server(hostile_server: ServerProcess) -> ServerProcess:
+    return hostile_server
 
 
 def doubling(levels: int, on: str = "Query", leaf: str = "__typename") -> str:

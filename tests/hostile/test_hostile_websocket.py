@@ -7,14 +7,16 @@ import json
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from hostile_server import (
-    FOREIGN_ORIGIN, TRUSTED_ORIGIN, assert_still_serving, close_code, raw_ws, races, server,  # noqa: F401
-    ws_closed_with,
-)
+from hostile_server import FOREIGN_ORIGIN, TRUSTED_ORIGIN, assert_still_serving, close_code, raw_ws, ws_closed_with
 from live_server import GraphQLWs, ServerProcess
 
 INIT = json.dumps({"type": "connection_init", "payload": {}})
 ODDS = "subscription($ids: [ID!]!) { oddsUpdated(raceIds: $ids) { seq } }"
+
+
+@pytest.fixture(scope="module")
+def server(hostile_server: ServerProcess) -> ServerProcess:
+    return hostile_server
 
 
 def subscribe(id: str, race_id: str = "1") -> str:

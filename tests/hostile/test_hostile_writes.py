@@ -4,23 +4,25 @@ a token that writes too fast is told to wait."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from hostile_server import (
-    MUTATIONS_PER_SUBJECT, STORE, assert_still_serving, bearer, error_code, post, price_count, races,  # noqa: F401
-    server,
-)
+from hostile_server import MUTATIONS_PER_SUBJECT, STORE, assert_still_serving, bearer, error_code, post, price_count
 from live_server import ServerProcess
 
 PRICES = {"zero": 0, "minus one": -1, "1e308": 1e308, "one": 1.0, "1001": 1001}
 
 
+@pytest.fixture(scope="module")
+def server(hostile_server: ServerProcess) -> ServerProcess:
+    return hostile_server
+
+
 def write(race: dict[str, Any], runner_id: str, decimal: Any) -> dict[str, Any]:
     return {"query": STORE, "variables": {"input": {
-        "raceId": race["id"], "source": "feed", "observedAt": datetime.now(timezone.utc).isoformat(),
+        "raceId": race["id"], "source": "feed", "observedAt": datetime.now(UTC).isoformat(),
         "prices": [{"runnerId": runner_id, "decimal": decimal}]}}}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -64,7 +65,7 @@ async def test_many_listeners_joining_one_channel_at_once_all_receive() -> None:
 
 
 async def test_an_event_committed_but_never_published_is_delivered_from_the_log(db: Any) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from storage import events
     from storage.events import LogReader
@@ -74,13 +75,13 @@ async def test_an_event_committed_but_never_published_is_delivered_from_the_log(
         hub.start()
         async with hub.listen(["odds:9"]) as listener:
             async with db.write() as session:  # as if the process died between commit and publish
-                lost = await events.append(session, stream="odds:9", kind="odds", payload={}, now=datetime.now(timezone.utc))
+                lost = await events.append(session, stream="odds:9", kind="odds", payload={}, now=datetime.now(UTC))
             assert (await asyncio.wait_for(listener.get(), 5)) == lost
         await hub.close()
 
 
 async def test_the_hub_puts_out_of_order_events_back_in_order(db: Any) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from storage import events
     from storage.events import LogReader
@@ -92,7 +93,7 @@ async def test_the_hub_puts_out_of_order_events_back_in_order(db: Any) -> None:
             for _ in range(3):
                 async with db.write() as session:
                     stored.append(await events.append(session, stream="odds:5", kind="odds", payload={},
-                                                      now=datetime.now(timezone.utc)))
+                                                      now=datetime.now(UTC)))
             for event in (stored[2], stored[0], stored[1]):
                 await hub.publish(event)
             received = [await asyncio.wait_for(listener.get(), 5) for _ in range(3)]
@@ -117,7 +118,7 @@ class Counted(Telemetry):
 
 
 async def test_forged_messages_are_refused_and_counted_and_real_events_still_arrive(db: Any) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from storage import events
     from storage.events import LogReader
@@ -136,7 +137,7 @@ async def test_forged_messages_are_refused_and_counted_and_real_events_still_arr
             assert await counted.wait_for(5) == ["unsealed", "bad_mac", "unsealed", "bad_mac", "not_in_log"]
             async with db.write() as session:
                 real = await events.append(session, stream="odds:3", kind="odds", payload={},
-                                           now=datetime.now(timezone.utc))
+                                           now=datetime.now(UTC))
             await hub.publish(real)
             assert await asyncio.wait_for(listener.get(), 5) == real and listener.empty()
             assert len(counted.refusals) == 5
@@ -144,7 +145,7 @@ async def test_forged_messages_are_refused_and_counted_and_real_events_still_arr
 
 
 async def test_a_sealed_replay_of_an_old_event_is_not_passed_on_again(db: Any) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from storage import events
     from storage.events import LogReader
@@ -156,13 +157,13 @@ async def test_a_sealed_replay_of_an_old_event_is_not_passed_on_again(db: Any) -
             for _ in range(2):
                 async with db.write() as session:
                     stored.append(await events.append(session, stream="odds:6", kind="odds", payload={},
-                                                      now=datetime.now(timezone.utc)))
+                                                      now=datetime.now(UTC)))
                 await hub.publish(stored[-1])
             await hub.publish(stored[0])
             await hub.publish(stored[1])
             async with db.write() as session:
                 stored.append(await events.append(session, stream="odds:6", kind="odds", payload={},
-                                                  now=datetime.now(timezone.utc)))
+                                                  now=datetime.now(UTC)))
             await hub.publish(stored[2])
             assert [await asyncio.wait_for(listener.get(), 5) for _ in range(3)] == stored
             assert listener.empty()
@@ -207,7 +208,7 @@ class FlakyLog:
 async def test_a_database_outage_is_logged_once_not_every_watchdog_round(
     db: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from storage import events
     from storage.events import LogReader
@@ -223,7 +224,7 @@ async def test_a_database_outage_is_logged_once_not_every_watchdog_round(
                 log.down = False
                 async with db.write() as session:  # stored while nobody published it: the watchdog must find it
                     stored = await events.append(session, stream="odds:3", kind="odds", payload={},
-                                                 now=datetime.now(timezone.utc))
+                                                 now=datetime.now(UTC))
                 assert await asyncio.wait_for(listener.get(), 5) == stored
             messages = [r.getMessage() for r in caplog.records]
             assert sum("the log watchdog failed" in m for m in messages) == 1, messages

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
@@ -30,7 +30,7 @@ LIVE = "subscription($after: String) { notifications(after: $after) { seq cursor
 class Prices:
     def __init__(self, api: Api, race: dict[str, Any]) -> None:
         self.api, self.race = api, race
-        self.at = datetime.now(timezone.utc) - timedelta(hours=1)
+        self.at = datetime.now(UTC) - timedelta(hours=1)
 
     async def __call__(self, decimal: float, runner: int = 0, source: str = "bookie") -> None:
         self.at += timedelta(seconds=1)
@@ -69,7 +69,7 @@ async def test_validation_names_the_field(api: Api, race: dict[str, Any]) -> Non
 
 
 async def test_alerts_are_capped_per_user(api: Api, race: dict[str, Any]) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with api.db.write() as session:
         await session.execute(insert(Alert), [
             {"user": ALICE.subject, "kind": AlertKind.NEWS, "race_id": race["id"], "armed": True, "created_at": now}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -26,7 +26,7 @@ def test_positions_round_trip_in_any_order() -> None:
 def test_keysets_round_trip_in_utc() -> None:
     at = datetime(2030, 5, 4, 13, 0, 17, 250_000, tzinfo=timezone(timedelta(hours=2)))
     decoded_at, row_id = decode_keyset(encode_keyset(at, 42))
-    assert decoded_at == at and decoded_at.tzinfo == timezone.utc and row_id == 42
+    assert decoded_at == at and decoded_at.tzinfo == UTC and row_id == 42
 
 
 @pytest.mark.parametrize("cursor", [
@@ -66,7 +66,7 @@ def test_bad_keysets_are_bad_user_input(cursor: str) -> None:
 
 
 def test_a_keyset_id_is_bounded_by_the_column_it_continues() -> None:
-    cursor = encode_keyset(datetime(2030, 1, 1, tzinfo=timezone.utc), MAX_ID + 1)
+    cursor = encode_keyset(datetime(2030, 1, 1, tzinfo=UTC), MAX_ID + 1)
     with pytest.raises(BadUserInput):
         decode_keyset(cursor)
     assert decode_keyset(cursor, max_id=MAX_BIG_ID)[1] == MAX_ID + 1

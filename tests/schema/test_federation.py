@@ -3,7 +3,7 @@ limits, cost and auth that apply to it as to any query."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +60,10 @@ def test_the_entities_are_keyed_by_id_and_the_plain_sdl_has_no_federation_in_it(
 
 def test_strawberry_still_names_the_any_scalar_federation_needs() -> None:
     """schema/federation.py takes `FederationAny` from inside Strawberry: it must still be `_Any`."""
-    field = schema._schema.query_type.fields["_entities"]
+    field = schema._schema.query_type.fields["_entities"]  # noqa: SLF001 - Strawberry's graphql-core schema
     assert str(field.args["representations"].type) == "[_Any!]!"
     assert str(field.type) == "[_Entity]!"
-    assert sorted(t.name for t in schema._schema.type_map["_Entity"].types) == ["Meeting", "NewsArticle", "Race", "Runner"]
+    assert sorted(t.name for t in schema._schema.type_map["_Entity"].types) == ["Meeting", "NewsArticle", "Race", "Runner"]  # noqa: SLF001
 
 
 async def test_service_answers_the_subgraph_sdl(api: Api) -> None:
@@ -80,7 +80,7 @@ async def _priced_card(api: Api, db: Any, venue: str, runners: int) -> tuple[int
             text("SELECT id FROM runners WHERE race_id = :r ORDER BY number"), {"r": race_id})]
     for source in ("bet365", "betfair"):
         quotes = tuple(Quote(r, 2.0 + i) for i, r in enumerate(ids))
-        await store_odds(db=db, hub=api.hub, command=StoreOdds(race_id, source, datetime.now(timezone.utc), quotes))
+        await store_odds(db=db, hub=api.hub, command=StoreOdds(race_id, source, datetime.now(UTC), quotes))
     return race_id, ids, meeting_id
 
 
@@ -121,7 +121,7 @@ async def test_a_hundred_representations_cost_a_fixed_number_of_statements(api: 
         representations = [{"__typename": "Runner", "id": str(r)} for r in runners[: size - 2]]
         representations += [{"__typename": "Race", "id": str(race_id)}, {"__typename": "Meeting", "id": str(meeting_id)}]
         statements: list[str] = []
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        listener = lambda *args: statements.append(args[2])  # noqa: E731, B023 - called within this iteration
         event.listen(db.engine.sync_engine, "before_cursor_execute", listener)
         try:
             data = await api.data(JOIN, representations=representations)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ def test_the_exported_sdl_is_up_to_date() -> None:
 
 def test_every_type_field_and_argument_is_described() -> None:
     missing = []
-    for name, kind in schema._schema.type_map.items():
+    for name, kind in schema._schema.type_map.items():  # noqa: SLF001 - Strawberry's graphql-core schema
         # "__" in a name: introspection's types, and federation's @link spec's own (link__Purpose)
         if "__" in name or not isinstance(kind, (GraphQLObjectType, GraphQLInputObjectType, GraphQLEnumType)):
             continue
@@ -43,7 +43,7 @@ def test_every_type_field_and_argument_is_described() -> None:
 async def test_the_example_queries_and_mutation_run(api: Api, race: dict[str, Any]) -> None:
     runner = str(race["runners"][0])
     store = await api.data((OPERATIONS / "StoreOdds.graphql").read_text(), input={
-        "raceId": str(race["id"]), "source": "bet365", "observedAt": datetime.now(timezone.utc).isoformat(),
+        "raceId": str(race["id"]), "source": "bet365", "observedAt": datetime.now(UTC).isoformat(),
         "prices": [{"runnerId": runner, "decimal": 4.33}],
     })
     card = await api.data((OPERATIONS / "RaceCard.graphql").read_text(), raceId=str(race["id"]))

@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from test_scale_out import ODDS, Cluster, Collector, Writer, subscriptions, wait_until
 
 from live_server import GraphQLWs, ServerProcess
 from redis_cluster import RedisClusterNodes
-from test_scale_out import ODDS, Cluster, Collector, Writer, subscriptions, wait_until
 
 FAILOVER_CLUSTER_BASE = 17130
 RACES = 4

@@ -12,7 +12,7 @@ import os
 import struct
 import zlib
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -109,9 +109,9 @@ class RawClient:
 
 
 async def test_compressed_subscribers_of_a_group_get_every_update_in_order_sharing_the_frames(
-    server: ServerProcess, race: dict[str, Any]  # noqa: F811
+    server: ServerProcess, race: dict[str, Any]
 ) -> None:
-    start = datetime.now(timezone.utc) - timedelta(minutes=5)
+    start = datetime.now(UTC) - timedelta(minutes=5)
     browser_like = [await GraphQLWs.open(server.ws) for _ in range(3)]  # websockets offers deflate
     narrow = [await RawClient.open(server.port, "permessage-deflate; server_max_window_bits=10") for _ in range(2)]
     default = [await RawClient.open(server.port, "permessage-deflate; client_max_window_bits") for _ in range(2)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -67,7 +67,7 @@ async def test_partners_only_refuses_anonymous_reads(server: ServerProcess) -> N
 
 
 async def test_a_token_expiring_mid_subscription_closes_it_and_a_fresh_token_resumes(server: ServerProcess) -> None:
-    start = datetime.now(timezone.utc) - timedelta(minutes=5)
+    start = datetime.now(UTC) - timedelta(minutes=5)
     short = await GraphQLWs.open(server.ws, {"Authorization": f"Bearer {reader(ttl=2)}"})
     await short.subscribe("a", ODDS, ids=["1"])
     await wait_subscribed(server, 1)

@@ -8,7 +8,8 @@ import random
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -93,11 +94,11 @@ def due(race: Race, now: datetime) -> int:
 
 
 def _real_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 async def test_load_demo_loads_four_meetings_once(env: Env) -> None:
-    now = datetime(2030, 5, 4, 13, 2, 17, tzinfo=timezone.utc)
+    now = datetime(2030, 5, 4, 13, 2, 17, tzinfo=UTC)
     added = await load_demo(db=env.db, now=now)
 
     async with env.db.read() as session:
@@ -111,7 +112,7 @@ async def test_load_demo_loads_four_meetings_once(env: Env) -> None:
         assert meeting.venue.isascii() and meeting.going
         group = by_meeting[meeting.id]
         assert 6 <= len(group) <= 8
-        gaps = {(b.post_time - a.post_time) for a, b in zip(group, group[1:])}
+        gaps = {(b.post_time - a.post_time) for a, b in pairwise(group)}
         assert gaps <= {timedelta(minutes=m) for m in (25, 30, 35)}
     for race in all_races:
         field = runners[race.id]
@@ -122,7 +123,7 @@ async def test_load_demo_loads_four_meetings_once(env: Env) -> None:
         draws = [r.draw for r in field]
         assert draws == [None] * len(field) or sorted(draws) == list(range(1, len(field) + 1))
     posts = sorted(race.post_time for race in all_races)
-    assert posts[0] == datetime(2030, 5, 4, 11, 30, tzinfo=timezone.utc)  # 13:00 less 90 minutes
+    assert posts[0] == datetime(2030, 5, 4, 11, 30, tzinfo=UTC)  # 13:00 less 90 minutes
     assert posts[-1] > now + timedelta(hours=1)
 
     assert await load_demo(db=env.db, now=now) == 0
@@ -159,7 +160,7 @@ async def test_the_feature_race_is_race_1_and_stays_open_all_demo_long(env: Env)
 
 
 def test_demo_cards_are_deterministic() -> None:
-    anchor = datetime(2030, 5, 4, 13, 0, tzinfo=timezone.utc)
+    anchor = datetime(2030, 5, 4, 13, 0, tzinfo=UTC)
     first = demo_cards(day=anchor.date(), anchor=anchor, rng=random.Random(7))
     assert first == demo_cards(day=anchor.date(), anchor=anchor, rng=random.Random(7))
     assert first != demo_cards(day=anchor.date(), anchor=anchor, rng=random.Random(8))

@@ -58,7 +58,7 @@ async def test_direct_frames_and_asgi_messages_arrive_in_the_order_they_were_sen
                   ("close", "after close")]
     async with serving(app, deflate=False) as port, connect(f"ws://127.0.0.1:{port}/", compression=None) as ws:
         received = [await ws.recv() for _ in range(5)]
-        with pytest.raises(Exception):  # noqa: B017, PT011 - closed, whichever way websockets says it
+        with pytest.raises(Exception):  # noqa: B017 - closed, whichever way websockets says it
             await ws.recv()
 
     assert received == ["a", "b", "c" * 200, "d", "e"]

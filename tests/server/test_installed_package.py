@@ -73,7 +73,7 @@ def test_a_package_without_its_operations_refuses_to_start(installed: Path, tmp_
             script.write_text(script.read_text().replace(str(installed), str(broken)))
     shutil.rmtree(site_packages(broken) / "server" / "operations")
     server = serve(broken, tmp_path, RACEWIRE_TRUSTED_DOCUMENTS="true")
-    with pytest.raises(RuntimeError, match="no \\*.graphql operations in"):
+    with pytest.raises(RuntimeError, match=r"no \*\.graphql operations in"):
         server.start(timeout=30)
     # The same broken package starts without trusted documents: only that setting needs them.
     assert serve(broken, tmp_path).start().stop() is None

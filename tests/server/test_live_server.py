@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -35,7 +35,7 @@ async def test_a_stored_price_reaches_a_websocket_subscriber(server: ServerProce
 async def test_a_disconnected_subscriber_resumes_with_exactly_what_it_missed(
     server: ServerProcess, race: dict[str, Any]
 ) -> None:
-    start = datetime.now(timezone.utc) - timedelta(minutes=5)
+    start = datetime.now(UTC) - timedelta(minutes=5)
     client = await GraphQLWs.open(server.ws)
     await client.subscribe("a", ODDS, ids=[race["id"]])
     await wait_subscribed(server, 1)
@@ -64,7 +64,7 @@ async def test_a_feed_pipelines_writes_over_one_websocket_and_each_gets_its_own_
     await reader.subscribe("odds", ODDS, ids=[race["id"]])
     await wait_subscribed(server, 1)
     feed = await GraphQLWs.open(server.ws, {"token": token("odds:write")})
-    start = datetime.now(timezone.utc) - timedelta(minutes=5)
+    start = datetime.now(UTC) - timedelta(minutes=5)
     for n in range(40):  # sent at once: the server stores waiting writes together
         runner = "999999" if n == 17 else race["runners"][n % 4]
         await feed.subscribe(f"w{n}", STORE, input={

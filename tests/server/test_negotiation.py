@@ -7,7 +7,9 @@ import pytest
 from server.negotiation import prefers_stream
 
 URQL = "application/graphql-response+json, application/graphql+json, application/json, text/event-stream, multipart/mixed"
-APOLLO_SUBSCRIPTION = 'multipart/mixed;boundary="graphql";subscriptionSpec=1.0,application/graphql-response+json,application/json;q=0.9'
+APOLLO_SUBSCRIPTION = (
+    'multipart/mixed;boundary="graphql";subscriptionSpec=1.0,application/graphql-response+json,application/json;q=0.9'
+)
 
 
 @pytest.mark.parametrize(("accept", "stream"), [

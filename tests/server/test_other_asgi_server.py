@@ -8,7 +8,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -70,7 +70,7 @@ async def _subscribed(server: ServerProcess, count: int) -> None:
 async def test_live_odds_reach_graphql_transport_ws_subscribers_under_hypercorn(
     hypercorn: ServerProcess, race: dict[str, Any],
 ) -> None:
-    start = datetime.now(timezone.utc) - timedelta(minutes=5)
+    start = datetime.now(UTC) - timedelta(minutes=5)
     shared = [await GraphQLWs.open(hypercorn.ws) for _ in range(3)]  # one group in the fan-out
     for client in shared:
         await client.subscribe("odds", ODDS, ids=[race["id"]])

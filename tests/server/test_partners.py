@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,7 @@ def bearer(client: str | None, subject: str = "partner-app") -> dict[str, str]:
 
 
 def azp_bearer(azp: str) -> dict[str, str]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     token = jwt.encode({"sub": "oidc-user", "azp": azp, "iat": now, "exp": now + timedelta(hours=1)}, SECRET,
                        algorithm="HS256")
     return {"Authorization": f"Bearer {token}"}
@@ -203,7 +203,10 @@ def test_metrics_count_each_clients_requests_errors_and_cost(server: ServerProce
 
     assert metric(server, "racewire_client_requests_total", "costly") == before["requests"] + 2
     assert metric(server, "racewire_client_errors_total", "costly") == before["errors"] + 1
-    assert metric(server, "racewire_client_cost_spent_total", "costly") == before["cost_spent"] + ran["extensions"]["cost"]["requested"]
+    assert (
+        metric(server, "racewire_client_cost_spent_total", "costly")
+        == before["cost_spent"] + ran["extensions"]["cost"]["requested"]
+    )
     assert metric(server, "racewire_client_requests_total", "none") == anonymous + 1
     assert metric(server, "racewire_client_requests_total", "other") == other + 1
     text = httpx.get(f"{server.http}/metrics", timeout=10).text
@@ -224,8 +227,10 @@ def test_the_server_refuses_to_start_with_a_bad_partners_file(tmp_path: Path) ->
 def test_a_manifest_that_cannot_be_trusted_stops_the_server_at_start(tmp_path: Path) -> None:
     documents = tmp_path / "documents"
     documents.mkdir()
-    (documents / "tipster.json").write_text('{"format": "apollo-persisted-query-manifest", "version": 1, "operations": '
-                                            '[{"id": "0000", "name": "Card", "type": "query", "body": "query Card { __typename }"}]}')
+    (documents / "tipster.json").write_text(
+        '{"format": "apollo-persisted-query-manifest", "version": 1, "operations": '
+        '[{"id": "0000", "name": "Card", "type": "query", "body": "query Card { __typename }"}]}'
+    )
     done = subprocess.run(
         [sys.executable, "-m", "server.cli", "serve", "--port", "0"], cwd=ROOT, capture_output=True, text=True, timeout=60,
         env={**os.environ, "RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/r.db",

@@ -10,7 +10,12 @@ import pytest
 
 from resolvers.errors import ApiError, BadUserInput
 from server.persisted import (
-    OperationNotTrusted, PersistedQueries, PersistedQueryNotFound, PersistedQueryNotSupported, load_trusted, sha256,
+    OperationNotTrusted,
+    PersistedQueries,
+    PersistedQueryNotFound,
+    PersistedQueryNotSupported,
+    load_trusted,
+    sha256,
 )
 
 QUERY = "{ __typename }"

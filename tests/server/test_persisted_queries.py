@@ -13,7 +13,12 @@ from live_server import GraphQLWs, ServerProcess
 from resolvers.errors import BadUserInput
 from schema.documents import MAX_CACHED_QUERY_BYTES
 from server.persisted import (
-    OPERATIONS_DIR, OperationNotTrusted, PersistedQueries, PersistedQueryNotFound, _entry_bytes, load_trusted,
+    OPERATIONS_DIR,
+    OperationNotTrusted,
+    PersistedQueries,
+    PersistedQueryNotFound,
+    _entry_bytes,
+    load_trusted,
     sha256,
 )
 

@@ -9,7 +9,7 @@ import json
 import os
 import signal
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -144,7 +144,9 @@ async def test_concurrent_writers_on_three_processes_keep_seq_unique_and_contigu
         async with db.read() as session:
             seqs = [s for (s,) in await session.execute(
                 text("SELECT seq FROM events WHERE stream = :s ORDER BY seq"), {"s": f"odds:{race['id']}"})]
-            prices = (await session.execute(text("SELECT count(*) FROM prices WHERE race_id = :r"), {"r": int(race["id"])})).scalar_one()
+            prices = (
+                await session.execute(text("SELECT count(*) FROM prices WHERE race_id = :r"), {"r": int(race["id"])})
+            ).scalar_one()
     finally:
         await db.dispose()
     published = sorted(a["seq"] for a in answers if a["seq"] is not None)
@@ -205,7 +207,11 @@ async def _stalled_subscriber(server: ServerProcess, race: dict[str, Any]) -> An
                            ping_interval=None)  # it reads nothing for a long while, on purpose
     await client.send(json.dumps({"type": "connection_init", "payload": {}}))
     assert json.loads(await client.recv())["type"] == "connection_ack"
-    await client.send(json.dumps({"id": "slow", "type": "subscribe", "payload": {"query": RICH_ODDS, "variables": {"ids": [race["id"]]}}}))
+    await client.send(
+        json.dumps(
+            {"id": "slow", "type": "subscribe", "payload": {"query": RICH_ODDS, "variables": {"ids": [race["id"]]}}}
+        )
+    )
     return client
 
 
@@ -233,7 +239,7 @@ class Feed:
         settings = Settings(broadcast_url=redis_url, jwt_secret=SECRET)
         self.broadcast = deployment_broadcast(settings)
         self.hub = deployment_hub(settings, self.broadcast)
-        self.at = datetime.now(timezone.utc) - timedelta(hours=3)
+        self.at = datetime.now(UTC) - timedelta(hours=3)
         self.stored = 0
 
     async def __aenter__(self) -> Feed:

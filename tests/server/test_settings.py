@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 from server.settings import (
-    DEV_JWT_SECRET, PREFIX, STARTUP_FAILURE, InvalidSettings, Settings, expected, load_or_exit,
+    DEV_JWT_SECRET,
+    PREFIX,
+    STARTUP_FAILURE,
+    InvalidSettings,
+    Settings,
+    expected,
+    load_or_exit,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,7 +123,7 @@ def test_settings_are_frozen_and_refuse_unknown_names() -> None:
     assert settings.port == 8000 and hash(settings) == hash(Settings()) and settings == Settings()
     with pytest.raises(InvalidSettings, match="'prot' is not a setting"):
         Settings(prot=1)
-    with pytest.raises(InvalidSettings, match="RACEWIRE_PORT=1.5 is not an integer"):
+    with pytest.raises(InvalidSettings, match=r"RACEWIRE_PORT=1\.5 is not an integer"):
         Settings(port=1.5)
 
 

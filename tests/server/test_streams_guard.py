@@ -17,6 +17,7 @@ from strawberry.http.streaming import MultipartSubscriptionTransport, SSETranspo
 from server.http_protocol import RacewireHttpProtocol, shutdown_of
 from server.streams_guard import End
 
+
 def test_strawberry_still_offers_the_hooks_the_view_overrides() -> None:
     # create_streaming_response gets every stream, execute_operation every stream's operation.
     assert list(inspect.signature(AsyncBaseHTTPView.create_streaming_response).parameters) == [

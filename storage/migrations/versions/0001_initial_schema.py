@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('events',
     sa.Column('stream', sa.String(length=60), nullable=False),
     sa.Column('seq', sa.BigInteger(), nullable=False),
@@ -74,18 +74,37 @@ def upgrade() -> None:
     with op.batch_alter_table('news_tags', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_news_tags_tag'), ['tag'], unique=False)
 
-    op.create_table('races',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('meeting_id', sa.Integer(), nullable=False),
-    sa.Column('number', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('post_time', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('distance_m', sa.Integer(), nullable=False),
-    sa.Column('status', sa.Enum('SCHEDULED', 'BETTING_OPEN', 'SUSPENDED', 'OFF', 'FINISHED', 'RESULTED', 'ABANDONED', name='race_status', native_enum=False, length=20), nullable=False),
-    sa.Column('result', sa.JSON(), nullable=True),
-    sa.ForeignKeyConstraint(['meeting_id'], ['meetings.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('meeting_id', 'number')
+    op.create_table(
+        "races",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("meeting_id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("post_time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("distance_m", sa.Integer(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "SCHEDULED",
+                "BETTING_OPEN",
+                "SUSPENDED",
+                "OFF",
+                "FINISHED",
+                "RESULTED",
+                "ABANDONED",
+                name="race_status",
+                native_enum=False,
+                length=20,
+            ),
+            nullable=False,
+        ),
+        sa.Column("result", sa.JSON(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["meeting_id"],
+            ["meetings.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("meeting_id", "number"),
     )
     with op.batch_alter_table('races', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_races_meeting_id'), ['meeting_id'], unique=False)
@@ -148,11 +167,11 @@ def upgrade() -> None:
     with op.batch_alter_table('prices', schema=None) as batch_op:
         batch_op.create_index('ix_prices_runner_observed', ['runner_id', 'observed_at'], unique=False)
 
-    
+
 
 
 def downgrade() -> None:
-    
+
     with op.batch_alter_table('prices', schema=None) as batch_op:
         batch_op.drop_index('ix_prices_runner_observed')
 
@@ -190,4 +209,4 @@ def downgrade() -> None:
     op.drop_table('meetings')
     op.drop_table('idempotency_keys')
     op.drop_table('events')
-    
+
