@@ -68,7 +68,7 @@ def single_redis() -> Iterator[tuple[str, dict[str, tuple[int, int]]]]:
                                 "127.0.0.1", "--save", "", "--appendonly", "no"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_listening(port, process)  # type: ignore[arg-type]
+        wait_listening(port, process)
         yield f"redis://127.0.0.1:{port}", {"primary single": (process.pid, port)}
     finally:
         process.kill()

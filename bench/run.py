@@ -30,7 +30,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from server.auth import create_access_token  # noqa: E402
+from server.auth import create_access_token  # noqa: E402 - importable once the checkout is on sys.path
 
 SECRET = "bench-secret-0123456789abcdefghijklmnop"
 POSTGRES_ADMIN_URL = os.environ.get("RACEWIRE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -155,7 +155,7 @@ class OperationGate(SchemaExtension):
             if refusals := refusals_before_measuring(quota, ctx.query):
                 return refusals
         assert ctx.graphql_document is not None
-        schema = ctx.schema._schema  # noqa: SLF001
+        schema = ctx.schema._schema  # noqa: SLF001 - Strawberry's graphql-core schema
         variables = coerce_variables(schema, ctx.graphql_document, ctx.operation_name, ctx.variables)
         # A page larger than the page size limit is refused by its resolver, so counts at that size.
         figures = measure(schema, ctx.graphql_document, ctx.operation_name,

@@ -43,7 +43,7 @@ class PerEventMemo(StrawberryGraphQLCoreExecutionContext):
 
     def build_per_event_executor(self, payload: Any) -> Any:
         executor = super().build_per_event_executor(payload)
-        executor._relevant_sub_fields = {}  # noqa: SLF001
+        executor._relevant_sub_fields = {}  # noqa: SLF001 - the memo, see the docstring
         return executor
 
 

@@ -230,7 +230,7 @@ def _documents_add(args: argparse.Namespace) -> None:
 
     path = _manifest_of(args)
     try:
-        operations = [operation_of(file.read_text(), schema._schema, source=str(file)) for file in args.files]  # noqa: SLF001
+        operations = [operation_of(file.read_text(), schema._schema, source=str(file)) for file in args.files]  # noqa: SLF001 - graphql-core's
         added = {operation.id for operation in add_operations(path, operations)}
     except (ManifestError, OSError) as error:
         sys.exit(f"racewire documents: {error}")

@@ -73,7 +73,7 @@ def test_every_list_field_with_a_size_argument_declares_its_size() -> None:
         if {"first", "last"} & set(getattr(field, "args", {})) and list_size(field) is None
     ]
     assert undeclared == []
-    history = GRAPHQL.type_map["Runner"].fields["priceHistory"]  # type: ignore[union-attr]
+    history = GRAPHQL.type_map["Runner"].fields["priceHistory"]  # type: ignore[attr-defined]  # a GraphQLObjectType, typed as any named type
     assert isinstance(get_nullable_type(history.type), GraphQLList) and list_size(history).maximum == 500
 
 

@@ -111,7 +111,7 @@ async def test_memory_stays_flat_over_ten_thousand_events_to_a_hundred_subscribe
     async def subscriber(feed: int) -> int:
         count = 0
         stream = await schema.subscribe(query, variable_values={"f": feed})
-        async for result in stream:  # type: ignore[union-attr]
+        async for result in stream:
             assert result.errors is None and result.data is not None
             count += 1
             received.put_nowait(result.data["odds"]["seq"])

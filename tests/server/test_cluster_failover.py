@@ -30,7 +30,7 @@ def redis() -> Iterator[RedisClusterNodes]:
 
 @pytest.fixture
 async def cluster(postgres_url: str, redis: RedisClusterNodes) -> AsyncIterator[Cluster]:
-    running = Cluster(postgres_url, redis)  # type: ignore[arg-type]
+    running = Cluster(postgres_url, redis)
     yield running
     running.stop()
 
