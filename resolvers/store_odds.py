@@ -21,6 +21,7 @@ from pubsub.hub import Hub
 from resolvers.alert_firing import fire_price_alerts
 from resolvers.cursors import encode_positions
 from resolvers.errors import BadUserInput, Conflict, Forbidden, NotFound
+from resolvers.feed_health import revive
 from resolvers.publishing import publish_committed
 from resolvers.viewer import Viewer
 from resolvers.write_batches import WriteBatches
@@ -73,7 +74,7 @@ async def store_odds(
     with hub.telemetry.mutation("storeOdds"):
         _validate(command)
         if writer is not None:
-            _authorize(writer, command.source, required=require_sources)
+            authorize_source(writer, command.source, required=require_sources)
         subject = SERVER if writer is None else writer.subject or SERVER
         return await _writer(db).submit(_Write(hub, command, subject))
 
@@ -105,7 +106,9 @@ def _writer(db: Database) -> WriteBatches[_Write, StoreOddsOutcome]:
 
 
 async def _store_and_publish(db: Database, writes: list[_Write]) -> list[StoreOddsOutcome | Exception]:
-    results, events = await _store(db, writes)
+    results, events, freshness = await _store(db, writes)
+    for event in freshness:
+        await publish_committed(writes[0].hub, event)
     for write, event in zip(writes, events):
         await publish_committed(write.hub, event)
     for hub in {id(write.hub): write.hub for write in writes}.values():
@@ -114,7 +117,7 @@ async def _store_and_publish(db: Database, writes: list[_Write]) -> list[StoreOd
     return results
 
 
-def _authorize(writer: Viewer, source: str, *, required: bool) -> None:
+def authorize_source(writer: Viewer, source: str, *, required: bool) -> None:
     if writer.sources is None:
         if required:
             raise Forbidden(
@@ -156,15 +159,16 @@ def _validate(command: StoreOdds) -> None:
 
 async def _store(
     db: Database, writes: list[_Write]
-) -> tuple[list[StoreOddsOutcome | Exception], list[Envelope | None]]:
+) -> tuple[list[StoreOddsOutcome | Exception], list[Envelope | None], list[Envelope]]:
     """Stores the writes in one transaction, in order, as if one after another: a refused
-    write stores nothing and leaves the others alone."""
+    write stores nothing and leaves the others alone. Also returns the freshness events of
+    the sources the batch brought back to LIVE."""
     now = datetime.now(timezone.utc)
     results: list[StoreOddsOutcome | Exception] = []
     async with db.write() as session:
         earlier = await idempotency.find_many(session, [w.owned_key for w in writes if w.owned_key is not None])
         fresh = [w.command for w in writes if w.owned_key not in earlier]
-        written, appended = await _write(session, fresh, now) if fresh else ({}, {})
+        written, appended, freshness = await _write(session, fresh, now) if fresh else ({}, {}, [])
         for write in writes:
             key = write.owned_key
             if key is not None and key in earlier:
@@ -177,13 +181,13 @@ async def _store(
             for w, outcome in zip(writes, results)
             if w.owned_key is not None and w.owned_key not in earlier and isinstance(outcome, StoreOddsOutcome)
         ])
-    return results, [appended.get(id(write.command)) for write in writes]
+    return results, [appended.get(id(write.command)) for write in writes], freshness
 
 
 async def _write(
     session: AsyncSession, commands: list[StoreOdds], now: datetime
-) -> tuple[dict[int, StoreOddsOutcome | Exception], dict[int, Envelope]]:
-    """Outcomes and events, by id(command)."""
+) -> tuple[dict[int, StoreOddsOutcome | Exception], dict[int, Envelope], list[Envelope]]:
+    """Outcomes and events, by id(command), and the freshness events of sources revived."""
     race_rows = await races.lock_races(session, sorted({c.race_id for c in commands}))
     runners = await races.runners_by_ids(session, sorted({q.runner_id for c in commands for q in c.quotes}))
     results: dict[int, StoreOddsOutcome | Exception] = {}
@@ -195,9 +199,11 @@ async def _write(
         else:
             results[id(command)] = refusal
     if not accepted:
-        return results, {}
+        return results, {}, []
 
     sources = await prices.source_ids(session, sorted({c.source for c in accepted}))
+    # Every accepted call is a heartbeat; taken before any odds stream, so writers lock in one order.
+    freshness = await revive(session, sorted(sources.values()), now)
     runner_ids = sorted({q.runner_id for c in accepted for q in c.quotes})
     book = _Book(await prices.current_quotes(session, runner_ids=runner_ids, source_ids=list(sources.values())))
     changed: dict[str, list[tuple[StoreOdds, StoreOddsOutcome]]] = {}
@@ -215,7 +221,7 @@ async def _write(
             outcome.seq = event.seq
             outcome.cursor = encode_positions({event.stream: event.seq})
             appended[id(command)] = event
-    return results, appended
+    return results, appended, freshness
 
 
 def _refusal(command: StoreOdds, race: Race | None, runners: dict[int, Runner]) -> Exception | None:

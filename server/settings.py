@@ -78,6 +78,7 @@ class Settings:
     migrate_on_start: bool = True
     demo: bool = False
     feed_interval_seconds: float = 1.0
+    feed_stale_seconds: float = 30.0
     log_format: str = "text"
     access_log: bool = False
 

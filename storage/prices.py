@@ -72,10 +72,10 @@ async def source_codes(session: AsyncSession, ids: Sequence[int]) -> dict[int, s
 
 async def current_for_races(
     session: AsyncSession, race_ids: Sequence[int]
-) -> dict[int, list[tuple[CurrentPrice, str]]]:
-    """Every current quote of each race, with its source's code."""
+) -> dict[int, list[tuple[CurrentPrice, str, bool]]]:
+    """Every current quote of each race, with its source's code and whether it is stale."""
     rows = await session.execute(
-        select(CurrentPrice, PriceSource.code)
+        select(CurrentPrice, PriceSource.code, PriceSource.stale)
         .join(PriceSource, PriceSource.id == CurrentPrice.source_id)
         .where(CurrentPrice.race_id.in_(race_ids))
         .order_by(CurrentPrice.runner_id, PriceSource.code)

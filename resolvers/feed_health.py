@@ -1,0 +1,129 @@
+"""Feed health: a source is LIVE while it calls, STALE once silent for longer than the stale
+time. Every accepted `storeOdds` and every `feedHeartbeat` is a heartbeat; every process sweeps
+for silent sources, and the database decides which process makes (and publishes) a transition.
+
+A transition is one event on the `feeds` stream and, for each race that takes prices and holds
+the source's quotes, one `feed` event on the race's odds stream: those quotes with their new
+freshness, and whether every source of the race is now stale."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pubsub import channels
+from pubsub.envelope import Envelope
+from pubsub.hub import Hub
+from resolvers.errors import BadUserInput, Forbidden
+from resolvers.publishing import publish_committed
+from resolvers.viewer import Viewer
+from storage import events, feeds, prices
+from storage.database import Database
+from storage.models import RaceStatus
+
+log = logging.getLogger(__name__)
+
+LIVE = "LIVE"
+STALE = "STALE"
+FEED = "feed"  # the kind of a freshness event, on the feeds stream and on odds streams
+OPEN = frozenset({RaceStatus.SCHEDULED, RaceStatus.BETTING_OPEN, RaceStatus.SUSPENDED})
+
+
+@dataclass(frozen=True)
+class FeedState:
+    source: str
+    status: str
+    last_seen_at: datetime | None
+    changed_at: datetime | None
+
+
+async def revive(session: AsyncSession, source_ids: list[int], now: datetime) -> list[Envelope]:
+    """The heartbeat of an accepted call, inside its transaction: the events to publish after
+    commit for the sources it brings back to LIVE (usually none)."""
+    changed = await feeds.heartbeat(session, source_ids, now)
+    return await _transition_events(session, changed, stale=False, now=now) if changed else []
+
+
+async def feed_heartbeat(
+    *, db: Database, hub: Hub, source: str, writer: Viewer | None, require_sources: bool
+) -> FeedState:
+    """`feedHeartbeat`: the source says it is alive without a price change."""
+    from resolvers.store_odds import SOURCE_CODE, authorize_source
+
+    if not SOURCE_CODE.match(source):
+        raise BadUserInput("source must be 1-40 characters of a-z, 0-9, '.', '_' or '-'", field="source")
+    if writer is not None:
+        authorize_source(writer, source, required=require_sources)
+    now = datetime.now(timezone.utc)
+    async with db.write() as session:
+        ids = await prices.source_ids(session, [source])
+        published = await revive(session, [ids[source]], now)
+        state = next(s for s in await feeds.all_sources(session) if s.code == source)
+        result = FeedState(source, STALE if state.stale else LIVE, state.last_seen_at, state.status_changed_at)
+    for event in published:
+        await publish_committed(hub, event)
+    return result
+
+
+async def sweep(*, db: Database, hub: Hub, stale_after: timedelta, now: datetime | None = None) -> list[str]:
+    """Marks stale the sources silent for longer than `stale_after` and publishes that; returns
+    the sources this process marked (another process's sweep may have won the others)."""
+    now = now or datetime.now(timezone.utc)
+    async with db.write() as session:
+        changed = await feeds.mark_stale(session, silent_since=now - stale_after, now=now)
+        published = await _transition_events(session, changed, stale=True, now=now) if changed else []
+    for event in published:
+        await publish_committed(hub, event)
+    return [c.code for c in changed]
+
+
+async def watch_feeds(*, db: Database, hub: Hub, stale_after: float, interval: float) -> None:
+    """Sweeps every `interval` seconds until cancelled."""
+    while True:
+        try:
+            marked = await sweep(db=db, hub=hub, stale_after=timedelta(seconds=stale_after))
+            if marked:
+                log.warning("price sources gone stale (silent over %gs): %s", stale_after, ", ".join(marked))
+        except Exception:
+            log.exception("sweeping for stale price sources failed")
+        await asyncio.sleep(interval)
+
+
+def sweep_interval(stale_after: float) -> float:
+    """Often enough that a source is marked within a tenth of the stale time (at most a second)."""
+    return min(1.0, max(0.05, stale_after / 10))
+
+
+async def feed_states(db: Database) -> list[FeedState]:
+    async with db.read() as session:
+        rows = await feeds.all_sources(session)
+    return [FeedState(r.code, STALE if r.stale else LIVE, r.last_seen_at, r.status_changed_at) for r in rows]
+
+
+async def _transition_events(
+    session: AsyncSession, changed: list[feeds.Changed], *, stale: bool, now: datetime
+) -> list[Envelope]:
+    status = STALE if stale else LIVE
+    published = await events.append_many(session, channels.FEEDS, FEED, [
+        {"source": c.code, "status": status, "lastSeenAt": c.last_seen_at.isoformat() if c.last_seen_at else None}
+        for c in changed
+    ], now=now)
+    codes = {c.source_id: c.code for c in changed}
+    quoted = await feeds.open_quotes(session, list(codes), OPEN)
+    by_race: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for q in quoted:
+        by_race.setdefault((q.race_id, q.source_id), []).append(
+            {"runnerId": q.runner_id, "decimal": q.decimal, "observedAt": q.observed_at.isoformat()}
+        )
+    market_stale = await feeds.every_source_stale(session, sorted({race for race, _ in by_race}))
+    for (race_id, source_id), quotes in sorted(by_race.items()):
+        payload = {"raceId": race_id, "source": codes[source_id], "status": status, "stale": stale,
+                   "marketStale": market_stale[race_id], "prices": quotes}
+        published.append(await events.append(session, stream=channels.odds(race_id), kind=FEED,
+                                             payload=payload, now=now))
+    return published

@@ -1,0 +1,22 @@
+"""The `feedHeartbeat` mutation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from resolvers import feed_health
+from schema.context import Info
+from schema.types.feeds import Feed
+
+
+async def feed_heartbeat(
+    info: Info,
+    source: Annotated[str, strawberry.argument(description="The source that is alive, e.g. 'bet365' (a-z, 0-9, . _ -).")],
+) -> Feed:
+    state = await feed_health.feed_heartbeat(
+        db=info.context.db, hub=info.context.hub, source=source,
+        writer=info.context.viewer, require_sources=info.context.limits.require_token_sources,
+    )
+    return Feed.from_state(state)
