@@ -120,10 +120,13 @@ async def _transition_events(
         by_race.setdefault((q.race_id, q.source_id), []).append(
             {"runnerId": q.runner_id, "decimal": q.decimal, "observedAt": q.observed_at.isoformat()}
         )
-    market_stale = await feeds.every_source_stale(session, sorted({race for race, _ in by_race}))
-    for (race_id, source_id), quotes in sorted(by_race.items()):
+    live = await feeds.live_sources(session, sorted({race for race, _ in by_race}))
+    ordered = sorted(by_race, key=lambda key: (key[0], codes[key[1]]))
+    for n, (race_id, source_id) in enumerate(ordered):
+        # Each event says what holds once it is read: sources told of later are not stale yet.
+        untold = {s for r, s in ordered[n + 1:] if r == race_id}
         payload = {"raceId": race_id, "source": codes[source_id], "status": status, "stale": stale,
-                   "marketStale": market_stale[race_id], "prices": quotes}
+                   "marketStale": stale and not (live[race_id] | untold), "prices": by_race[race_id, source_id]}
         published.append(await events.append(session, stream=channels.odds(race_id), kind=FEED,
                                              payload=payload, now=now))
     return published

@@ -82,15 +82,15 @@ async def open_quotes(
     return [OpenQuote(*row) for row in rows]
 
 
-async def every_source_stale(session: AsyncSession, race_ids: Sequence[int]) -> dict[int, bool]:
-    """Per race: whether every source quoting it is stale (False for an unpriced race)."""
+async def live_sources(session: AsyncSession, race_ids: Sequence[int]) -> dict[int, set[int]]:
+    """Per race: the sources quoting it that are not stale."""
     rows = await session.execute(
-        select(CurrentPrice.race_id, PriceSource.stale)
+        select(CurrentPrice.race_id, CurrentPrice.source_id)
         .join(PriceSource, PriceSource.id == CurrentPrice.source_id)
-        .where(CurrentPrice.race_id.in_(list(race_ids)))
+        .where(CurrentPrice.race_id.in_(list(race_ids)), PriceSource.stale.is_(False))
         .distinct()
     )
-    found: dict[int, bool] = {}
-    for race_id, stale in rows:
-        found[race_id] = found.get(race_id, True) and bool(stale)
-    return {race_id: found.get(race_id, False) for race_id in race_ids}
+    found: dict[int, set[int]] = {race_id: set() for race_id in race_ids}
+    for race_id, source_id in rows:
+        found[race_id].add(source_id)
+    return found
