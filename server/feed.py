@@ -72,7 +72,7 @@ class Feed:
 
     def __init__(self, *, db: Database, hub: Hub, rng: random.Random | None = None,
                  sources: tuple[str, ...] = DEMO_SOURCES, stale_after: float | None = None,
-                 quiet_source: str | None = None) -> None:
+                 quiet_source: str | None = None, silence_rng: random.Random | None = None) -> None:
         self._db = db
         self._hub = hub
         self._rng = rng or random.Random()
@@ -82,7 +82,7 @@ class Feed:
         self._stale_after = stale_after
         self._quiet_source = quiet_source
         # Silences draw from their own generator: a seeded feed moves the same prices either way.
-        self._silence_rng = random.Random(hash(self._rng.getstate()))
+        self._silence_rng = silence_rng or random.Random(hash(self._rng.getstate()))
         self._silent_until: datetime | None = None
         self._last_sent: dict[str, datetime] = {}
 
