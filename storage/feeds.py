@@ -33,19 +33,24 @@ class OpenQuote:
 
 
 async def heartbeat(session: AsyncSession, source_ids: Sequence[int], now: datetime) -> list[Changed]:
-    """Marks the sources heard from now; returns those this call brought back from stale."""
+    """Marks the sources heard from now; returns those this call brought back from stale.
+
+    One statement when every source is live: the UPDATE takes the rows' locks and returns their
+    newest `stale`, so a source it finds stale is this transaction's to revive."""
     if not source_ids:
         return []
-    ids = sorted(set(source_ids))
     table = PriceSource.__table__
-    revived = await session.execute(
-        update(table).where(table.c.id.in_(ids), table.c.stale.is_(True))
-        .values(stale=False, status_changed_at=now, last_seen_at=now)
-        .returning(table.c.id, table.c.code, table.c.last_seen_at)
+    seen = await session.execute(
+        update(table).where(table.c.id.in_(sorted(set(source_ids)))).values(last_seen_at=now)
+        .returning(table.c.id, table.c.code, table.c.stale)
     )
-    changed = [Changed(source_id, code, seen) for source_id, code, seen in revived]
-    await session.execute(update(table).where(table.c.id.in_(ids)).values(last_seen_at=now))
-    return changed
+    changed = [Changed(source_id, code, now) for source_id, code, stale in seen if stale]
+    if changed:
+        await session.execute(
+            update(table).where(table.c.id.in_([c.source_id for c in changed]), table.c.stale.is_(True))
+            .values(stale=False, status_changed_at=now)
+        )
+    return sorted(changed, key=lambda c: c.code)
 
 
 async def mark_stale(session: AsyncSession, *, silent_since: datetime, now: datetime) -> list[Changed]:
