@@ -24,7 +24,7 @@ from resolvers.publishing import publish_committed
 from resolvers.viewer import Viewer
 from storage import events, feeds, prices
 from storage.database import Database
-from storage.models import RaceStatus
+from storage.models import PriceSource, RaceStatus
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,9 @@ async def feed_heartbeat(
     async with db.write() as session:
         ids = await prices.source_ids(session, [source])
         published = await revive(session, [ids[source]], now)
-        state = next(s for s in await feeds.all_sources(session) if s.code == source)
-        result = FeedState(source, STALE if state.stale else LIVE, state.last_seen_at, state.status_changed_at)
+        row = await feeds.source(session, source)
+        assert row is not None  # registered above
+        result = _state(row)
     for event in published:
         await publish_committed(hub, event)
     return result
@@ -102,7 +103,11 @@ def sweep_interval(stale_after: float) -> float:
 async def feed_states(db: Database) -> list[FeedState]:
     async with db.read() as session:
         rows = await feeds.all_sources(session)
-    return [FeedState(r.code, STALE if r.stale else LIVE, r.last_seen_at, r.status_changed_at) for r in rows]
+    return [_state(row) for row in rows]
+
+
+def _state(row: PriceSource) -> FeedState:
+    return FeedState(row.code, STALE if row.stale else LIVE, row.last_seen_at, row.status_changed_at)
 
 
 async def _transition_events(

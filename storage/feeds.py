@@ -69,8 +69,8 @@ async def all_sources(session: AsyncSession) -> list[PriceSource]:
     return list((await session.scalars(select(PriceSource).order_by(PriceSource.code))).all())
 
 
-async def stale_codes(session: AsyncSession) -> frozenset[str]:
-    return frozenset((await session.scalars(select(PriceSource.code).where(PriceSource.stale.is_(True)))).all())
+async def source(session: AsyncSession, code: str) -> PriceSource | None:
+    return await session.scalar(select(PriceSource).where(PriceSource.code == code))
 
 
 async def open_quotes(
