@@ -125,15 +125,20 @@ class StreamFollower:
             if event is not None:
                 ahead[stream] = (event, reader)
 
-        for stream in self._streams:
-            if stream in self._start:
-                await peek(stream, self._catch_up(stream))
-        while ahead:
-            stream = min(ahead, key=lambda s: (ahead[s][0].created_at, order[s]))
-            event, reader = ahead.pop(stream)
-            self.positions[stream] = event.seq
-            yield event
-            await peek(stream, reader)
+        readers = {stream: self._catch_up(stream) for stream in self._streams if stream in self._start}
+        try:
+            for stream, reader in readers.items():
+                await peek(stream, reader)
+            while ahead:
+                # ISO times in UTC compare as text; a snapshot marker's empty time goes first.
+                stream = min(ahead, key=lambda s: (ahead[s][0].created_at, order[s]))
+                event, reader = ahead.pop(stream)
+                self.positions[stream] = event.seq
+                yield event
+                await peek(stream, reader)
+        finally:
+            for reader in readers.values():
+                await reader.aclose()  # type: ignore[attr-defined]
 
     async def _recover(self) -> AsyncIterator[Envelope]:
         if self._conflate is None:
