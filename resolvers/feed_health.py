@@ -2,9 +2,11 @@
 time. Every accepted `storeOdds` and every `feedHeartbeat` is a heartbeat; every process sweeps
 for silent sources, and the database decides which process makes (and publishes) a transition.
 
-A transition is one event on the `feeds` stream and, for each race that takes prices and holds
-the source's quotes, one `feed` event on the race's odds stream: those quotes with their new
-freshness, and whether every source of the race is now stale."""
+A source is heard from in a short transaction of its own, after the prices it sent are stored,
+so no price write holds a source's row. A transition is one event on the `feeds` stream and,
+for each race that takes prices and holds the source's quotes, one `feed` event on the race's
+odds stream: those quotes with their new freshness, and whether every source of the race is
+now stale."""
 
 from __future__ import annotations
 
@@ -42,9 +44,14 @@ class FeedState:
     changed_at: datetime | None
 
 
-async def revive(session: AsyncSession, source_ids: list[int], now: datetime) -> list[Envelope]:
-    """The heartbeat of an accepted call, inside its transaction: the events to publish after
-    commit for the sources it brings back to LIVE (usually none)."""
+async def heartbeat(db: Database, source_ids: list[int], now: datetime | None = None) -> list[Envelope]:
+    """Records that the sources were heard from, in a transaction of its own: the events to
+    publish for those it brings back to LIVE (usually none)."""
+    async with db.write() as session:
+        return await _revive(session, source_ids, now or datetime.now(timezone.utc))
+
+
+async def _revive(session: AsyncSession, source_ids: list[int], now: datetime) -> list[Envelope]:
     changed = await feeds.heartbeat(session, source_ids, now)
     return await _transition_events(session, changed, stale=False, now=now) if changed else []
 
@@ -61,8 +68,8 @@ async def feed_heartbeat(
         authorize_source(writer, source, required=require_sources)
     now = datetime.now(timezone.utc)
     async with db.write() as session:
-        ids = await prices.source_ids(session, [source])
-        published = await revive(session, [ids[source]], now)
+        ids = await prices.source_ids(session, [source], now=now)
+        published = await _revive(session, [ids[source]], now)
         row = await feeds.source(session, source)
         assert row is not None  # registered above
         result = _state(row)

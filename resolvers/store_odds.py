@@ -4,6 +4,7 @@ arrive while a write is under way share the next transaction."""
 from __future__ import annotations
 
 import functools
+import logging
 import hashlib
 import math
 import re
@@ -21,13 +22,15 @@ from pubsub.hub import Hub
 from resolvers.alert_firing import fire_price_alerts
 from resolvers.cursors import encode_positions
 from resolvers.errors import BadUserInput, Conflict, Forbidden, NotFound
-from resolvers.feed_health import revive
+from resolvers.feed_health import heartbeat
 from resolvers.publishing import publish_committed
 from resolvers.viewer import Viewer
 from resolvers.write_batches import WriteBatches
 from storage import events, idempotency, prices, races
 from storage.database import Database
 from storage.models import IdempotencyKey, Race, RaceStatus, Runner
+
+log = logging.getLogger(__name__)
 
 ACCEPTS_PRICES = frozenset({RaceStatus.SCHEDULED, RaceStatus.BETTING_OPEN, RaceStatus.SUSPENDED})
 MAX_QUOTES = 100
@@ -106,11 +109,19 @@ def _writer(db: Database) -> WriteBatches[_Write, StoreOddsOutcome]:
 
 
 async def _store_and_publish(db: Database, writes: list[_Write]) -> list[StoreOddsOutcome | Exception]:
-    results, events, freshness = await _store(db, writes)
-    for event in freshness:
-        await publish_committed(writes[0].hub, event)
+    results, events, heard = await _store(db, writes)
     for write, event in zip(writes, events):
         await publish_committed(write.hub, event)
+    if heard:
+        # Its own short transaction: holding the sources' rows through the price write would
+        # queue every process's writes of one source behind each other.
+        try:
+            revived = await heartbeat(db, heard)
+        except Exception:  # the prices are stored: their answers stand; the next call beats again
+            log.exception("recording the heartbeat of sources %s failed", heard)
+            revived = []
+        for event in revived:
+            await publish_committed(writes[0].hub, event)
     for hub in {id(write.hub): write.hub for write in writes}.values():
         published = [event for write, event in zip(writes, events) if event is not None and write.hub is hub]
         await fire_price_alerts(db=db, hub=hub, events=published)
@@ -159,16 +170,16 @@ def _validate(command: StoreOdds) -> None:
 
 async def _store(
     db: Database, writes: list[_Write]
-) -> tuple[list[StoreOddsOutcome | Exception], list[Envelope | None], list[Envelope]]:
+) -> tuple[list[StoreOddsOutcome | Exception], list[Envelope | None], list[int]]:
     """Stores the writes in one transaction, in order, as if one after another: a refused
-    write stores nothing and leaves the others alone. Also returns the freshness events of
-    the sources the batch brought back to LIVE."""
+    write stores nothing and leaves the others alone. Also returns the sources of the accepted
+    writes: each is a heartbeat."""
     now = datetime.now(timezone.utc)
     results: list[StoreOddsOutcome | Exception] = []
     async with db.write() as session:
         earlier = await idempotency.find_many(session, [w.owned_key for w in writes if w.owned_key is not None])
         fresh = [w.command for w in writes if w.owned_key not in earlier]
-        written, appended, freshness = await _write(session, fresh, now) if fresh else ({}, {}, [])
+        written, appended, heard = await _write(session, fresh, now) if fresh else ({}, {}, [])
         for write in writes:
             key = write.owned_key
             if key is not None and key in earlier:
@@ -181,13 +192,13 @@ async def _store(
             for w, outcome in zip(writes, results)
             if w.owned_key is not None and w.owned_key not in earlier and isinstance(outcome, StoreOddsOutcome)
         ])
-    return results, [appended.get(id(write.command)) for write in writes], freshness
+    return results, [appended.get(id(write.command)) for write in writes], heard
 
 
 async def _write(
     session: AsyncSession, commands: list[StoreOdds], now: datetime
-) -> tuple[dict[int, StoreOddsOutcome | Exception], dict[int, Envelope], list[Envelope]]:
-    """Outcomes and events, by id(command), and the freshness events of sources revived."""
+) -> tuple[dict[int, StoreOddsOutcome | Exception], dict[int, Envelope], list[int]]:
+    """Outcomes and events, by id(command), and the sources of the accepted commands."""
     race_rows = await races.lock_races(session, sorted({c.race_id for c in commands}))
     runners = await races.runners_by_ids(session, sorted({q.runner_id for c in commands for q in c.quotes}))
     results: dict[int, StoreOddsOutcome | Exception] = {}
@@ -201,9 +212,7 @@ async def _write(
     if not accepted:
         return results, {}, []
 
-    sources = await prices.source_ids(session, sorted({c.source for c in accepted}))
-    # Every accepted call is a heartbeat; taken before any odds stream, so writers lock in one order.
-    freshness = await revive(session, sorted(sources.values()), now)
+    sources = await prices.source_ids(session, sorted({c.source for c in accepted}), now=now)
     runner_ids = sorted({q.runner_id for c in accepted for q in c.quotes})
     book = _Book(await prices.current_quotes(session, runner_ids=runner_ids, source_ids=list(sources.values())))
     changed: dict[str, list[tuple[StoreOdds, StoreOddsOutcome]]] = {}
@@ -221,7 +230,7 @@ async def _write(
             outcome.seq = event.seq
             outcome.cursor = encode_positions({event.stream: event.seq})
             appended[id(command)] = event
-    return results, appended, freshness
+    return results, appended, sorted(sources.values())
 
 
 def _refusal(command: StoreOdds, race: Race | None, runners: dict[int, Runner]) -> Exception | None:

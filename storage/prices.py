@@ -24,12 +24,13 @@ _CURRENT_QUOTES = select(
 _HISTORY = BulkInsert(Price.__table__, ("race_id", "runner_id", "source_id", "decimal", "observed_at", "stored_at"))
 
 
-async def source_ids(session: AsyncSession, codes: Sequence[str]) -> dict[str, int]:
-    """Each source's id, registering the sources quoting for the first time."""
+async def source_ids(session: AsyncSession, codes: Sequence[str], *, now: datetime) -> dict[str, int]:
+    """Each source's id, registering the sources quoting for the first time (as seen `now`)."""
     found = {code: id_ for code, id_ in await session.execute(_SOURCE_IDS, {"codes": list(codes)})}
     missing = [code for code in codes if code not in found]
     if missing:
-        insert_new = upsert_insert(session)(PriceSource).values([{"code": code} for code in missing])
+        rows = [{"code": code, "last_seen_at": now} for code in missing]
+        insert_new = upsert_insert(session)(PriceSource).values(rows)
         await session.execute(insert_new.on_conflict_do_nothing(index_elements=[PriceSource.code]))
         found = {code: id_ for code, id_ in await session.execute(_SOURCE_IDS, {"codes": list(codes)})}
     return found

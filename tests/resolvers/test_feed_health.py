@@ -133,13 +133,14 @@ async def test_when_every_source_is_stale_the_market_says_so_and_odds_subscriber
     market = (await api.data(MARKET, id=str(race["id"])))["race"]["market"]
     assert market == {"bestPrices": [], "favouriteRunnerId": None, "stale": True}
 
-    # The next accepted call brings its source back: a freshness event first, then its prices.
+    # The next accepted call brings its source back: its prices, then the freshness event.
     await feeds.store("betfair", 3.5)
-    revived, priced = await following(stream), await following(stream)
-    assert (revived["source"], revived["sourceStatus"], revived["marketStale"]) == ("betfair", "LIVE", False)
-    assert revived["prices"][0]["stale"] is False
+    priced, revived = await following(stream), await following(stream)
     assert (priced["sourceStatus"], priced["marketStale"], priced["prices"][0]["decimal"]) == (None, False, 3.5)
-    assert revived["seq"] + 1 == priced["seq"]
+    assert (revived["source"], revived["sourceStatus"], revived["marketStale"]) == ("betfair", "LIVE", False)
+    assert revived["prices"] == [{"runnerId": str(race["runners"][0]), "source": "betfair", "decimal": 3.5,
+                                  "stale": False}]
+    assert priced["seq"] + 1 == revived["seq"]
     market = (await api.data(MARKET, id=str(race["id"])))["race"]["market"]
     assert market["stale"] is False and market["favouriteRunnerId"] == str(race["runners"][0])
     await stream.aclose()

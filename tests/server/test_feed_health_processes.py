@@ -89,7 +89,7 @@ async def test_a_source_going_stale_is_seen_once_by_subscribers_on_both_processe
     assert came == [{"source": source, "status": "LIVE", "seq": went[0]["seq"] + 1}] * 2
     back = [[(await watcher.next("odds"))["oddsUpdated"] for _ in range(2)] for watcher in watchers]
     assert back[0] == back[1]
-    assert [(e["seq"], e["sourceStatus"]) for e in back[0]] == [(stale["seq"] + 1, "LIVE"), (stale["seq"] + 2, None)]
+    assert [(e["seq"], e["sourceStatus"]) for e in back[0]] == [(stale["seq"] + 1, None), (stale["seq"] + 2, "LIVE")]
 
     async with httpx.AsyncClient(base_url=pair[1].http) as http:
         feeds = (await http.post("/graphql", json={"query": "{ feeds { source status } }"})).json()["data"]["feeds"]
