@@ -24,7 +24,7 @@ FEEDS = "{ feeds { source status lastSeenAt statusChangedAt } }"
 MARKET = """
 query($id: ID!) { race(id: $id) {
   market { bestPrices { runnerId source decimal stale } favouriteRunnerId stale }
-  runners { id prices { source decimal stale } }
+  runners { id prices { source decimal stale } bestPrice { source } }
 } }
 """
 FEED_STATUS = """
@@ -111,6 +111,7 @@ async def test_a_silent_source_goes_stale_its_prices_are_flagged_and_the_market_
     assert sorted((p["source"], p["decimal"], p["stale"]) for p in first) == [
         ("bet365", 2.5, True), ("betfair", 3.0, False),
     ]
+    assert found["runners"][1]["bestPrice"] == {"source": "betfair"}  # bet365's 6.0 is longer, but stale
     statuses = {f["source"]: f["status"] for f in (await api.data(FEEDS))["feeds"]}
     assert statuses == {"bet365": "STALE", "betfair": "LIVE"}
 
