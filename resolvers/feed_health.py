@@ -25,6 +25,7 @@ from resolvers.errors import BadUserInput, Forbidden
 from resolvers.publishing import publish_committed
 from resolvers.viewer import Viewer
 from storage import events, feeds, prices
+from storage.availability import is_unavailable
 from storage.database import Database
 from storage.models import PriceSource, RaceStatus
 
@@ -91,15 +92,34 @@ async def sweep(*, db: Database, hub: Hub, stale_after: timedelta, now: datetime
 
 
 async def watch_feeds(*, db: Database, hub: Hub, stale_after: float, interval: float) -> None:
-    """Sweeps every `interval` seconds until cancelled."""
+    """Sweeps every `interval` seconds until cancelled. An unreachable database is said once per
+    outage, without a traceback: it is not a fault of this code."""
+    down = False
     while True:
         try:
             marked = await sweep(db=db, hub=hub, stale_after=timedelta(seconds=stale_after))
+            if down:
+                log.info("sweeping for stale price sources again: the database is back")
+            down = False
             if marked:
                 log.warning("price sources gone stale (silent over %gs): %s", stale_after, ", ".join(marked))
-        except Exception:
-            log.exception("sweeping for stale price sources failed")
+        except Exception as error:
+            if not _unreachable(error):
+                log.exception("sweeping for stale price sources failed")
+            elif not down:
+                log.warning("database unavailable to the stale-source sweep: %s: %s", type(error).__name__, error)
+                down = True
         await asyncio.sleep(interval)
+
+
+def _unreachable(error: BaseException | None) -> bool:
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if is_unavailable(error):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def sweep_interval(stale_after: float) -> float:
