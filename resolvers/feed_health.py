@@ -2,19 +2,21 @@
 time. Every accepted `storeOdds` and every `feedHeartbeat` is a heartbeat; every process sweeps
 for silent sources, and the database decides which process makes (and publishes) a transition.
 
-A source is heard from in a short transaction of its own, after the prices it sent are stored,
-so no price write holds a source's row. A transition is one event on the `feeds` stream and,
-for each race that takes prices and holds the source's quotes, one `feed` event on the race's
-odds stream: those quotes with their new freshness, and whether every source of the race is
-now stale."""
+A transition is one event on the `feeds` stream and, for each race that takes prices and holds
+the source's quotes, one `feed` event on the race's odds stream: those quotes with their new
+freshness, and whether every source of the race is now stale."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,14 +47,46 @@ class FeedState:
     changed_at: datetime | None
 
 
-async def heartbeat(db: Database, source_ids: list[int], now: datetime | None = None) -> list[Envelope]:
-    """Records that the sources were heard from, in a transaction of its own: the events to
-    publish for those it brings back to LIVE (usually none)."""
-    async with db.write() as session:
-        return await _revive(session, source_ids, now or datetime.now(timezone.utc))
+class RecentHeartbeats:
+    """When this process last wrote each source's heartbeat, so that a source calling many times
+    a second has it written at most every SPACING seconds. A source cannot have gone stale since:
+    a sweep marks only a source silent for the stale time, which is at least
+    MIN_STALE_SECONDS > SPACING. A sweep in this process forgets them all (it may be a test's
+    sweep ahead of the clock)."""
+
+    SPACING = 0.5
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._written: dict[int, float] = {}
+
+    def due(self, source_ids: Iterable[int]) -> list[int]:
+        now = self._clock()
+        return sorted(i for i in set(source_ids) if now - self._written.get(i, -math.inf) >= self.SPACING)
+
+    def wrote(self, source_ids: Iterable[int]) -> None:
+        """After the transaction that wrote them committed."""
+        now = self._clock()
+        self._written.update((i, now) for i in source_ids)
+
+    def forget(self) -> None:
+        self._written.clear()
 
 
-async def _revive(session: AsyncSession, source_ids: list[int], now: datetime) -> list[Envelope]:
+MIN_STALE_SECONDS = 1.0
+_recent: WeakKeyDictionary[Database, RecentHeartbeats] = WeakKeyDictionary()
+
+
+def recent_heartbeats(db: Database) -> RecentHeartbeats:
+    found = _recent.get(db)
+    if found is None:
+        found = _recent[db] = RecentHeartbeats()
+    return found
+
+
+async def revive(session: AsyncSession, source_ids: list[int], now: datetime) -> list[Envelope]:
+    """The heartbeat of accepted calls, inside their transaction: the events to publish after
+    commit for the sources it brings back to LIVE (usually none)."""
     changed = await feeds.heartbeat(session, source_ids, now)
     return await _transition_events(session, changed, stale=False, now=now) if changed else []
 
@@ -70,7 +104,7 @@ async def feed_heartbeat(
     now = datetime.now(timezone.utc)
     async with db.write() as session:
         ids = await prices.source_ids(session, [source], now=now)
-        published = await _revive(session, [ids[source]], now)
+        published = await revive(session, [ids[source]], now)
         row = await feeds.source(session, source)
         assert row is not None  # registered above
         result = _state(row)
@@ -86,6 +120,9 @@ async def sweep(*, db: Database, hub: Hub, stale_after: timedelta, now: datetime
     async with db.write() as session:
         changed = await feeds.mark_stale(session, silent_since=now - stale_after, now=now)
         published = await _transition_events(session, changed, stale=True, now=now) if changed else []
+    if changed:
+        for recent in list(_recent.values()):
+            recent.forget()
     for event in published:
         await publish_committed(hub, event)
     return [c.code for c in changed]

@@ -8,12 +8,14 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 from broadcaster import Broadcast
 
 from conftest import WRITER, Api
 from pubsub.hub import Hub
-from resolvers.feed_health import sweep
+from resolvers.feed_health import RecentHeartbeats, sweep
 from resolvers.viewer import ANONYMOUS, Viewer
+from server.settings import MIN_FEED_STALE_SECONDS, InvalidSettings, Settings
 from storage import events
 from storage.database import Database
 
@@ -134,14 +136,14 @@ async def test_when_every_source_is_stale_the_market_says_so_and_odds_subscriber
     market = (await api.data(MARKET, id=str(race["id"])))["race"]["market"]
     assert market == {"bestPrices": [], "favouriteRunnerId": None, "stale": True}
 
-    # The next accepted call brings its source back: its prices, then the freshness event.
+    # The next accepted call brings its source back: the freshness event first, then its prices.
     await feeds.store("betfair", 3.5)
-    priced, revived = await following(stream), await following(stream)
-    assert (priced["sourceStatus"], priced["marketStale"], priced["prices"][0]["decimal"]) == (None, False, 3.5)
+    revived, priced = await following(stream), await following(stream)
     assert (revived["source"], revived["sourceStatus"], revived["marketStale"]) == ("betfair", "LIVE", False)
-    assert revived["prices"] == [{"runnerId": str(race["runners"][0]), "source": "betfair", "decimal": 3.5,
+    assert revived["prices"] == [{"runnerId": str(race["runners"][0]), "source": "betfair", "decimal": 3.0,
                                   "stale": False}]
-    assert priced["seq"] + 1 == revived["seq"]
+    assert (priced["sourceStatus"], priced["marketStale"], priced["prices"][0]["decimal"]) == (None, False, 3.5)
+    assert revived["seq"] + 1 == priced["seq"]
     market = (await api.data(MARKET, id=str(race["id"])))["race"]["market"]
     assert market["stale"] is False and market["favouriteRunnerId"] == str(race["runners"][0])
     await stream.aclose()
@@ -208,3 +210,23 @@ async def test_feed_heartbeat_needs_odds_write_and_one_of_the_tokens_sources(api
 
     beat = (await api.data(HEARTBEAT, bound, source="betfair"))["feedHeartbeat"]
     assert (beat["source"], beat["status"]) == ("betfair", "LIVE")
+
+
+def test_a_process_writes_a_sources_heartbeat_at_most_every_half_second_and_forgets_on_a_sweep() -> None:
+    clock = [100.0]
+    recent = RecentHeartbeats(clock=lambda: clock[0])
+    assert recent.due([2, 1, 2]) == [1, 2]
+    recent.wrote([1, 2])
+    clock[0] += RecentHeartbeats.SPACING / 2
+    assert recent.due([1, 2, 3]) == [3]
+    clock[0] += RecentHeartbeats.SPACING / 2
+    assert recent.due([1, 3]) == [1, 3]
+    recent.forget()
+    assert recent.due([2]) == [2]
+
+
+def test_a_stale_time_shorter_than_the_heartbeat_spacing_is_refused() -> None:
+    assert MIN_FEED_STALE_SECONDS > RecentHeartbeats.SPACING
+    Settings(feed_stale_seconds=MIN_FEED_STALE_SECONDS).check()
+    with pytest.raises(InvalidSettings, match="RACEWIRE_FEED_STALE_SECONDS must be at least 1"):
+        Settings(feed_stale_seconds=0.5).check()

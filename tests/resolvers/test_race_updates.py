@@ -73,7 +73,7 @@ async def test_prices_scratchings_freshness_and_status_come_in_the_order_they_ha
     await stream.aclose()
     expected = [
         ("odds", 1, 3.0), ("status", "BETTING_OPEN"), ("scratch", 2), ("feed", "betfair", "STALE"),
-        ("status", "SUSPENDED"), ("odds", 4, 3.5), ("feed", "betfair", "LIVE"),
+        ("status", "SUSPENDED"), ("feed", "betfair", "LIVE"), ("odds", 5, 3.5),
     ]
     assert [shown(e) for e in received] == expected
     assert {e["raceId"] for e in received} == {ids[0]}
