@@ -50,9 +50,9 @@ class FeedState:
 class RecentHeartbeats:
     """When this process last wrote each source's heartbeat, so that a source calling many times
     a second has it written at most every SPACING seconds. A source cannot have gone stale since:
-    a sweep marks only a source silent for the stale time, which is at least
-    MIN_STALE_SECONDS > SPACING. A sweep in this process forgets them all (it may be a test's
-    sweep ahead of the clock)."""
+    a sweep marks only a source silent for the stale time, which the settings hold to at least
+    MIN_FEED_STALE_SECONDS > SPACING. A sweep in this process forgets them all (it may be a
+    test's sweep ahead of the clock)."""
 
     SPACING = 0.5
 
@@ -73,7 +73,6 @@ class RecentHeartbeats:
         self._written.clear()
 
 
-MIN_STALE_SECONDS = 1.0
 _recent: WeakKeyDictionary[Database, RecentHeartbeats] = WeakKeyDictionary()
 
 
