@@ -10,7 +10,7 @@ import strawberry
 
 from resolvers.cursors import decode_keyset, encode_keyset
 from resolvers import alerts as alert_use_cases
-from resolvers import notifications
+from resolvers import feed_health, notifications
 from resolvers.errors import MAX_BIG_ID, BadUserInput, known_id, parse_id
 from schema.context import Info
 from schema.federation import FederationQuery
@@ -18,6 +18,7 @@ from schema.list_size import sized_by
 from schema.list_limits import MAX_FILTER_STATUSES, bounded
 from schema.permissions import IsAuthenticated
 from schema.types.alerts import Alert, Notification, NotificationConnection, NotificationEdge
+from schema.types.feeds import Feed
 from schema.types.news import NewsArticle, NewsConnection, NewsEdge
 from schema.types.races import Meeting, PageInfo, Race, RaceConnection, RaceEdge, RaceStatus, Runner
 from storage import models, news, races
@@ -114,6 +115,10 @@ class Query(FederationQuery):
             edges=edges,
             page_info=PageInfo.of([e.cursor for e in edges], more=len(rows) > size),
         )
+
+    @strawberry.field(description="Every price source and how fresh it is (LIVE or STALE), by code.")
+    async def feeds(self, info: Info) -> list[Feed]:
+        return [Feed.from_state(state) for state in await feed_health.feed_states(info.context.db)]
 
     @strawberry.field(description="The viewer's own alerts, oldest first (needs a token).", permission_classes=[IsAuthenticated])
     async def alerts(self, info: Info) -> list[Alert]:

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pubsub.broadcast import is_connected
 from pubsub.hub import Hub
+from resolvers.feed_health import sweep_interval, watch_feeds
 from schema.limits import QueryLimits
 from schema.schema import build_schema
 from server import assets
@@ -95,13 +96,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await broadcast.connect()
         hub.start()
         _settle_heap()
-        background = [asyncio.create_task(_prune_forever(runtime))]
+        background = [asyncio.create_task(_prune_forever(runtime)), asyncio.create_task(watch_feeds(
+            db=db, hub=hub, stale_after=settings.feed_stale_seconds,
+            interval=sweep_interval(settings.feed_stale_seconds),
+        ))]
         if settings.demo:
             from server.demo import load_demo
             from server.feed import run_feed
 
             await load_demo(db=db)
-            background.append(asyncio.create_task(run_feed(db=db, hub=hub, interval=settings.feed_interval_seconds)))
+            background.append(asyncio.create_task(run_feed(db=db, hub=hub, interval=settings.feed_interval_seconds,
+                                                           stale_after=settings.feed_stale_seconds)))
         try:
             yield
         finally:

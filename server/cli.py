@@ -177,7 +177,8 @@ def _feed(args: argparse.Namespace) -> None:
         broadcast = deployment_broadcast(settings)
         await broadcast.connect()
         try:
-            await run_feed(db=db, hub=deployment_hub(settings, broadcast), interval=settings.feed_interval_seconds)
+            await run_feed(db=db, hub=deployment_hub(settings, broadcast), interval=settings.feed_interval_seconds,
+                           stale_after=settings.feed_stale_seconds)
         finally:
             await broadcast.disconnect()
             await db.dispose()

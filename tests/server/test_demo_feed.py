@@ -20,6 +20,7 @@ import server.feed as feed_module
 from pubsub import channels
 from pubsub.hub import Hub, Listener
 from resolvers.errors import BadUserInput
+from resolvers.feed_health import sweep
 from resolvers.odds_formats import to_fractional
 from resolvers.race_status import allowed_next
 from server.demo import (
@@ -375,3 +376,46 @@ async def test_run_feed_ticks_on_the_wall_clock_until_cancelled(env: Env) -> Non
     statuses = {race.status for race in await rows(env.db, Race)}
     assert S.RESULTED in statuses and S.BETTING_OPEN in statuses
     assert await rows(env.db, Meeting)
+
+
+class Switch(random.Random):
+    """A silence generator the test turns on and off: on, a silence starts at the next tick."""
+
+    fire = False
+
+    def random(self) -> float:
+        return 0.0 if self.fire else 0.99
+
+
+async def test_the_quiet_source_falls_silent_now_and_then_while_the_others_keep_beating(env: Env) -> None:
+    start = _real_now() - timedelta(minutes=10)
+    await load_demo(db=env.db, now=start)
+    switch = Switch()
+    feed = Feed(db=env.db, hub=env.hub, rng=random.Random(3), stale_after=30, quiet_source="skybet", silence_rng=switch)
+    tick = timedelta(seconds=11)  # over a third of the stale time: every source heard from speaks each tick
+    last = await drive(feed, start, start + 3 * tick, every=tick)
+    before = {s.code: s.last_seen_at for s in await rows(env.db, PriceSource)}
+    assert set(before) == set(DEMO_SOURCES)
+
+    switch.fire = True
+    quiet_from = last + tick
+    await drive(feed, quiet_from, quiet_from + 4 * tick, every=tick)  # a silence lasts 60 to 90 s
+    switch.fire = False
+    during = {s.code: s.last_seen_at for s in await rows(env.db, PriceSource)}
+    assert during["skybet"] == before["skybet"]
+    assert all(during[code] > before[code] for code in DEMO_SOURCES if code != "skybet")
+    async with env.db.read() as session:
+        quiet = await session.scalar(
+            select(func.count()).select_from(Price).join(PriceSource, PriceSource.id == Price.source_id)
+            .where(PriceSource.code == "skybet", Price.observed_at >= quiet_from)
+        )
+    assert quiet == 0
+    # Swept with a stale time that falls between its silence and the others' heartbeats: only it.
+    gap = min(seen for code, seen in during.items() if code != "skybet") - during["skybet"]
+    assert gap > timedelta(0)
+    cutoff = during["skybet"] + gap / 2
+    assert await sweep(db=env.db, hub=env.hub, stale_after=_real_now() - cutoff) == ["skybet"]
+
+    await feed.step(quiet_from + timedelta(seconds=91))  # the silence is over: it speaks, and is live again
+    after = {s.code: s for s in await rows(env.db, PriceSource)}
+    assert after["skybet"].stale is False and after["skybet"].last_seen_at > during["skybet"]
