@@ -14,7 +14,7 @@ import pytest
 
 from live_server import GraphQLWs, ServerProcess
 from redis_cluster import RedisClusterNodes
-from test_scale_out import ODDS, Cluster, Collector, Writer, subscriptions, wait_until
+from fixtures.cluster import ODDS, Cluster, Collector, Writer, subscriptions, wait_until
 
 FAILOVER_CLUSTER_BASE = 17130
 RACES = 4

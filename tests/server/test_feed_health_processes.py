@@ -17,7 +17,7 @@ from live_server import GraphQLWs, ServerProcess
 from resolvers.race_cards import load_race_cards
 from storage.database import Database
 from storage.models import Base
-from test_live_server import SECRET, token, wait_subscribed
+from live_server import SECRET, token, wait_subscribed
 
 FEED_STATUS = """subscription($sources: [String!]) {
   feedStatus(sources: $sources) { source status seq }

@@ -11,9 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from live_server import GraphQLWs, ServerProcess
-from test_live_server import SECRET, store, wait_subscribed
-from test_live_server import race as race  # noqa: F401 - the fixture
+from live_server import SECRET, GraphQLWs, ServerProcess, store, wait_subscribed
 
 PACED = """subscription Paced($ids: [ID!]!, $ms: Int) {
   oddsUpdated(raceIds: $ids, conflateMs: $ms) { seq seqFrom conflated cursor prices { decimal } }
@@ -25,6 +23,12 @@ def server(database_url: str) -> Iterator[ServerProcess]:
     process = ServerProcess({"RACEWIRE_DATABASE_URL": database_url, "RACEWIRE_JWT_SECRET": SECRET}).start()
     yield process
     process.stop()
+
+
+@pytest.fixture
+def race(served_race: dict[str, Any]) -> dict[str, Any]:
+    """The race the live server serves (tests/fixtures/live.py), not the suite's race in the test database."""
+    return served_race
 
 
 async def test_subscribers_with_the_same_pace_share_one_execution_and_its_merged_updates(
