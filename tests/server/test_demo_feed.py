@@ -134,6 +134,7 @@ async def test_load_demo_loads_four_meetings_once(env: Env) -> None:
     assert len([race for race in await rows(env.db, Race) if race.name == "Racewire Grand National"]) == 1
 
 
+@pytest.mark.soak
 async def test_the_feature_race_is_race_1_and_stays_open_all_demo_long(env: Env) -> None:
     end = _real_now()
     start = end - timedelta(hours=6)
@@ -213,6 +214,7 @@ def test_opening_books_look_like_a_market(field: int) -> None:
         assert sum(price >= 50 for price in longest) >= 40
 
 
+@pytest.mark.soak
 async def test_feed_walks_a_day_through_legal_states(env: Env, caplog: pytest.LogCaptureFixture) -> None:
     end = _real_now()  # observedAt may not be in the future, so the simulated day ends now
     start = end - timedelta(minutes=150)
@@ -285,6 +287,7 @@ async def _check_prices(db: Database, all_races: list[Race]) -> None:
             assert sorted(race.result) == sorted(running[race.id])
 
 
+@pytest.mark.soak
 async def test_feed_survives_every_occasional_action_every_tick(env: Env) -> None:
     end = _real_now()
     start = end - timedelta(minutes=100)
@@ -342,6 +345,7 @@ async def test_one_failing_action_does_not_stop_the_feed(
     assert (logging.ERROR, f"advance on race {stuck} failed") in logged
 
 
+@pytest.mark.soak
 async def test_feed_picks_up_after_a_restart(env: Env) -> None:
     end = _real_now()
     start = end - timedelta(minutes=80)
