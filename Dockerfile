@@ -9,6 +9,7 @@ COPY resolvers/ resolvers/
 COPY pubsub/ pubsub/
 COPY storage/ storage/
 COPY server/ server/
+COPY demo/ demo/
 COPY graphql/ graphql/
 RUN RACEWIRE_VENV=/opt/venv scripts/bootstrap --prod
 

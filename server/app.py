@@ -101,8 +101,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             interval=sweep_interval(settings.feed_stale_seconds),
         ))]
         if settings.demo:
-            from server.demo import load_demo
-            from server.feed import run_feed
+            from demo.data import load_demo
+            from demo.feed import run_feed
 
             await load_demo(db=db)
             background.append(asyncio.create_task(run_feed(db=db, hub=hub, interval=settings.feed_interval_seconds,

@@ -19,7 +19,7 @@ from resolvers.odds_formats import to_fractional
 from resolvers.race_cards import scratch_runner
 from resolvers.race_status import allowed_next, set_race_status
 from resolvers.store_odds import Quote, StoreOdds, store_odds
-from server.demo import BOOKMAKER, DEMO_SOURCES, ladder_for, nudge, opening_prices, snap
+from demo.data import BOOKMAKER, DEMO_SOURCES, ladder_for, nudge, opening_prices, snap
 from storage import prices, races
 from storage.database import Database
 from storage.models import RaceStatus
