@@ -7,6 +7,7 @@ COPY scripts/ scripts/
 COPY schema/ schema/
 COPY resolvers/ resolvers/
 COPY pubsub/ pubsub/
+COPY events/ events/
 COPY storage/ storage/
 COPY server/ server/
 COPY demo/ demo/

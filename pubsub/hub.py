@@ -2,7 +2,7 @@
 listener, so an event is received and decoded once however many listen to it.
 
 Nothing on the broadcaster is trusted: a message is passed on only when its seal opens with the
-deployment's key (see pubsub/envelope.py) and it agrees with the log. The log is the only source of
+deployment's key (see pubsub/seal.py) and it agrees with the log. The log is the only source of
 `seq`: the next seq passes straight on; one that skips ahead is read from the log instead, and a seq
 the log does not hold is refused, counted and logged, and never moves a channel on.
 
@@ -23,8 +23,9 @@ from typing import Protocol
 
 from broadcaster import Broadcast
 
+from events.envelope import Envelope, Refused
 from pubsub.channels import Namespace
-from pubsub.envelope import Envelope, Refused, Seal
+from pubsub.seal import Seal
 from pubsub.rejections import Rejections
 from pubsub.telemetry import NO_TELEMETRY, Telemetry
 

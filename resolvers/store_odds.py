@@ -16,8 +16,8 @@ from weakref import WeakKeyDictionary
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from events.envelope import Envelope
 from pubsub import channels
-from pubsub.envelope import Envelope
 from pubsub.hub import Hub
 from resolvers.alert_firing import fire_price_alerts
 from resolvers.cursors import encode_positions

@@ -11,7 +11,7 @@ from broadcaster import Broadcast
 
 from pubsub.broadcast import create_broadcast
 from pubsub.channels import Namespace
-from pubsub.envelope import Seal
+from pubsub.seal import Seal
 from pubsub.hub import EventLog, Hub
 from server.settings import DEV_JWT_SECRET, Settings
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from broadcaster import Broadcast
 
-from pubsub.envelope import Envelope, Seal
+from events.envelope import Envelope
+from pubsub.seal import Seal
 from pubsub.hub import Hub
 from pubsub.rejections import Rejections
 from pubsub.telemetry import Telemetry
