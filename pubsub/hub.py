@@ -25,8 +25,8 @@ from broadcaster import Broadcast
 
 from events.envelope import Envelope, Refused
 from pubsub.channels import Namespace
-from pubsub.seal import Seal
 from pubsub.rejections import Rejections
+from pubsub.seal import Seal
 from pubsub.telemetry import NO_TELEMETRY, Telemetry
 
 log = logging.getLogger(__name__)
@@ -85,14 +85,13 @@ class Hub:
     """Listeners and channels are named by stream; `namespace` gives each stream's channel on the
     broadcaster and `seal` its key. A hub without a seal has a key of its own: it hears only the
     events it published itself, so a hub that shares a broadcaster with other processes must be
-    given the deployment's."""
-
-    telemetry: Telemetry = NO_TELEMETRY
+    given the deployment's. `telemetry` hears what it does (publishes, drops, refusals)."""
 
     def __init__(
         self, broadcast: Broadcast, *, log: EventLog | None = None, buffer: int = 256, watch_interval: float = 1.0,
-        seal: Seal | None = None, namespace: Namespace | None = None,
+        seal: Seal | None = None, namespace: Namespace | None = None, telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
+        self.telemetry = telemetry
         self._broadcast = broadcast
         self._seal = seal or Seal.ephemeral()
         self.namespace = namespace or Namespace()

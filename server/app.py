@@ -76,16 +76,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     refuse_unsafe(settings)
     db = Database(settings.database_url)
+    metrics = Metrics(open_connections=lambda: graphql.open_connections, open_streams=lambda: graphql.streams.open)
     broadcast = deployment_broadcast(settings, on_reconnect=lambda: (hub.poke(), metrics.broadcaster_reconnected()))
     hub = deployment_hub(settings, broadcast, log=LogReader(db), buffer=settings.subscriber_buffer,
-                         watch_interval=settings.watch_interval_seconds)
+                         watch_interval=settings.watch_interval_seconds, telemetry=metrics)
     try:
         graphql = RacewireGraphQL(schema=_schema_for(settings), settings=settings, db=db, hub=hub)
     except PartnersError as error:
         print(f"racewire: {error}", file=sys.stderr, flush=True)
         raise SystemExit(STARTUP_FAILURE) from None
-    metrics = hub.telemetry = Metrics(open_connections=lambda: graphql.open_connections,
-                                           open_streams=lambda: graphql.streams.open)
     graphql.partners.meter = metrics
     runtime = Runtime(settings=settings, db=db, broadcast=broadcast, hub=hub, graphql=graphql)
 
