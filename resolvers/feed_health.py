@@ -20,8 +20,8 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from events.envelope import Envelope
 from pubsub import channels
-from pubsub.envelope import Envelope
 from pubsub.hub import Hub
 from resolvers.errors import BadUserInput, Forbidden
 from resolvers.publishing import publish_committed

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from events.envelope import Envelope
 from pubsub import channels
-from pubsub.envelope import Envelope
 from pubsub.hub import Hub
 from resolvers.cursors import decode_positions, encode_positions
 from resolvers.errors import BadUserInput, NotFound

@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 
-from pubsub.envelope import Envelope
+from events.envelope import Envelope
 from resolvers.errors import BadUserInput
 from resolvers.streams import SNAPSHOT, Conflate
 

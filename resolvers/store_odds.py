@@ -11,13 +11,12 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from events.envelope import Envelope
 from pubsub import channels
-from pubsub.envelope import Envelope
 from pubsub.hub import Hub
 from resolvers.alert_firing import fire_price_alerts
 from resolvers.cursors import encode_positions
@@ -69,7 +68,7 @@ class StoreOddsOutcome:
 
 
 async def store_odds(
-    *, db: Database, hub: Hub, command: StoreOdds, writer: Viewer | None = None, require_sources: bool = False
+    *, odds: OddsWriter, hub: Hub, command: StoreOdds, writer: Viewer | None = None, require_sources: bool = False
 ) -> StoreOddsOutcome:
     """Stores one call. `writer` is the token's viewer (None: the server's own feed): its idempotency
     keys are its own, and it may write only the sources its token names (`require_sources`: a
@@ -79,7 +78,7 @@ async def store_odds(
         if writer is not None:
             authorize_source(writer, command.source, required=require_sources)
         subject = SERVER if writer is None else writer.subject or SERVER
-        return await _writer(db).submit(_Write(hub, command, subject))
+        return await odds.submit(_Write(hub, command, subject))
 
 
 @dataclass(frozen=True)
@@ -94,18 +93,21 @@ class _Write:
         return None if key is None else (self.subject, key)
 
 
-_writers: WeakKeyDictionary[Database, WriteBatches[_Write, StoreOddsOutcome]] = WeakKeyDictionary()
+class OddsWriter:
+    """The writes of one database: concurrent storeOdds calls share a transaction, in arrival order.
+    create_app builds one and hands it to every caller, so all of a process's writes batch together."""
 
+    __slots__ = ("_batches", "db")
 
-def _writer(db: Database) -> WriteBatches[_Write, StoreOddsOutcome]:
-    """One per database: concurrent storeOdds calls share a transaction, in arrival order."""
-    writer = _writers.get(db)
-    if writer is None:
-        writer = _writers[db] = WriteBatches(
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._batches: WriteBatches[_Write, StoreOddsOutcome] = WriteBatches(
             functools.partial(_store_and_publish, db), max_batch=MAX_BATCH,
             key=lambda write: write.owned_key,
         )
-    return writer
+
+    async def submit(self, write: _Write) -> StoreOddsOutcome:
+        return await self._batches.submit(write)
 
 
 async def _store_and_publish(db: Database, writes: list[_Write]) -> list[StoreOddsOutcome | Exception]:

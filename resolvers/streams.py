@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
-from pubsub.envelope import Envelope
+from events.envelope import Envelope
 from pubsub.hub import Hub
 from resolvers.cursors import encode_positions
 from resolvers.errors import SubscriberTooSlow

@@ -151,7 +151,7 @@ def _migrate(args: argparse.Namespace) -> None:
 
 
 def _demo(args: argparse.Namespace) -> None:
-    from server.demo import load_demo
+    from demo.data import load_demo
     from storage.database import Database
     from storage.migrate import upgrade
 
@@ -168,7 +168,7 @@ def _demo(args: argparse.Namespace) -> None:
 
 def _feed(args: argparse.Namespace) -> None:
     from server.broadcasting import deployment_broadcast, deployment_hub
-    from server.feed import run_feed
+    from demo.feed import run_feed
     from storage.database import Database
 
     async def run() -> None:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from conftest import Api
-from pubsub.envelope import Envelope
+from events.envelope import Envelope
 from resolvers.live import conflate_odds
 from resolvers.pacing import Paced
 

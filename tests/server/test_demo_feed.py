@@ -16,14 +16,14 @@ import pytest
 from broadcaster import Broadcast
 from sqlalchemy import func, select
 
-import server.feed as feed_module
+import demo.feed as feed_module
 from pubsub import channels
 from pubsub.hub import Hub, Listener
 from resolvers.errors import BadUserInput
 from resolvers.feed_health import sweep
 from resolvers.odds_formats import to_fractional
 from resolvers.race_status import allowed_next
-from server.demo import (
+from demo.data import (
     _FRACTIONS,
     BOOKMAKER,
     DEMO_SOURCES,
@@ -36,7 +36,7 @@ from server.demo import (
     snap,
     tick,
 )
-from server.feed import Feed, run_feed, stage_due
+from demo.feed import Feed, run_feed, stage_due
 from storage import races
 from storage.database import Database
 from storage.migrate import upgrade
@@ -241,7 +241,7 @@ async def test_feed_walks_a_day_through_legal_states(env: Env, caplog: pytest.Lo
     odds_moves = [e for e in events if e.kind == "odds" and len(e.payload["prices"]) <= 4]
     assert len(odds_moves) > 100  # opening books carry 8+ prices, moves 1-4
     assert any(e.kind == "news" for e in events)
-    assert not [r for r in caplog.records if r.name == "server.feed" and r.levelno >= logging.WARNING]
+    assert not [r for r in caplog.records if r.name == "demo.feed" and r.levelno >= logging.WARNING]
 
 
 async def _check_log(db: Database, all_races: list[Race]) -> None:
@@ -340,7 +340,7 @@ async def test_one_failing_action_does_not_stop_the_feed(
         expected = 0 if race.id == stuck else due(race, last)
         assert STAGE[race.status] == expected
     assert await rows(env.db, Price) == []
-    logged = {(r.levelno, r.getMessage().split(": ")[1]) for r in caplog.records if r.name == "server.feed"}
+    logged = {(r.levelno, r.getMessage().split(": ")[1]) for r in caplog.records if r.name == "demo.feed"}
     assert (logging.WARNING, f"open book of bet365 on race {stuck} refused") in logged
     assert (logging.ERROR, f"advance on race {stuck} failed") in logged
 

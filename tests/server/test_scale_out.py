@@ -22,7 +22,7 @@ from fixtures.cluster import ODDS, SECRET, Cluster, Collector, Writer, subscript
 from live_server import GraphQLWs, ServerProcess
 from redis_cluster import RedisClusterNodes
 from redis_server import RedisServer
-from resolvers.store_odds import Quote, StoreOdds, store_odds
+from resolvers.store_odds import OddsWriter, Quote, StoreOdds, store_odds
 from server.broadcasting import deployment_broadcast, deployment_hub
 from server.settings import Settings
 from storage.database import Database
@@ -199,6 +199,7 @@ class Feed:
 
     def __init__(self, db_url: str, redis_url: str) -> None:
         self.db = Database(db_url)
+        self.odds = OddsWriter(self.db)
         # The servers' deployment: the same broadcast key (derived from SECRET) and channel prefix.
         settings = Settings(broadcast_url=redis_url, jwt_secret=SECRET)
         self.broadcast = deployment_broadcast(settings)
@@ -220,7 +221,7 @@ class Feed:
             self.stored += 1
             self.at += timedelta(seconds=1)
             quotes = tuple(Quote(r, 2 + ((self.stored + i) % 90) / 10) for i, r in enumerate(runners))
-            await store_odds(db=self.db, hub=self.hub, command=StoreOdds(int(race["id"]), "feed", self.at, quotes))
+            await store_odds(odds=self.odds, hub=self.hub, command=StoreOdds(int(race["id"]), "feed", self.at, quotes))
 
 
 async def _has(collector: Collector, count: int) -> bool:

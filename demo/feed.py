@@ -18,8 +18,8 @@ from resolvers.news import NewsDraft, publish_news
 from resolvers.odds_formats import to_fractional
 from resolvers.race_cards import scratch_runner
 from resolvers.race_status import allowed_next, set_race_status
-from resolvers.store_odds import Quote, StoreOdds, store_odds
-from server.demo import BOOKMAKER, DEMO_SOURCES, ladder_for, nudge, opening_prices, snap
+from resolvers.store_odds import OddsWriter, Quote, StoreOdds, store_odds
+from demo.data import BOOKMAKER, DEMO_SOURCES, ladder_for, nudge, opening_prices, snap
 from storage import prices, races
 from storage.database import Database
 from storage.models import RaceStatus
@@ -70,11 +70,12 @@ class Feed:
     when it has sent nothing for a third of it, and `quiet_source`, when named, now and then
     falls silent for two to three times that long, so the board shows it go stale and recover."""
 
-    def __init__(self, *, db: Database, hub: Hub, rng: random.Random | None = None,
+    def __init__(self, *, db: Database, hub: Hub, odds: OddsWriter | None = None, rng: random.Random | None = None,
                  sources: tuple[str, ...] = DEMO_SOURCES, stale_after: float | None = None,
                  quiet_source: str | None = None, silence_rng: random.Random | None = None) -> None:
         self._db = db
         self._hub = hub
+        self._odds = odds or OddsWriter(db)  # the server's own, when it runs in one
         self._rng = rng or random.Random()
         self._sources = sources
         self._books: dict[int, dict[str, Book]] = {}  # race -> source -> prices last sent
@@ -203,7 +204,7 @@ class Feed:
         if not quotes:
             return
         command = StoreOdds(race_id=race.id, source=source, observed_at=now, quotes=quotes)
-        await store_odds(db=self._db, hub=self._hub, command=command)
+        await store_odds(odds=self._odds, hub=self._hub, command=command)
         self._last_sent[source] = now
         self._books.setdefault(race.id, {}).setdefault(source, {}).update(
             (quote.runner_id, quote.decimal) for quote in quotes
@@ -289,12 +290,12 @@ def _title(race: RaceView) -> str:
 
 
 async def run_feed(
-    *, db: Database, hub: Hub, interval: float = 1.0, rng: random.Random | None = None,
-    stale_after: float | None = None,
+    *, db: Database, hub: Hub, odds: OddsWriter | None = None, interval: float = 1.0,
+    rng: random.Random | None = None, stale_after: float | None = None,
 ) -> None:
     """Ticks the feed on the wall clock until cancelled; with `stale_after`, its last source
     falls silent now and then."""
-    feed = Feed(db=db, hub=hub, rng=rng, stale_after=stale_after,
+    feed = Feed(db=db, hub=hub, odds=odds, rng=rng, stale_after=stale_after,
                 quiet_source=DEMO_SOURCES[-1] if stale_after is not None else None)
     while True:
         try:
