@@ -150,6 +150,7 @@ def install_socketio() -> None:
     """The socket.io stack's exact pins (bench/socketio/package-lock.json), into that folder only."""
     subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=SOCKETIO, check=True,
                    stdout=subprocess.DEVNULL, timeout=600)
+    subprocess.run(["node", str(SOCKETIO / "check.mjs"), str(free_port())], check=True, timeout=60)  # the real client
 
 
 @contextmanager
