@@ -214,8 +214,8 @@ def main() -> None:
                         help="also measure the socket.io stack (bench/socketio/, installed here by npm ci) in every repeat")
     parser.add_argument("--socketio-deflate", choices=("off", "on", "all"), default="all",
                         help="socket.io's perMessageDeflate in the --deflate mode (the plain mode runs its default, "
-                             "off): off = its default, declines the offer; on = true, engine.io's 1,024-byte threshold; "
-                             "all = threshold 0, every frame compressed (default)")
+                             "off): off = its default, declines the offer; on = true (engine.io's 1,024-byte threshold, which "
+                             "ws ignores unless server_no_context_takeover is agreed); all = threshold 0 (default)")
     parser.add_argument("--socketio-adapter", choices=("redis", "none"), default="redis",
                         help="redis: @socket.io/redis-adapter on the local Redis, as the seed deployed it (default)")
     args = parser.parse_args()

@@ -9,9 +9,10 @@
 //   SOCKETIO_REDIS          redis://… for the redis-adapter as deployed, or "none": socket.io's in-memory adapter
 //   SOCKETIO_REDIS_PREFIX   the adapter's key (default racewire-bench-socketio-<pid>), so runs never meet
 //   SOCKETIO_DEFLATE        "off": socket.io 4's default (perMessageDeflate false, no extension is negotiated);
-//                           "on": perMessageDeflate true (engine.io's threshold of 1,024 bytes: an odds
-//                           frame of ~620 bytes is then sent uncompressed); "all": threshold 0, every
-//                           frame compressed by ws for each connection (its context kept, ws's default)
+//                           "on": perMessageDeflate true (engine.io sets a threshold of 1,024 bytes, but
+//                           ws applies it only with server_no_context_takeover, which browsers do not ask
+//                           for: every frame is compressed, for each connection, its context kept);
+//                           "all": threshold 0, the same for every offer
 import { createServer } from "node:http";
 
 import { createAdapter } from "@socket.io/redis-adapter";
