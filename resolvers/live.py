@@ -221,12 +221,7 @@ async def published_news(
     on_listening: Callable[[], None] | None = None,
 ) -> AsyncIterator[NewsPublished]:
     wanted = set(tags) if tags else None
-    start = decode_positions(after) if after else {}
-    follower = StreamFollower(
-        db=db, hub=hub, streams=[channels.NEWS],
-        start={channels.NEWS: start[channels.NEWS]} if channels.NEWS in start else None,
-        on_listening=on_listening,
-    )
+    follower = _one_stream(db, hub, channels.NEWS, after, on_listening)
     async for event in follower:
         payload = event.payload
         if event.kind == SNAPSHOT or (wanted is not None and not wanted & set(payload["tags"])):
@@ -239,6 +234,12 @@ async def published_news(
                             tags=tuple(payload["tags"]), live=follower.live)
 
 
+def _one_stream(db: Database, hub: Hub, stream: str, after: str | None,
+                on_listening: Callable[[], None] | None) -> StreamFollower:
+    """A follower of one stream, resumed from its position in `after` when the cursor holds one."""
+    start = decode_positions(after) if after else {}
+    return StreamFollower(db=db, hub=hub, streams=[stream],
+                          start={stream: start[stream]} if stream in start else None, on_listening=on_listening)
 
 
 @dataclass(frozen=True)
@@ -258,12 +259,7 @@ async def feed_changes(
 ) -> AsyncIterator[FeedChange]:
     """Price sources going STALE and coming back LIVE; only `sources` when given."""
     wanted = set(sources) if sources else None
-    start = decode_positions(after) if after else {}
-    follower = StreamFollower(
-        db=db, hub=hub, streams=[channels.FEEDS],
-        start={channels.FEEDS: start[channels.FEEDS]} if channels.FEEDS in start else None,
-        on_listening=on_listening,
-    )
+    follower = _one_stream(db, hub, channels.FEEDS, after, on_listening)
     async for event in follower:
         payload = event.payload
         if event.kind == SNAPSHOT or (wanted is not None and payload["source"] not in wanted):
