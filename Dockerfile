@@ -7,8 +7,10 @@ COPY scripts/ scripts/
 COPY schema/ schema/
 COPY resolvers/ resolvers/
 COPY pubsub/ pubsub/
+COPY events/ events/
 COPY storage/ storage/
 COPY server/ server/
+COPY demo/ demo/
 COPY graphql/ graphql/
 RUN RACEWIRE_VENV=/opt/venv scripts/bootstrap --prod
 

@@ -24,7 +24,7 @@ from sqlalchemy import insert, select
 
 from pubsub.hub import Hub
 from resolvers.race_cards import MeetingCard, RaceCard, RunnerCard, load_race_cards
-from resolvers.store_odds import Quote, StoreOdds, store_odds
+from resolvers.store_odds import OddsWriter, Quote, StoreOdds, store_odds
 from storage.database import Database
 from storage.migrate import upgrade
 from storage.models import Alert, AlertKind, Runner
@@ -92,6 +92,7 @@ async def _insert_alerts(db: Database, runners: list[tuple[int, int]], count: in
 class _Writer:
     def __init__(self, db: Database, hub: Hub, race_id: int, runner_ids: list[int]) -> None:
         self.db, self.hub, self.race_id, self.runner_ids = db, hub, race_id, runner_ids
+        self.odds = OddsWriter(db)
         self.at = datetime.now(UTC) - timedelta(hours=3)
         self.n = 0
 
@@ -100,7 +101,7 @@ class _Writer:
         self.at += timedelta(seconds=1)
         quotes = tuple(Quote(r, 2.0 + (self.n + i) % 40 / 10) for i, r in enumerate(self.runner_ids))
         started = time.perf_counter()
-        await store_odds(db=self.db, hub=self.hub,
+        await store_odds(odds=self.odds, hub=self.hub,
                          command=StoreOdds(race_id=self.race_id, source="bench", observed_at=self.at, quotes=quotes))
         return time.perf_counter() - started
 

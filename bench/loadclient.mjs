@@ -1,6 +1,9 @@
 // The load client: N graphql-transport-ws subscribers, E storeOdds over HTTP, latency from
 // sending each mutation to each subscriber receiving its update. Prints one JSON line.
 // --deflate=1: every connection offers permessage-deflate as Chrome does.
+// --protocol=socketio: the same against bench/socketio/server.mjs, speaking socket.io v5 over
+// engine.io v4's WebSocket transport on the raw client (as socket.io-client does with
+// transports: ["websocket"]): join the race's room, updates stored by POST /odds.
 import { readFileSync } from "node:fs";
 
 import { connect, wire } from "./wsclient.mjs";
@@ -15,6 +18,7 @@ const httpUrl = args.http;
 const serverPids = String(args.pid).split(",").map(Number); // with workers: every process of the server
 const token = args.token ?? "";
 const deflate = args.deflate === "1";
+const socketio = args.protocol === "socketio";
 const extensions = new Map(); // negotiated Sec-WebSocket-Extensions -> connections
 const query = `subscription($ids: [ID!]!) { oddsUpdated(raceIds: $ids) { raceId seq prices { runnerId decimal fractional } } }`;
 
@@ -33,7 +37,7 @@ let delivered = 0;
 let waiting = null; // { race, key (null: any update of the race), remaining, resolve }
 
 function onMessage(text) {
-  if (text.charCodeAt(9) !== 110 && !text.includes('"next"')) return; // not a next frame
+  if (socketio ? !text.startsWith('42["odds_update"') : text.charCodeAt(9) !== 110 && !text.includes('"next"')) return;
   const seq = /"seq":(\d+)/.exec(text);
   const race = /"raceId":"(\d+)"/.exec(text);
   if (!seq || !race) return;
@@ -46,7 +50,27 @@ function onMessage(text) {
   if (mine && --waiting.remaining === 0) waiting.resolve();
 }
 
+async function openSocketio(index) {
+  let acked;
+  const ack = new Promise((resolve) => { acked = resolve; });
+  // engine.io v4: the server opens with "0{sid,…}" and pings with "2" (answered "3"); socket.io v5:
+  // "40" connects to the main namespace, answered "40{sid}"; "42[event, …]" is an event.
+  const ws = await connect(`${wsUrl}?EIO=4&transport=websocket`, null, (text, socket) => {
+    if (text === "2") socket.send("3");
+    else if (text.startsWith("40")) acked();
+    else if (text.startsWith("42")) onMessage(text);
+    else if (text.startsWith("44")) throw new Error(`socket.io refused the connection: ${text}`);
+  }, { deflate });
+  const agreed = ws.extension?.header ?? "none";
+  extensions.set(agreed, (extensions.get(agreed) ?? 0) + 1);
+  ws.send("40");
+  await Promise.race([ack, ws.closed.then(() => { throw new Error("closed before the namespace connect"); })]);
+  ws.send(`42${JSON.stringify(["subscribe_race", raceIds[index % raceIds.length]])}`);
+  return ws;
+}
+
 async function open(index) {
+  if (socketio) return openSocketio(index);
   let acked;
   const ack = new Promise((resolve) => { acked = resolve; });
   const ws = await connect(wsUrl, "graphql-transport-ws", (text, socket) => {
@@ -66,10 +90,18 @@ async function open(index) {
 let price = 2.0;
 async function store(race) {
   price = price >= 30 ? 2.0 : Math.round((price + 0.1) * 100) / 100;
+  const prices = runners[race].slice(0, 10).map((r, n) => ({ runnerId: r, decimal: Math.round((price + n) * 100) / 100 }));
+  if (socketio) {
+    const response = await fetch(httpUrl, { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ raceId: race, prices }) });
+    const answer = await response.json();
+    if (answer?.seq == null) throw new Error(`POST /odds failed: ${JSON.stringify(answer)}`);
+    return { key: `${race}:${answer.seq}` };
+  }
   const body = {
     query: "mutation($i: StoreOddsInput!) { storeOdds(input: $i) { seq } }",
     variables: { i: { raceId: race, source: "bench", observedAt: new Date().toISOString(),
-      prices: runners[race].slice(0, 10).map((r, n) => ({ runnerId: r, decimal: Math.round((price + n) * 100) / 100 })) } },
+      prices } },
   };
   const response = await fetch(httpUrl, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
   const answer = await response.json();

@@ -20,6 +20,7 @@ import time
 from broadcaster import Broadcast
 
 from pubsub.hub import Hub
+from resolvers.store_odds import OddsWriter
 from resolvers.viewer import ANONYMOUS, Viewer
 from schema.context import Context
 from schema.schema import build_schema
@@ -47,15 +48,16 @@ async def main(runs: int, operations: int) -> None:
     with tempfile.TemporaryDirectory() as directory:
         db = Database(f"sqlite+aiosqlite:///{directory}/bench.db")  # never opened: the query reads no table
         hub = Hub(broadcast)
+        odds = OddsWriter(db)
         partners = Partners(
             {"tipster": PartnerSettings(max_query_cost=2000, requests_per_second=1e9, request_burst=10**9)},
             {"tipster": [Operation(hashlib.sha256(QUERY.encode()).hexdigest(), "Ping", "query", QUERY)]},
         )
         partners.meter = Metrics(open_connections=lambda: 0)
         contexts = {
-            "no client (baseline)": Context(db=db, hub=hub, viewer=ANONYMOUS),
-            "anonymous, metered": Context(db=db, hub=hub, viewer=ANONYMOUS, client=partners.quota_for(ANONYMOUS)),
-            "listed partner": Context(db=db, hub=hub, viewer=PARTNER, client=partners.quota_for(PARTNER)),
+            "no client (baseline)": Context(db=db, hub=hub, odds=odds, viewer=ANONYMOUS),
+            "anonymous, metered": Context(db=db, hub=hub, odds=odds, viewer=ANONYMOUS, client=partners.quota_for(ANONYMOUS)),
+            "listed partner": Context(db=db, hub=hub, odds=odds, viewer=PARTNER, client=partners.quota_for(PARTNER)),
         }
         for context in contexts.values():
             await per_operation(schema, context, operations // 10)  # warm the caches

@@ -3,8 +3,10 @@ the server pinned to core 0 and the load client to core 1, against the baseline 
 Both servers run with their default settings (only the per-client limits a one-address load
 test would trip are raised). --deflate adds the mode browsers use: every load connection offers
 permessage-deflate as Chrome does, beside the mode that offers no extension, in the same run.
+--socketio adds the socket.io stack of the earlier Node version (bench/socketio/) in every repeat.
 
     .venv/bin/python bench/run.py --connections 1000,5000 --events 20 --repeat 3 --deflate
+    .venv/bin/python bench/run.py --connections 5000,10000 --repeat 3 --deflate --socketio --skip-baseline
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ POSTGRES_ADMIN_URL = os.environ.get("RACEWIRE_BENCH_POSTGRES", "postgresql://pos
 REDIS_URL = os.environ.get("RACEWIRE_BENCH_REDIS", "redis://127.0.0.1:6379")
 RUNNERS = 12
 METRICS = ("lost", "p50_ms", "p90_ms", "p99_ms", "max_ms", "deliveries_per_s", "server_cpu_us_per_delivery",
-           "server_rss_kib_per_connection", "wire_bytes_per_delivery", "connect_per_s", "client_cpu_share")
+           "server_rss_kib_per_connection", "wire_bytes_per_delivery", "connect_per_s",
+           "connect_server_cpu_us_per_connection", "client_cpu_share")
+SOCKETIO = ROOT / "bench/socketio"
 
 
 def free_port() -> int:
@@ -142,14 +146,40 @@ def baseline(workdir: Path, races: int) -> Iterator[dict[str, Any]]:
         process.wait(30)
 
 
+def install_socketio() -> None:
+    """The socket.io stack's exact pins (bench/socketio/package-lock.json), into that folder only."""
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=SOCKETIO, check=True,
+                   stdout=subprocess.DEVNULL, timeout=600)
+    subprocess.run(["node", str(SOCKETIO / "check.mjs"), str(free_port())], check=True, timeout=60)  # the real client
+
+
+@contextmanager
+def socketio(races: int, deflate: str, adapter: str) -> Iterator[dict[str, Any]]:
+    """bench/socketio/server.mjs on core 0: rooms per race, the redis-adapter on REDIS_URL (or none)."""
+    port = free_port()
+    env = {**os.environ, "SOCKETIO_PORT": str(port), "SOCKETIO_DEFLATE": deflate,
+           "SOCKETIO_REDIS": REDIS_URL if adapter == "redis" else "none",
+           "SOCKETIO_REDIS_PREFIX": f"racewire-bench-socketio-{os.getpid()}-{port}"}
+    process = subprocess.Popen(["taskset", "-c", "0", "node", str(SOCKETIO / "server.mjs")], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_listening(port, process)
+        runners = {str(n + 1): [str(n * RUNNERS + r + 1) for r in range(RUNNERS)] for n in range(races)}
+        yield {"port": port, "pid": process.pid, "token": "", "runners": runners, "protocol": "socketio"}
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
 def load(server: dict[str, Any], connections: int, events: int, client_cores: str = "1",
          deflate: bool = False) -> dict[str, Any]:
+    ws, http = ("/socket.io/", "/odds") if server.get("protocol") == "socketio" else ("/graphql", "/graphql")
     command = [
         "taskset", "-c", client_cores, "node", str(ROOT / "bench/loadclient.mjs"),
         f"--connections={connections}", f"--events={events}", f"--races={','.join(server['runners'])}",
-        f"--runners={json.dumps(server['runners'])}", f"--ws=ws://127.0.0.1:{server['port']}/graphql",
-        f"--http=http://127.0.0.1:{server['port']}/graphql", f"--pid={server['pid']}", f"--token={server['token']}",
-        f"--deflate={int(deflate)}",
+        f"--runners={json.dumps(server['runners'])}", f"--ws=ws://127.0.0.1:{server['port']}{ws}",
+        f"--http=http://127.0.0.1:{server['port']}{http}", f"--pid={server['pid']}", f"--token={server['token']}",
+        f"--deflate={int(deflate)}", f"--protocol={server.get('protocol', 'graphql-transport-ws')}",
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
@@ -180,17 +210,29 @@ def main() -> None:
                              "and not pinned: server and load client then share both cores")
     parser.add_argument("--baseline-events", type=int, default=5,
                         help="updates sent to the baseline (it takes seconds per update at thousands of subscribers)")
+    parser.add_argument("--socketio", action="store_true",
+                        help="also measure the socket.io stack (bench/socketio/, installed here by npm ci) in every repeat")
+    parser.add_argument("--socketio-deflate", choices=("off", "on", "all"), default="all",
+                        help="socket.io's perMessageDeflate in the --deflate mode (the plain mode runs its default, "
+                             "off): off = its default, declines the offer; on = true (engine.io's 1,024-byte threshold, which "
+                             "ws ignores unless server_no_context_takeover is agreed); all = threshold 0 (default)")
+    parser.add_argument("--socketio-adapter", choices=("redis", "none"), default="redis",
+                        help="redis: @socket.io/redis-adapter on the local Redis, as the seed deployed it (default)")
     args = parser.parse_args()
     overrides = dict(pair.split("=", 1) for pair in args.server_env)
     ab_overrides = {**overrides, **dict(pair.split("=", 1) for pair in args.ab_env)}
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # one descriptor per connection, both sides
     rows = []
+    ratios: dict[tuple[int, str], list[float]] = {}
     cores = ("0", "1") if args.workers == 1 else ("0,1", "0,1")
     modes = ("plain", "deflate") if args.deflate else ("plain",)
     servers: tuple[str, ...] = ("racewire",) if args.skip_baseline else ("racewire", "baseline")
     if args.ab_env:
         servers = ("racewire", "racewire-ab", *servers[1:])
+    if args.socketio:
+        install_socketio()
+        servers = (*servers, "socketio")
     for connections in (int(c) for c in args.connections.split(",")):
         results: dict[tuple[str, str], list[dict[str, Any]]] = {(m, n): [] for m in modes for n in servers}
         for _ in range(args.repeat):
@@ -200,6 +242,9 @@ def main() -> None:
                     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
                         if name == "baseline":
                             server = stack.enter_context(baseline(Path(tmp), args.races))
+                        elif name == "socketio":
+                            server = stack.enter_context(socketio(
+                                args.races, args.socketio_deflate if mode == "deflate" else "off", args.socketio_adapter))
                         else:
                             url = stack.enter_context(postgres_database()) if args.workers > 1 else None
                             server = stack.enter_context(racewire(
@@ -209,20 +254,32 @@ def main() -> None:
                     print(mode, name, connections, json.dumps(results[mode, name][-1]), file=sys.stderr, flush=True)
         for (mode, name), runs in results.items():
             rows.append((connections, mode, name, median_of(runs), runs[-1]["extensions"]))
-    print_table(rows, args)
+            if name == "racewire" and args.socketio:
+                ratios[connections, mode] = paired_ratios(runs, results[mode, "socketio"])
+    print_table(rows, args, ratios)
 
 
-def print_table(rows: list[tuple[int, str, str, dict[str, Any], dict[str, int]]], args: argparse.Namespace) -> None:
+def paired_ratios(mine: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> list[float]:
+    """Racewire's CPU per delivery over socket.io's, repeat by repeat (the two ran minutes apart)."""
+    key = "server_cpu_us_per_delivery"
+    return [a[key] / b[key] for a, b in zip(mine, theirs, strict=True) if a[key] and b[key]]
+
+
+def print_table(rows: list[tuple[int, str, str, dict[str, Any], dict[str, int]]], args: argparse.Namespace,
+                ratios: dict[tuple[int, str], list[float]]) -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     print(f"commit {commit}; {args.events} updates of 10 prices ({args.baseline_events} to the baseline); "
           f"subscribers over {args.races} race(s); "
           f"median of {args.repeat} runs; "
           f"Racewire settings: {', '.join(args.server_env) or 'defaults'}; "
           + (f"racewire-ab: {', '.join(args.ab_env)}; " if args.ab_env else "")
+          + (f"socketio: perMessageDeflate off in the plain mode, {args.socketio_deflate} in the deflate mode, "
+             f"adapter {args.socketio_adapter}; " if args.socketio else "")
           + ("server on core 0, load client on core 1" if args.workers == 1 else
              f"{args.workers} workers on PostgreSQL and Redis, server and load client sharing cores 0-1"))
     header = ["subs", "offered", "server", *METRICS, "cpu/delivery vs baseline", "cpu/delivery vs no deflate",
-              "cpu/delivery vs racewire-ab", "negotiated (last run)"]
+              "cpu/delivery vs racewire-ab", "cpu/delivery racewire/socketio (median of repeats' ratios)",
+              "negotiated (last run)"]
     print(" | ".join(header))
     cpu = {(c, mode, n): m.get("server_cpu_us_per_delivery") for c, mode, n, m, _ in rows}
     for connections, mode, name, figures, agreed in rows:
@@ -234,6 +291,8 @@ def print_table(rows: list[tuple[int, str, str, dict[str, Any], dict[str, int]]]
         cells.append(f"{mine / plain:.2f}x" if plain and mine and mode == "deflate" else "")
         other = cpu.get((connections, mode, "racewire-ab"))
         cells.append(f"{mine / other:.2f}x" if other and mine and name == "racewire" else "")
+        paired = ratios.get((connections, mode)) if name == "racewire" else None
+        cells.append(f"{statistics.median(paired):.2f}x ({', '.join(f'{r:.2f}' for r in paired)})" if paired else "")
         cells.append("; ".join(f"{header} ({count})" for header, count in agreed.items()))
         print(" | ".join(cells))
 

@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 
 import orjson
 
+from events.envelope import Envelope
 from pubsub.channels import Namespace
-from pubsub.envelope import Envelope, Seal
+from pubsub.seal import Seal
 
 
 def odds_event(runners: int = 10) -> Envelope:

@@ -30,7 +30,7 @@ export function connect(url, protocol, onText, { deflate = false } = {}) {
     const request = http.request(url.replace(/^ws/, "http"), {
       agent: false,
       headers: { Connection: "Upgrade", Upgrade: "websocket", "Sec-WebSocket-Key": key,
-        "Sec-WebSocket-Version": "13", "Sec-WebSocket-Protocol": protocol,
+        "Sec-WebSocket-Version": "13", ...(protocol ? { "Sec-WebSocket-Protocol": protocol } : {}),
         ...(deflate ? { "Sec-WebSocket-Extensions": CHROME_OFFER } : {}) },
     });
     request.on("error", reject);

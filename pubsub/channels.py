@@ -6,6 +6,7 @@ import hashlib
 
 STATUS = "status"
 NEWS = "news"
+FEEDS = "feeds"  # price sources going stale and live again
 _ODDS_PREFIX = "odds:"
 
 

@@ -2,7 +2,7 @@
 listener, so an event is received and decoded once however many listen to it.
 
 Nothing on the broadcaster is trusted: a message is passed on only when its seal opens with the
-deployment's key (see pubsub/envelope.py) and it agrees with the log. The log is the only source of
+deployment's key (see pubsub/seal.py) and it agrees with the log. The log is the only source of
 `seq`: the next seq passes straight on; one that skips ahead is read from the log instead, and a seq
 the log does not hold is refused, counted and logged, and never moves a channel on.
 
@@ -24,9 +24,10 @@ from typing import Protocol, cast
 
 from broadcaster import Broadcast, Event
 
+from events.envelope import Envelope, Refused
 from pubsub.channels import Namespace
-from pubsub.envelope import Envelope, Refused, Seal
 from pubsub.rejections import Rejections
+from pubsub.seal import Seal
 from pubsub.telemetry import NO_TELEMETRY, Telemetry
 
 log = logging.getLogger(__name__)
@@ -85,14 +86,13 @@ class Hub:
     """Listeners and channels are named by stream; `namespace` gives each stream's channel on the
     broadcaster and `seal` its key. A hub without a seal has a key of its own: it hears only the
     events it published itself, so a hub that shares a broadcaster with other processes must be
-    given the deployment's."""
-
-    telemetry: Telemetry = NO_TELEMETRY
+    given the deployment's. `telemetry` hears what it does (publishes, drops, refusals)."""
 
     def __init__(
         self, broadcast: Broadcast, *, log: EventLog | None = None, buffer: int = 256, watch_interval: float = 1.0,
-        seal: Seal | None = None, namespace: Namespace | None = None,
+        seal: Seal | None = None, namespace: Namespace | None = None, telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
+        self.telemetry = telemetry
         self._broadcast = broadcast
         self._seal = seal or Seal.ephemeral()
         self.namespace = namespace or Namespace()

@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from events.envelope import Envelope
 from pubsub import channels
-from pubsub.envelope import Envelope
 from pubsub.hub import Hub
 from resolvers.cursors import decode_positions, encode_positions
 from resolvers.errors import BadUserInput, NotFound
-from resolvers.market import Quote, quotes
+from resolvers.feed_health import FEED
+from resolvers.market import Quote, build_market, quotes
+from resolvers.pacing import Paced, checked_window
 from resolvers.streams import SNAPSHOT, StreamFollower
 from storage import prices, races
 from storage.database import Database
@@ -33,6 +35,9 @@ class OddsUpdate:
     conflated: bool = False
     seq_from: int | None = None
     live: bool = False  # straight from the hub, not replayed from the log
+    # After this event, whether every source of the race is stale; None when it does not say (a scratching).
+    market_stale: bool | None = None
+    source_status: str | None = None  # LIVE or STALE: a freshness event of `source`
 
 
 CONFLATED = "conflated"
@@ -62,7 +67,11 @@ class NewsPublished:
 async def odds_updates(
     *, db: Database, hub: Hub, race_ids: Sequence[int], after: str | None, snapshot: bool,
     max_races: int, on_listening: Callable[[], None] | None = None, conflate_replay: bool = False,
+    conflate_ms: int = 0,
 ) -> AsyncIterator[OddsUpdate]:
+    """With `conflate_ms`, at most one update per race per window of that many milliseconds
+    (resolvers/pacing.py)."""
+    window = checked_window(conflate_ms)
     ids = list(dict.fromkeys(race_ids))
     if not ids:
         raise BadUserInput("raceIds must name at least one race", field="raceIds")
@@ -75,11 +84,22 @@ async def odds_updates(
     if missing:
         raise NotFound(f"race {missing[0]} does not exist", field="raceIds")
     streams = [channels.odds(i) for i in ids]
+    paced = Paced(window_ms=window, conflate=conflate_odds, positions=lambda: follower.positions) if window else None
     follower = StreamFollower(
         db=db, hub=hub, streams=streams,
         start={s: start[s] for s in streams if s in start}, snapshot=snapshot, conflate=conflate_odds,
-        on_listening=on_listening, conflate_replay=conflate_replay,
+        on_listening=on_listening, conflate_replay=conflate_replay or paced is not None,
+        on_caught_up=paced.caught_up if paced is not None else None,
     )
+    if paced is not None:
+        async for event, positions in paced.run(follower):
+            race_id = channels.race_of(event.stream)
+            assert race_id is not None
+            if event.kind == SNAPSHOT:
+                yield await _snapshot(db, race_id, event.seq, encode_positions(positions))
+            else:
+                yield _odds_update(race_id, event, encode_positions(positions))
+        return
     async for event in follower:
         race_id = channels.race_of(event.stream)
         assert race_id is not None
@@ -94,7 +114,10 @@ def conflate_odds(events: Sequence[Envelope]) -> Envelope:
     """Merges consecutive odds events into one: the latest price per runner and source."""
     latest: dict[tuple[int, str], dict[str, Any]] = {}
     scratched: list[int] = []
+    market_stale: bool | None = None
     for event in events:
+        said = _market_stale(event)
+        market_stale = market_stale if said is None else said
         for price in _priced(event):
             latest[(price["runnerId"], price["source"])] = price
         for runner_id in _scratched(event):
@@ -104,7 +127,7 @@ def conflate_odds(events: Sequence[Envelope]) -> Envelope:
     return Envelope(
         stream=last.stream, seq=last.seq, kind=CONFLATED, created_at=last.created_at,
         payload={"seqFrom": first.payload.get("seqFrom", first.seq), "prices": list(latest.values()),
-                 "scratched": scratched},
+                 "scratched": scratched, "marketStale": market_stale},
     )
 
 
@@ -113,8 +136,18 @@ def _priced(event: Envelope) -> list[dict[str, Any]]:
     payload = event.payload
     if event.kind == CONFLATED:
         return list(payload["prices"])
+    if event.kind == FEED:
+        return [{"runnerId": p["runnerId"], "source": payload["source"], "decimal": p["decimal"],
+                 "observedAt": p["observedAt"], "stale": payload["stale"]} for p in payload["prices"]]
     return [{"runnerId": p["runnerId"], "source": payload["source"], "decimal": p["decimal"],
              "observedAt": payload["observedAt"]} for p in payload.get("prices", ())]
+
+
+def _market_stale(event: Envelope) -> bool | None:
+    """What an event says of the whole market's freshness: a price just heard is live."""
+    if event.kind in (CONFLATED, FEED):
+        return event.payload.get("marketStale")
+    return False if event.kind == "odds" else None
 
 
 def _scratched(event: Envelope) -> list[int]:
@@ -132,13 +165,16 @@ def _odds_update(race_id: int, event: Envelope, cursor: str, *, live: bool = Fal
         observed_at=datetime.fromisoformat(payload["observedAt"]) if "observedAt" in payload else None,
         published_at=datetime.fromisoformat(event.created_at),
         prices=tuple(
-            Quote(p["runnerId"], p["source"], p["decimal"], datetime.fromisoformat(p["observedAt"]))
+            Quote(p["runnerId"], p["source"], p["decimal"], datetime.fromisoformat(p["observedAt"]),
+                  p.get("stale", False))
             for p in _priced(event)
         ),
         scratched_runner_ids=tuple(_scratched(event)),
         conflated=conflated,
         seq_from=payload["seqFrom"] if conflated else event.seq,
         live=live,
+        market_stale=_market_stale(event),
+        source_status=payload["status"] if event.kind == FEED else None,
     )
 
 
@@ -146,10 +182,12 @@ async def _snapshot(db: Database, race_id: int, seq: int, cursor: str) -> OddsUp
     async with db.read() as session:
         current = (await prices.current_for_races(session, [race_id]))[race_id]
         runners = (await races.runners_of_races(session, [race_id]))[race_id]
+    current_quotes = quotes(current)
     return OddsUpdate(
         race_id=race_id, seq=seq, cursor=cursor, snapshot=True, source=None,
-        observed_at=None, published_at=None, prices=tuple(quotes(current)),
+        observed_at=None, published_at=None, prices=tuple(current_quotes),
         scratched_runner_ids=tuple(r.id for r in runners if r.scratched),
+        market_stale=build_market(race_id, runners, current_quotes).stale,
     )
 
 
@@ -183,12 +221,7 @@ async def published_news(
     on_listening: Callable[[], None] | None = None,
 ) -> AsyncIterator[NewsPublished]:
     wanted = set(tags) if tags else None
-    start = decode_positions(after) if after else {}
-    follower = StreamFollower(
-        db=db, hub=hub, streams=[channels.NEWS],
-        start={channels.NEWS: start[channels.NEWS]} if channels.NEWS in start else None,
-        on_listening=on_listening,
-    )
+    follower = _one_stream(db, hub, channels.NEWS, after, on_listening)
     async for event in follower:
         payload = event.payload
         if event.kind == SNAPSHOT or (wanted is not None and not wanted & set(payload["tags"])):
@@ -201,3 +234,93 @@ async def published_news(
                             tags=tuple(payload["tags"]), live=follower.live)
 
 
+def _one_stream(db: Database, hub: Hub, stream: str, after: str | None,
+                on_listening: Callable[[], None] | None) -> StreamFollower:
+    """A follower of one stream, resumed from its position in `after` when the cursor holds one."""
+    start = decode_positions(after) if after else {}
+    return StreamFollower(db=db, hub=hub, streams=[stream],
+                          start={stream: start[stream]} if stream in start else None, on_listening=on_listening)
+
+
+@dataclass(frozen=True)
+class FeedChange:
+    source: str
+    status: str
+    last_seen_at: datetime | None
+    changed_at: datetime
+    seq: int
+    cursor: str
+    live: bool = False
+
+
+async def feed_changes(
+    *, db: Database, hub: Hub, sources: Sequence[str] | None, after: str | None,
+    on_listening: Callable[[], None] | None = None,
+) -> AsyncIterator[FeedChange]:
+    """Price sources going STALE and coming back LIVE; only `sources` when given."""
+    wanted = set(sources) if sources else None
+    follower = _one_stream(db, hub, channels.FEEDS, after, on_listening)
+    async for event in follower:
+        payload = event.payload
+        if event.kind == SNAPSHOT or (wanted is not None and payload["source"] not in wanted):
+            continue
+        seen = payload.get("lastSeenAt")
+        yield FeedChange(
+            source=payload["source"], status=payload["status"],
+            last_seen_at=datetime.fromisoformat(seen) if seen else None,
+            changed_at=datetime.fromisoformat(event.created_at), seq=event.seq,
+            cursor=encode_positions(follower.positions), live=follower.live,
+        )
+
+
+@dataclass(frozen=True)
+class RaceUpdate:
+    race_id: int
+    cursor: str
+    odds: OddsUpdate | None = None
+    status: StatusChange | None = None
+    live: bool = False
+
+
+async def race_updates(
+    *, db: Database, hub: Hub, race_ids: Sequence[int], after: str | None, max_races: int,
+    snapshot: bool = False, on_listening: Callable[[], None] | None = None,
+) -> AsyncIterator[RaceUpdate]:
+    """A race screen's one stream: its odds events (prices, scratchings, freshness) and status
+    changes, in the order they were stored, under one cursor. A replay is merged by store time."""
+    ids = list(dict.fromkeys(race_ids))
+    if not ids:
+        raise BadUserInput("raceIds must name at least one race", field="raceIds")
+    if len(ids) > max_races:
+        raise BadUserInput(f"at most {max_races} raceIds per subscription", field="raceIds")
+    start = decode_positions(after) if after else {}
+    async with db.read() as session:
+        found = await races.races_by_ids(session, ids)
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFound(f"race {missing[0]} does not exist", field="raceIds")
+    wanted = set(ids)
+    streams = [*(channels.odds(i) for i in ids), channels.STATUS]
+    follower = StreamFollower(
+        db=db, hub=hub, streams=streams, start={s: start[s] for s in streams if s in start},
+        snapshot=snapshot, on_listening=on_listening, replay_in_time_order=True,
+    )
+    async for event in follower:
+        cursor = encode_positions(follower.positions)
+        if event.stream == channels.STATUS:
+            payload = event.payload
+            if event.kind == SNAPSHOT or payload["raceId"] not in wanted:
+                continue
+            yield RaceUpdate(race_id=payload["raceId"], cursor=cursor, live=follower.live, status=StatusChange(
+                race_id=payload["raceId"], status=payload["status"], previous=payload.get("previous"),
+                result=tuple(payload["result"]) if payload.get("result") else None,
+                seq=event.seq, cursor=cursor, changed_at=datetime.fromisoformat(event.created_at),
+            ))
+            continue
+        race_id = channels.race_of(event.stream)
+        assert race_id is not None
+        if event.kind == SNAPSHOT:
+            yield RaceUpdate(race_id=race_id, cursor=cursor, odds=await _snapshot(db, race_id, event.seq, cursor))
+            continue
+        yield RaceUpdate(race_id=race_id, cursor=cursor, live=follower.live,
+                         odds=_odds_update(race_id, event, cursor, live=follower.live))

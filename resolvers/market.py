@@ -15,6 +15,7 @@ class Quote:
     source: str
     decimal: float
     observed_at: datetime
+    stale: bool = False  # its source is stale
 
 
 @dataclass(frozen=True)
@@ -24,17 +25,26 @@ class Market:
     favourite_runner_id: int | None
     overround: float | None
     updated_at: datetime | None
+    stale: bool = False  # priced, and every source quoting it is stale
 
 
-def quotes(rows: Iterable[tuple[CurrentPrice, str]]) -> list[Quote]:
-    return [Quote(p.runner_id, code, p.decimal, p.observed_at) for p, code in rows]
+def quotes(rows: Iterable[tuple[CurrentPrice, str, bool]]) -> list[Quote]:
+    return [Quote(p.runner_id, code, p.decimal, p.observed_at, bool(stale)) for p, code, stale in rows]
 
 
 def build_market(race_id: int, runners: Iterable[Runner], current: Iterable[Quote]) -> Market:
+    """Best prices and favourite from live sources only: a stale source's quote is not a price
+    anyone can be sure to get."""
     running = {r.id for r in runners if not r.scratched}
     best: dict[int, Quote] = {}
+    priced = stale = False
     for quote in current:
         if quote.runner_id not in running:
+            continue
+        priced = True
+        if quote.stale:
+            stale = True
+            continue
             continue
         held = best.get(quote.runner_id)
         if held is None or quote.decimal > held.decimal:
@@ -47,4 +57,5 @@ def build_market(race_id: int, runners: Iterable[Runner], current: Iterable[Quot
         # Book percentage over the best prices: under 100 means a punter could back every runner at a profit.
         overround=round(sum(100.0 / q.decimal for q in ordered), 2) if ordered else None,
         updated_at=max((q.observed_at for q in ordered), default=None),
+        stale=priced and stale and not ordered,
     )

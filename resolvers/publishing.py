@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from pubsub.envelope import Envelope
+from events.envelope import Envelope
 from pubsub.hub import Hub
 
 log = logging.getLogger(__name__)

@@ -5,28 +5,31 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import math
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from events.envelope import Envelope
 from pubsub import channels
-from pubsub.envelope import Envelope
 from pubsub.hub import Hub
 from resolvers.alert_firing import fire_price_alerts
 from resolvers.cursors import encode_positions
 from resolvers.errors import BadUserInput, Conflict, Forbidden, NotFound
+from resolvers.feed_health import RecentHeartbeats, recent_heartbeats, revive
 from resolvers.publishing import publish_committed
 from resolvers.viewer import Viewer
 from resolvers.write_batches import WriteBatches
 from storage import events, idempotency, prices, races
 from storage.database import Database
 from storage.models import IdempotencyKey, Race, RaceStatus, Runner
+
+log = logging.getLogger(__name__)
 
 ACCEPTS_PRICES = frozenset({RaceStatus.SCHEDULED, RaceStatus.BETTING_OPEN, RaceStatus.SUSPENDED})
 MAX_QUOTES = 100
@@ -65,7 +68,7 @@ class StoreOddsOutcome:
 
 
 async def store_odds(
-    *, db: Database, hub: Hub, command: StoreOdds, writer: Viewer | None = None, require_sources: bool = False
+    *, odds: OddsWriter, hub: Hub, command: StoreOdds, writer: Viewer | None = None, require_sources: bool = False
 ) -> StoreOddsOutcome:
     """Stores one call. `writer` is the token's viewer (None: the server's own feed): its idempotency
     keys are its own, and it may write only the sources its token names (`require_sources`: a
@@ -73,9 +76,9 @@ async def store_odds(
     with hub.telemetry.mutation("storeOdds"):
         _validate(command)
         if writer is not None:
-            _authorize(writer, command.source, required=require_sources)
+            authorize_source(writer, command.source, required=require_sources)
         subject = SERVER if writer is None else writer.subject or SERVER
-        return await _writer(db).submit(_Write(hub, command, subject))
+        return await odds.submit(_Write(hub, command, subject))
 
 
 @dataclass(frozen=True)
@@ -90,22 +93,29 @@ class _Write:
         return None if key is None else (self.subject, key)
 
 
-_writers: WeakKeyDictionary[Database, WriteBatches[_Write, StoreOddsOutcome]] = WeakKeyDictionary()
+class OddsWriter:
+    """The writes of one database: concurrent storeOdds calls share a transaction, in arrival order.
+    create_app builds one and hands it to every caller, so all of a process's writes batch together."""
 
+    __slots__ = ("_batches", "db")
 
-def _writer(db: Database) -> WriteBatches[_Write, StoreOddsOutcome]:
-    """One per database: concurrent storeOdds calls share a transaction, in arrival order."""
-    writer = _writers.get(db)
-    if writer is None:
-        writer = _writers[db] = WriteBatches(
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._batches: WriteBatches[_Write, StoreOddsOutcome] = WriteBatches(
             functools.partial(_store_and_publish, db), max_batch=MAX_BATCH,
             key=lambda write: write.owned_key,
         )
-    return writer
+
+    async def submit(self, write: _Write) -> StoreOddsOutcome:
+        return await self._batches.submit(write)
 
 
 async def _store_and_publish(db: Database, writes: list[_Write]) -> list[StoreOddsOutcome | Exception]:
-    results, events = await _store(db, writes)
+    recent = recent_heartbeats(db)
+    results, events, freshness, heard = await _store(db, writes, recent)
+    recent.wrote(heard)
+    for status_change in freshness:
+        await publish_committed(writes[0].hub, status_change)
     for write, event in zip(writes, events, strict=True):
         await publish_committed(write.hub, event)
     for hub in {id(write.hub): write.hub for write in writes}.values():
@@ -114,7 +124,7 @@ async def _store_and_publish(db: Database, writes: list[_Write]) -> list[StoreOd
     return results
 
 
-def _authorize(writer: Viewer, source: str, *, required: bool) -> None:
+def authorize_source(writer: Viewer, source: str, *, required: bool) -> None:
     if writer.sources is None:
         if required:
             raise Forbidden(
@@ -155,16 +165,17 @@ def _validate(command: StoreOdds) -> None:
 
 
 async def _store(
-    db: Database, writes: list[_Write]
-) -> tuple[list[StoreOddsOutcome | Exception], list[Envelope | None]]:
+    db: Database, writes: list[_Write], recent: RecentHeartbeats
+) -> tuple[list[StoreOddsOutcome | Exception], list[Envelope | None], list[Envelope], list[int]]:
     """Stores the writes in one transaction, in order, as if one after another: a refused
-    write stores nothing and leaves the others alone."""
+    write stores nothing and leaves the others alone. Also returns the freshness events of the
+    sources the batch brought back to LIVE, and the sources whose heartbeat it wrote."""
     now = datetime.now(UTC)
     results: list[StoreOddsOutcome | Exception] = []
     async with db.write() as session:
         earlier = await idempotency.find_many(session, [w.owned_key for w in writes if w.owned_key is not None])
         fresh = [w.command for w in writes if w.owned_key not in earlier]
-        written, appended = await _write(session, fresh, now) if fresh else ({}, {})
+        written, appended, freshness, heard = await _write(session, fresh, now, recent) if fresh else ({}, {}, [], [])
         for write in writes:
             key = write.owned_key
             if key is not None and key in earlier:
@@ -177,13 +188,13 @@ async def _store(
             for w, outcome in zip(writes, results, strict=True)
             if w.owned_key is not None and w.owned_key not in earlier and isinstance(outcome, StoreOddsOutcome)
         ])
-    return results, [appended.get(id(write.command)) for write in writes]
+    return results, [appended.get(id(write.command)) for write in writes], freshness, heard
 
 
 async def _write(
-    session: AsyncSession, commands: list[StoreOdds], now: datetime
-) -> tuple[dict[int, StoreOddsOutcome | Exception], dict[int, Envelope]]:
-    """Outcomes and events, by id(command)."""
+    session: AsyncSession, commands: list[StoreOdds], now: datetime, recent: RecentHeartbeats
+) -> tuple[dict[int, StoreOddsOutcome | Exception], dict[int, Envelope], list[Envelope], list[int]]:
+    """Outcomes and events, by id(command); freshness events; the sources heartbeats were written for."""
     race_rows = await races.lock_races(session, sorted({c.race_id for c in commands}))
     runners = await races.runners_by_ids(session, sorted({q.runner_id for c in commands for q in c.quotes}))
     results: dict[int, StoreOddsOutcome | Exception] = {}
@@ -195,9 +206,14 @@ async def _write(
         else:
             results[id(command)] = refusal
     if not accepted:
-        return results, {}
+        return results, {}, [], []
 
-    sources = await prices.source_ids(session, sorted({c.source for c in accepted}))
+    sources = await prices.source_ids(session, sorted({c.source for c in accepted}), now=now)
+    # Every accepted call is a heartbeat, written before any odds stream is touched (the order all
+    # writers lock in), and at most every RecentHeartbeats.SPACING per source: a source's row is
+    # then held through a price write rarely, so processes writing one source seldom queue on it.
+    heard = recent.due(sources.values())
+    freshness = await revive(session, heard, now) if heard else []
     runner_ids = sorted({q.runner_id for c in accepted for q in c.quotes})
     book = _Book(await prices.current_quotes(session, runner_ids=runner_ids, source_ids=list(sources.values())))
     changed: dict[str, list[tuple[StoreOdds, StoreOddsOutcome]]] = {}
@@ -217,7 +233,7 @@ async def _write(
             outcome.seq = event.seq
             outcome.cursor = encode_positions({event.stream: event.seq})
             appended[id(command)] = event
-    return results, appended
+    return results, appended, freshness, heard
 
 
 def _refusal(command: StoreOdds, race: Race | None, runners: dict[int, Runner]) -> Exception | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
-from pubsub.envelope import Envelope
+from events.envelope import Envelope
 from pubsub.hub import Hub
 from resolvers.cursors import encode_positions
 from resolvers.errors import SubscriberTooSlow
@@ -31,6 +31,8 @@ class StreamFollower:
     SUBSCRIBER_TOO_SLOW and the cursor to resume from. `conflate_replay` catches a resumed
     reader up the same way, for one that is resumed because it fell behind.
 
+    `on_caught_up` is called once the replay is over, before the first live event is awaited.
+
     `live` tells whether the event just passed on came straight from the hub (True) or from the
     log (a replay, catch-up or snapshot marker): only the former says how fast delivery is."""
 
@@ -45,6 +47,8 @@ class StreamFollower:
         conflate: Conflate | None = None,
         on_listening: Callable[[], None] | None = None,
         conflate_replay: bool = False,
+        on_caught_up: Callable[[], None] | None = None,
+        replay_in_time_order: bool = False,
     ) -> None:
         self._db = db
         self._hub = hub
@@ -54,6 +58,8 @@ class StreamFollower:
         self._conflate = conflate
         self._on_listening = on_listening
         self._conflate_replay = conflate_replay and conflate is not None
+        self._on_caught_up = on_caught_up
+        self._in_time_order = replay_in_time_order
         self.positions: dict[str, int] = {}
         self.live = False
 
@@ -71,9 +77,14 @@ class StreamFollower:
                         yield self._mark_snapshot(stream, heads[stream])
                 else:
                     self.positions[stream] = start
-            replay = self._recover() if self._conflate_replay else self._replay()
+            if self._conflate_replay:
+                replay = self._recover()
+            else:
+                replay = self._replay_in_time_order() if self._in_time_order else self._replay()
             async for replayed in replay:
                 yield replayed
+            if self._on_caught_up is not None:
+                self._on_caught_up()
             while True:
                 event = await listener.get()
                 if event is None:
@@ -100,6 +111,34 @@ class StreamFollower:
             if stream in self._start:
                 async for event in self._catch_up(stream):
                     yield event
+
+    async def _replay_in_time_order(self) -> AsyncIterator[Envelope]:
+        """The replay of several streams merged by the time each event was stored, each stream's
+        position moving only as its events are passed on."""
+        order = {stream: n for n, stream in enumerate(self._streams)}
+        ahead: dict[str, tuple[Envelope, AsyncIterator[Envelope]]] = {}
+
+        async def peek(stream: str, reader: AsyncIterator[Envelope]) -> None:
+            before = self.positions[stream]
+            event = await anext(reader, None)
+            self.positions[stream] = before
+            if event is not None:
+                ahead[stream] = (event, reader)
+
+        readers = {stream: self._catch_up(stream) for stream in self._streams if stream in self._start}
+        try:
+            for stream, reader in readers.items():
+                await peek(stream, reader)
+            while ahead:
+                # ISO times in UTC compare as text; a snapshot marker's empty time goes first.
+                stream = min(ahead, key=lambda s: (ahead[s][0].created_at, order[s]))
+                event, reader = ahead.pop(stream)
+                self.positions[stream] = event.seq
+                yield event
+                await peek(stream, reader)
+        finally:
+            for reader in readers.values():
+                await reader.aclose()  # type: ignore[attr-defined]
 
     async def _recover(self) -> AsyncIterator[Envelope]:
         if self._conflate is None:

@@ -10,6 +10,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from pubsub.hub import Hub
 from resolvers.loaders import Loaders
+from resolvers.store_odds import OddsWriter
 from resolvers.viewer import ANONYMOUS, Viewer
 from schema.clients import ClientQuota
 from storage.database import Database
@@ -29,6 +30,7 @@ class Limits:
 class Context:
     db: Database
     hub: Hub
+    odds: OddsWriter  # the process's one writer of prices (create_app builds it)
     limits: Limits = field(default_factory=Limits)
     viewer: Viewer = ANONYMOUS
     # Why the presented token was refused; the viewer is then anonymous.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from schema.mutations.alerts import create_alert, delete_alert, mark_notifications_read
+from schema.mutations.feed_heartbeat import feed_heartbeat
 from schema.mutations.publish_news import publish_news
 from schema.mutations.race_cards import load_race_cards, scratch_runner
 from schema.mutations.set_race_status import set_race_status
@@ -17,6 +18,11 @@ class Mutation:
     store_odds = strawberry.mutation(
         resolver=store_odds, permission_classes=[CanWriteOdds],
         description="Store one source's prices for a race and publish the changes (scope odds:write).",
+    )
+    feed_heartbeat = strawberry.mutation(
+        resolver=feed_heartbeat, permission_classes=[CanWriteOdds],
+        description="Say a source is alive without a price change: keeps it LIVE, or brings it back (scope "
+        "odds:write; a source the token's `sources` claim names, when it has one).",
     )
     set_race_status = strawberry.mutation(
         resolver=set_race_status, permission_classes=[CanWriteRaces],

@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 
 from resolvers import alerts as alert_use_cases
-from resolvers import notifications
+from resolvers import feed_health, listings, notifications
 from resolvers.cursors import decode_keyset, encode_keyset
 from resolvers.errors import MAX_BIG_ID, BadUserInput, known_id, parse_id
 from schema.context import Info
@@ -17,9 +17,10 @@ from schema.list_limits import MAX_FILTER_STATUSES, bounded
 from schema.list_size import sized_by
 from schema.permissions import IsAuthenticated
 from schema.types.alerts import Alert, Notification, NotificationConnection, NotificationEdge
+from schema.types.feeds import Feed
 from schema.types.news import NewsArticle, NewsConnection, NewsEdge
 from schema.types.races import Meeting, PageInfo, Race, RaceConnection, RaceEdge, RaceStatus, Runner
-from storage import models, news, races
+from storage import models
 
 
 @strawberry.input(description="Which races to list.")
@@ -73,12 +74,11 @@ class Query(FederationQuery):
         size = _page_size(info, first)
         filter = filter or RaceFilter()
         statuses = bounded(filter.status, limit=MAX_FILTER_STATUSES, field="status") if filter.status else None
-        async with info.context.db.read() as session:
-            rows = await races.page_races(
-                session, day=filter.date, venue=filter.venue,
-                statuses=[models.RaceStatus(s.value) for s in statuses] if statuses else None,
-                after=decode_keyset(after) if after else None, limit=size + 1,
-            )
+        rows = await listings.page_races(
+            db=info.context.db, day=filter.date, venue=filter.venue,
+            statuses=[models.RaceStatus(s.value) for s in statuses] if statuses else None,
+            after=decode_keyset(after) if after else None, limit=size + 1,
+        )
         edges = [RaceEdge(cursor=encode_keyset(r.post_time, r.id), node=Race.from_row(r)) for r in rows[:size]]
         return RaceConnection(
             edges=edges,
@@ -89,8 +89,7 @@ class Query(FederationQuery):
     async def meetings(
         self, info: Info, date: Annotated[dt.date, strawberry.argument(description="The meeting date.")]
     ) -> list[Meeting]:
-        async with info.context.db.read() as session:
-            rows = await races.meetings_on(session, date)
+        rows = await listings.meetings_on(db=info.context.db, day=date)
         return [Meeting.from_row(row) for row in rows]
 
     @strawberry.field(description="News, newest first, one page at a time.", metadata=sized_by("first"))
@@ -104,11 +103,10 @@ class Query(FederationQuery):
         size = _page_size(info, first)
         filter = filter or NewsFilter()
         race_id = parse_id(filter.race_id, what="race", field="raceId") if filter.race_id is not None else None
-        async with info.context.db.read() as session:
-            rows = await news.page_articles(
-                session, tag=filter.tag, race_id=race_id,
-                after=decode_keyset(after) if after else None, limit=size + 1,
-            )
+        rows = await listings.page_news(
+            db=info.context.db, tag=filter.tag, race_id=race_id,
+            after=decode_keyset(after) if after else None, limit=size + 1,
+        )
         edges = [
             NewsEdge(cursor=encode_keyset(r.published_at, r.id), node=NewsArticle.from_row(r))
             for r in rows[:size]
@@ -117,6 +115,10 @@ class Query(FederationQuery):
             edges=edges,
             page_info=PageInfo.of([e.cursor for e in edges], more=len(rows) > size),
         )
+
+    @strawberry.field(description="Every price source and how fresh it is (LIVE or STALE), by code.")
+    async def feeds(self, info: Info) -> list[Feed]:
+        return [Feed.from_state(state) for state in await feed_health.feed_states(info.context.db)]
 
     @strawberry.field(description="The viewer's own alerts, oldest first (needs a token).", permission_classes=[IsAuthenticated])
     async def alerts(self, info: Info) -> list[Alert]:

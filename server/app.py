@@ -23,6 +23,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pubsub.broadcast import is_connected
 from pubsub.hub import Hub
+from resolvers.feed_health import sweep_interval, watch_feeds
+from resolvers.store_odds import OddsWriter
 from schema.limits import QueryLimits
 from schema.schema import build_schema
 from server import assets
@@ -68,6 +70,7 @@ class Runtime:
     db: Database
     broadcast: Broadcast
     hub: Hub
+    odds: OddsWriter
     graphql: RacewireGraphQL
 
 
@@ -75,22 +78,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     refuse_unsafe(settings)
     db = Database(settings.database_url)
+    odds = OddsWriter(db)
+    metrics = Metrics(open_connections=lambda: graphql.open_connections, open_streams=lambda: graphql.streams.open)
+
     def on_reconnect() -> None:
         hub.poke()
         metrics.broadcaster_reconnected()
 
     broadcast = deployment_broadcast(settings, on_reconnect=on_reconnect)
     hub = deployment_hub(settings, broadcast, log=LogReader(db), buffer=settings.subscriber_buffer,
-                         watch_interval=settings.watch_interval_seconds)
+                         watch_interval=settings.watch_interval_seconds, telemetry=metrics)
     try:
-        graphql = RacewireGraphQL(schema=_schema_for(settings), settings=settings, db=db, hub=hub)
+        graphql = RacewireGraphQL(schema=_schema_for(settings), settings=settings, db=db, hub=hub, odds=odds)
     except PartnersError as error:
         print(f"racewire: {error}", file=sys.stderr, flush=True)
         raise SystemExit(STARTUP_FAILURE) from None
-    metrics = hub.telemetry = Metrics(open_connections=lambda: graphql.open_connections,
-                                           open_streams=lambda: graphql.streams.open)
     graphql.partners.meter = metrics
-    runtime = Runtime(settings=settings, db=db, broadcast=broadcast, hub=hub, graphql=graphql)
+    runtime = Runtime(settings=settings, db=db, broadcast=broadcast, hub=hub, odds=odds, graphql=graphql)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -99,13 +103,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await broadcast.connect()
         hub.start()
         _settle_heap()
-        background = [asyncio.create_task(_prune_forever(runtime))]
+        background = [asyncio.create_task(_prune_forever(runtime)), asyncio.create_task(watch_feeds(
+            db=db, hub=hub, stale_after=settings.feed_stale_seconds,
+            interval=sweep_interval(settings.feed_stale_seconds),
+        ))]
         if settings.demo:
-            from server.demo import load_demo
-            from server.feed import run_feed
+            from demo.data import load_demo
+            from demo.feed import run_feed
 
             await load_demo(db=db)
-            background.append(asyncio.create_task(run_feed(db=db, hub=hub, interval=settings.feed_interval_seconds)))
+            background.append(asyncio.create_task(run_feed(db=db, hub=hub, odds=odds, interval=settings.feed_interval_seconds,
+                                                           stale_after=settings.feed_stale_seconds)))
         try:
             yield
         finally:

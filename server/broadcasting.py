@@ -11,8 +11,9 @@ from broadcaster import Broadcast
 
 from pubsub.broadcast import create_broadcast
 from pubsub.channels import Namespace
-from pubsub.envelope import Seal
 from pubsub.hub import EventLog, Hub
+from pubsub.seal import Seal
+from pubsub.telemetry import NO_TELEMETRY, Telemetry
 from server.settings import DEV_JWT_SECRET, Settings
 
 MIN_KEY_LENGTH = 32
@@ -50,10 +51,10 @@ def deployment_broadcast(settings: Settings, *, on_reconnect: Callable[[], None]
 
 
 def deployment_hub(settings: Settings, broadcast: Broadcast, *, log: EventLog | None = None, buffer: int = 256,
-                   watch_interval: float = 1.0) -> Hub:
+                   watch_interval: float = 1.0, telemetry: Telemetry = NO_TELEMETRY) -> Hub:
     """A hub that seals and opens with the deployment's key, on the deployment's channels."""
     return Hub(broadcast, log=log, buffer=buffer, watch_interval=watch_interval,
-               seal=Seal(broadcast_key(settings)), namespace=namespace(settings))
+               seal=Seal(broadcast_key(settings)), namespace=namespace(settings), telemetry=telemetry)
 
 
 def _development_secret(settings: Settings) -> bool:

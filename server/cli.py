@@ -158,7 +158,7 @@ def _migrate(args: argparse.Namespace) -> None:
 
 
 def _demo(args: argparse.Namespace) -> None:
-    from server.demo import load_demo
+    from demo.data import load_demo
     from storage.database import Database
     from storage.migrate import upgrade
 
@@ -174,8 +174,8 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _feed(args: argparse.Namespace) -> None:
+    from demo.feed import run_feed
     from server.broadcasting import deployment_broadcast, deployment_hub
-    from server.feed import run_feed
     from storage.database import Database
 
     async def run() -> None:
@@ -184,7 +184,8 @@ def _feed(args: argparse.Namespace) -> None:
         broadcast = deployment_broadcast(settings)
         await broadcast.connect()
         try:
-            await run_feed(db=db, hub=deployment_hub(settings, broadcast), interval=settings.feed_interval_seconds)
+            await run_feed(db=db, hub=deployment_hub(settings, broadcast), interval=settings.feed_interval_seconds,
+                           stale_after=settings.feed_stale_seconds)
         finally:
             await broadcast.disconnect()
             await db.dispose()

@@ -33,6 +33,7 @@ from strawberry.subscriptions import (
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 
 from pubsub.hub import Hub
+from resolvers.store_odds import OddsWriter
 from resolvers.viewer import Viewer
 from schema.context import Context, Limits
 from schema.errors import RETRY_AFTER_SECONDS, unavailable
@@ -73,7 +74,7 @@ class ConnectionContext(Context):
 
 
 class RacewireGraphQL(GraphQL[Context, None]):
-    def __init__(self, *, schema: Any, settings: Settings, db: Database, hub: Hub) -> None:
+    def __init__(self, *, schema: Any, settings: Settings, db: Database, hub: Hub, odds: OddsWriter) -> None:
         protocols: tuple[str, ...] = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL)
         if settings.ws_legacy_protocol:
             protocols += (GRAPHQL_WS_PROTOCOL,)
@@ -99,6 +100,7 @@ class RacewireGraphQL(GraphQL[Context, None]):
         )
         self._db = db
         self._hub = hub
+        self._odds = odds
         self._limits = Limits(max_page_size=settings.max_page_size, max_race_ids=settings.max_race_ids,
                               require_auth=settings.require_auth,
                               require_token_sources=settings.token_sources_required)
@@ -157,7 +159,7 @@ class RacewireGraphQL(GraphQL[Context, None]):
                 context.expiry.cancel()
 
     def _context_for(self, viewer: Viewer) -> Context:
-        return Context(db=self._db, hub=self._hub, limits=self._limits, viewer=viewer)
+        return Context(db=self._db, hub=self._hub, odds=self._odds, limits=self._limits, viewer=viewer)
 
     @property
     def active_subscriptions(self) -> int:
@@ -172,7 +174,8 @@ class RacewireGraphQL(GraphQL[Context, None]):
         return graphiql_page()  # served from the API itself, so it works without internet access
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
-        context = ConnectionContext(db=self._db, hub=self._hub, limits=self._limits, rate_limit=self._mutations.take)
+        context = ConnectionContext(db=self._db, hub=self._hub, odds=self._odds, limits=self._limits,
+                                    rate_limit=self._mutations.take)
         if isinstance(request, WebSocket) and request.scope.get(LEGACY_KEY):
             context.legacy_websocket = request
             request.scope[CONTEXT_KEY] = context

@@ -27,6 +27,10 @@ def _field_of(channels: list[str]) -> str:
         return "raceStatus"
     if channels[0] == channel_names.NEWS:
         return "news"
+    if channels[0] == channel_names.FEEDS:
+        return "feedStatus"
+    if channels[-1] == channel_names.STATUS:
+        return "raceUpdated"  # its races' odds, then the status stream
     return "oddsUpdated"
 
 

@@ -20,6 +20,7 @@ PREFIX = "RACEWIRE_"
 DEV_JWT_SECRET = "racewire-dev-secret-change-me-0123456789"
 MIN_JWT_SECRET_BYTES = 32
 MIN_JWT_SECRET_DISTINCT = 8
+MIN_FEED_STALE_SECONDS = 1.0  # resolvers/feed_health.py writes heartbeats at most every 0.5 s
 STARTUP_FAILURE = 3  # uvicorn's: a worker that exits with it is not restarted
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -93,6 +94,7 @@ class Settings(BaseModel):
     migrate_on_start: bool = True
     demo: bool = False
     feed_interval_seconds: float = 1.0
+    feed_stale_seconds: float = 30.0
     log_format: str = "text"
     access_log: bool = False
     event_loop: str = "asyncio"  # uvicorn's `loop`: asyncio, uvloop (when installed) or auto
@@ -150,10 +152,12 @@ class Settings(BaseModel):
         return "" if self.production and self.jwt_secret == DEV_JWT_SECRET else self.jwt_secret
 
     def check(self) -> None:
-        """Raises InvalidSettings naming every setting that production refuses."""
+        """Raises InvalidSettings naming every setting that production refuses, or any refuses."""
         problems = self._production_problems() if self.production else []
         if problems:
             raise InvalidSettings("RACEWIRE_PRODUCTION=true, but " + "; and ".join(problems))
+        if not self.feed_stale_seconds >= MIN_FEED_STALE_SECONDS:
+            raise InvalidSettings(f"RACEWIRE_FEED_STALE_SECONDS must be at least {MIN_FEED_STALE_SECONDS:g}")
 
     def _production_problems(self) -> list[str]:
         problems = []

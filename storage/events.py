@@ -10,7 +10,7 @@ from typing import Any, cast
 from sqlalchemy import BindParameter, CursorResult, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pubsub.envelope import Envelope
+from events.envelope import Envelope
 from storage.bulk import BulkInsert
 from storage.database import Database, dialect_insert, dialect_of
 from storage.models import Event, Stream

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -117,6 +118,10 @@ class PriceSource(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
+    # Feed health: every accepted call is a heartbeat; silent too long, the source is stale.
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    stale: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    status_changed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Price(Base):

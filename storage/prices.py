@@ -24,12 +24,13 @@ _CURRENT_QUOTES = select(
 _HISTORY = BulkInsert(Price.__table__, ("race_id", "runner_id", "source_id", "decimal", "observed_at", "stored_at"))
 
 
-async def source_ids(session: AsyncSession, codes: Sequence[str]) -> dict[str, int]:
-    """Each source's id, registering the sources quoting for the first time."""
+async def source_ids(session: AsyncSession, codes: Sequence[str], *, now: datetime) -> dict[str, int]:
+    """Each source's id, registering the sources quoting for the first time (as seen `now`)."""
     found = {code: id_ for code, id_ in await session.execute(_SOURCE_IDS, {"codes": list(codes)})}
     missing = [code for code in codes if code not in found]
     if missing:
-        insert_new = upsert_insert(session)(PriceSource).values([{"code": code} for code in missing])
+        rows = [{"code": code, "last_seen_at": now} for code in missing]
+        insert_new = upsert_insert(session)(PriceSource).values(rows)
         await session.execute(insert_new.on_conflict_do_nothing(index_elements=[PriceSource.code]))
         found = {code: id_ for code, id_ in await session.execute(_SOURCE_IDS, {"codes": list(codes)})}
     return found
@@ -72,10 +73,10 @@ async def source_codes(session: AsyncSession, ids: Sequence[int]) -> dict[int, s
 
 async def current_for_races(
     session: AsyncSession, race_ids: Sequence[int]
-) -> dict[int, list[tuple[CurrentPrice, str]]]:
-    """Every current quote of each race, with its source's code."""
+) -> dict[int, list[tuple[CurrentPrice, str, bool]]]:
+    """Every current quote of each race, with its source's code and whether it is stale."""
     rows = await session.execute(
-        select(CurrentPrice, PriceSource.code)
+        select(CurrentPrice, PriceSource.code, PriceSource.stale)
         .join(PriceSource, PriceSource.id == CurrentPrice.source_id)
         .where(CurrentPrice.race_id.in_(race_ids))
         .order_by(CurrentPrice.runner_id, PriceSource.code)

@@ -17,6 +17,7 @@ from sqlalchemy import text
 
 from pubsub.hub import Hub
 from resolvers.race_cards import MeetingCard, RaceCard, RunnerCard, load_race_cards
+from resolvers.store_odds import OddsWriter
 from resolvers.viewer import ANONYMOUS, Viewer
 from schema.context import Context
 from schema.schema import schema
@@ -151,9 +152,10 @@ class Api:
     def __init__(self, db: Database, hub: Hub) -> None:
         self.db = db
         self.hub = hub
+        self.odds = OddsWriter(db)
 
     def context(self, viewer: Viewer = ANONYMOUS) -> Context:
-        return Context(db=self.db, hub=self.hub, viewer=viewer)
+        return Context(db=self.db, hub=self.hub, odds=self.odds, viewer=viewer)
 
     async def execute(self, query: str, viewer: Viewer = WRITER, **variables: Any) -> Any:
         return await schema.execute(query, variable_values=variables, context_value=self.context(viewer))

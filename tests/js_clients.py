@@ -21,7 +21,7 @@ from conftest import card
 from live_server import ROOT, ServerProcess
 from pubsub.hub import Hub
 from resolvers.race_cards import load_race_cards
-from resolvers.store_odds import Quote, StoreOdds, store_odds
+from resolvers.store_odds import OddsWriter, Quote, StoreOdds, store_odds
 from server.auth import create_access_token
 from storage.database import Database
 from storage.migrate import upgrade
@@ -70,7 +70,7 @@ class ClientServer:
                 command = StoreOdds(race_id=int(self.race_id), source="offline-feed",
                                     observed_at=datetime.now(UTC),
                                     quotes=(Quote(runner_id=int(self.runner_ids[1]), decimal=5.0 + n),))
-                outcome = await store_odds(db=db, hub=Hub(broadcast), command=command)
+                outcome = await store_odds(odds=OddsWriter(db), hub=Hub(broadcast), command=command)
                 assert outcome.seq is not None
                 seqs.append(outcome.seq)
             return seqs

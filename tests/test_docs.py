@@ -14,7 +14,7 @@ from server.settings import PREFIX, Settings
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PAGES = [ROOT / "README.md", ROOT / "bench" / "README.md", *sorted(DOCS.glob("*.md"))]
-SERVER_SOURCES = sorted(path for package in ("server", "resolvers", "schema", "pubsub", "storage")
+SERVER_SOURCES = sorted(path for package in ("server", "resolvers", "schema", "pubsub", "storage", "demo", "events")
                         for path in (ROOT / package).rglob("*.py"))
 # Variables that the scripts and tests read, not the server: configuration.md lists them as such.
 TOOL_VARIABLES = {"TEST_POSTGRES", "VENV", "CHROMIUM", "TEST_CLUSTER_PORT", "TEST_CLUSTER_NODES", "TEST_CLUSTER_REPLICAS"}

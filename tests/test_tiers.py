@@ -3,8 +3,10 @@ session's own collection, and the guard that keeps a process out of an unmarked 
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +18,7 @@ EXPECTED = {
     "tests/server/test_live_server.py::test_health_and_readiness[sqlite]": {"process"},
     "tests/server/test_settings.py::test_serve_with_a_bad_value_exits_at_once_naming_it": {"process"},
     "tests/server/test_cli.py::test_export_schema_prints_the_sdl": {"process"},
-    "tests/server/test_scale_out.py::test_concurrent_writers_on_three_processes_keep_seq_unique_and_contiguous":
+    "tests/server/test_scale_out.py::test_concurrent_writers_on_three_processes_keep_seq_unique_and_contiguous[redis]":
         {"process", "cluster"},
     "tests/clients/test_http_clients.py::test_subscriptions_over_sse_and_multipart_http": {"process", "js"},
     "tests/clients/test_browser.py::test_graphiql_and_the_odds_board_work_offline_in_chromium":
@@ -56,3 +58,17 @@ def test_a_test_not_marked_process_cannot_start_one(request: pytest.FixtureReque
 @pytest.mark.process
 def test_a_test_marked_process_can() -> None:
     assert start_python().stdout == "ran\n"
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared fixtures and helpers live in tests/fixtures/ (plugins) and tests/*.py helpers: a test
+    module imported by another runs its fixtures twice and breaks when it is renamed."""
+    tests = Path(__file__).resolve().parent
+    importing = []
+    for path in sorted(tests.rglob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            importing += [f"{path.relative_to(tests)} imports {name}" for name in names
+                          if name.split(".")[-1].startswith("test_")]
+    assert importing == []

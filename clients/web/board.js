@@ -48,7 +48,7 @@ const OPEN = `query Open { races(filter: { status: [BETTING_OPEN, SUSPENDED] }, 
 const SCHEDULED = `query Soon { races(filter: { status: [SCHEDULED] }, first: 1) { edges { node { id } } } }`;
 const ODDS = `subscription Board($ids: [ID!]!, $after: String) {
   oddsUpdated(raceIds: $ids, after: $after, snapshot: true) {
-    seq cursor snapshot prices { runnerId source decimal fractional } scratchedRunnerIds
+    seq cursor snapshot marketStale prices { runnerId source decimal fractional stale } scratchedRunnerIds
   }
 }`;
 const STATUS = `subscription Statuses($after: String) {
@@ -211,13 +211,28 @@ function applyOdds(update) {
   markScratched();
   for (const [runnerId, bySource] of board.quotes) show(runnerId, best(bySource));
   markFavourite();
+  markStale();
   board.lastSeq = update.seq;
   $('#seq').textContent = `Last update: #${update.seq} of this race's odds stream.`;
   if (update.snapshot || $('#notice').dataset.kind === 'scheduled') renderStatus();
 }
 
+// The best live price; a runner priced only by stale sources shows its best stale one, greyed.
 function best(bySource) {
-  return [...bySource.values()].reduce((a, b) => (b.decimal > a.decimal ? b : a));
+  const quotes = [...bySource.values()];
+  const live = quotes.filter((quote) => !quote.stale);
+  return (live.length ? live : quotes).reduce((a, b) => (b.decimal > a.decimal ? b : a));
+}
+
+// Sources silent for too long: named under the card, their prices greyed, the favourite live only.
+function markStale() {
+  const stale = new Set();
+  for (const bySource of board.quotes.values()) for (const quote of bySource.values()) if (quote.stale) stale.add(quote.source);
+  const line = $('#stale');
+  line.hidden = stale.size === 0;
+  line.textContent = stale.size
+    ? `Stale: ${[...stale].sort().join(', ')} ${stale.size === 1 ? 'has' : 'have'} gone quiet; ${stale.size === 1 ? 'its' : 'their'} prices are greyed and left out of the favourite.`
+    : '';
 }
 
 function show(runnerId, price) {
@@ -225,7 +240,8 @@ function show(runnerId, price) {
   if (!row) return;
   const before = board.shown.get(runnerId);
   const cell = row.querySelector('.price');
-  cell.querySelector('.src').textContent = price.source;
+  cell.querySelector('.src').textContent = price.stale ? `${price.source} (stale)` : price.source;
+  cell.classList.toggle('stale', Boolean(price.stale));
   if (before === price.decimal) return;
   board.shown.set(runnerId, price.decimal);
   cell.querySelector('.frac').textContent = price.fractional;
@@ -242,10 +258,12 @@ function show(runnerId, price) {
 }
 
 function markFavourite() {
-  const running = [...board.shown].filter(([runnerId]) => !board.scratched.has(runnerId));
+  const live = (runnerId) => [...(board.quotes.get(runnerId)?.values() ?? [])].some((quote) => !quote.stale);
+  const running = [...board.shown].filter(([runnerId]) => !board.scratched.has(runnerId) && live(runnerId));
   const shortest = Math.min(...running.map(([, decimal]) => decimal));
   for (const row of document.querySelectorAll('#runners tr')) {
-    const favourite = board.shown.get(row.dataset.runnerId) === shortest && !board.scratched.has(row.dataset.runnerId);
+    const { runnerId } = row.dataset;
+    const favourite = board.shown.get(runnerId) === shortest && !board.scratched.has(runnerId) && live(runnerId);
     row.classList.toggle('favourite', favourite);
     row.querySelector('.fav').hidden = !favourite;
   }

@@ -69,7 +69,7 @@ async def store_odds(
         idempotency_key=key,
     )
     outcome = await use_case.store_odds(
-        db=info.context.db, hub=info.context.hub, command=command,
+        odds=info.context.odds, hub=info.context.hub, command=command,
         writer=info.context.viewer, require_sources=info.context.limits.require_token_sources,
     )
     observed = datetime.fromisoformat(outcome.observed_at)

@@ -9,6 +9,7 @@ import strawberry
 
 from resolvers import market, odds_formats
 from schema.context import Info
+from schema.types.feeds import FeedStatus
 
 if TYPE_CHECKING:
     from schema.types.races import Runner
@@ -20,6 +21,11 @@ class Price:
     source: str | None = strawberry.field(description="The bookmaker or exchange quoting.")
     decimal: float = strawberry.field(description="Decimal (European) odds, stake included: 2.5 returns 2.5 per 1 staked.")
     observed_at: datetime | None = strawberry.field(description="When the source offered this price.")
+    stale: bool = strawberry.field(
+        default=False,
+        description="True when its source is STALE (silent for longer than the stale time): show it, but do not "
+        "trust it. On a query or snapshot: now; on an event: as of that event.",
+    )
 
     @strawberry.field(description='Fractional odds on the traditional UK ladder, e.g. "6/4"; evens is "1/1".')
     def fractional(self) -> str:
@@ -44,15 +50,16 @@ class Price:
     def from_quote(cls, quote: market.Quote) -> Price:
         return cls(
             runner_id=strawberry.ID(str(quote.runner_id)), source=quote.source,
-            decimal=quote.decimal, observed_at=quote.observed_at,
+            decimal=quote.decimal, observed_at=quote.observed_at, stale=quote.stale,
         )
 
 
-@strawberry.type(description="A race's current market: the best price per runner across all sources.")
+@strawberry.type(description="A race's current market: the best price per runner across its live sources.")
 class Market:
     race_id: strawberry.ID = strawberry.field(description="The race.")
     best_prices: list[Price] = strawberry.field(
-        description="The best (longest) current price of each running runner, shortest first."
+        description="The best (longest) current price of each running runner from a LIVE source, shortest first: "
+        "a stale source's prices are left out (they stay on `Runner.prices`, flagged)."
     )
     favourite_runner_id: strawberry.ID | None = strawberry.field(
         description="The runner with the shortest best price; null while unpriced."
@@ -61,6 +68,10 @@ class Market:
         description="The book percentage over the best prices: sum of 100 / decimal. Over 100 is the margin."
     )
     updated_at: datetime | None = strawberry.field(description="The newest observation among the best prices.")
+    stale: bool = strawberry.field(
+        default=False,
+        description="True when the race is priced but every source quoting it is STALE: no best price, no favourite.",
+    )
 
     @classmethod
     def from_market(cls, found: market.Market) -> Market:
@@ -69,7 +80,7 @@ class Market:
             race_id=strawberry.ID(str(found.race_id)),
             best_prices=[Price.from_quote(q) for q in found.best],
             favourite_runner_id=strawberry.ID(str(favourite)) if favourite is not None else None,
-            overround=found.overround, updated_at=found.updated_at,
+            overround=found.overround, updated_at=found.updated_at, stale=found.stale,
         )
 
 
@@ -84,13 +95,26 @@ class OddsUpdate:
     )
     snapshot: bool = strawberry.field(description="True when `prices` is the race's full current market, not a change.")
     conflated: bool = strawberry.field(
-        description="True when several updates were merged into one (latest price per runner and source): "
-        "sent to a subscriber that fell behind, instead of a backlog."
+        description="True when several updates were merged into one (latest price per runner and source), "
+        "covering seqs `seqFrom`..`seq`: sent once per window with `conflateMs`, and to a subscriber that fell "
+        "behind instead of a backlog."
     )
     seq_from: int | None = strawberry.field(
         description="The first seq this event covers: equal to `seq` except for a conflated update; null for a snapshot."
     )
-    source: str | None = strawberry.field(description="The source whose quotes changed; null for a snapshot.")
+    source: str | None = strawberry.field(
+        description="The source whose quotes changed (or whose freshness did); null for a snapshot or conflated update."
+    )
+    source_status: FeedStatus | None = strawberry.field(
+        default=None,
+        description="Set on a freshness event: `source` went STALE or came back LIVE, and `prices` are its quotes "
+        "in this race with their `stale` flag. Null on other events.",
+    )
+    market_stale: bool | None = strawberry.field(
+        default=None,
+        description="After this event, whether every source quoting the race is STALE (the market's `stale`); "
+        "false after a price change, null when the event does not say (a scratching).",
+    )
     observed_at: datetime | None = strawberry.field(description="When the source observed the prices.")
     published_at: datetime | None = strawberry.field(description="When Racewire stored the event.")
     prices: list[Price] = strawberry.field(description="The prices that changed (all current prices in a snapshot).")

@@ -117,9 +117,10 @@ class Runner:
         quotes = await info.context.loaders.quotes_of_race.load(int(self.race_id))
         return [Price.from_quote(q) for q in quotes if q.runner_id == int(self.id)]
 
-    @strawberry.field(description="The longest current price across sources; null while unpriced.")
+    @strawberry.field(description="The longest current price across LIVE sources; null while unpriced by any (a stale "
+                      "source's price stays on `prices`, flagged).")
     async def best_price(self, info: Info) -> Price | None:
-        prices = await self.prices(info)
+        prices = [p for p in await self.prices(info) if not p.stale]
         return max(prices, key=lambda p: p.decimal, default=None)
 
     @strawberry.field(description="How the price moved: the newest quotes from all sources, oldest first.",

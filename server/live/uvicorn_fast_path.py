@@ -16,7 +16,9 @@ tests/server/test_uvicorn_fast_path.py against the pinned versions:
   sets exactly the attributes uvicorn's own sets (`UVICORN_ATTRIBUTES`, 13 of them served from
   one object per server); `handle_connect`, `send`, and the attributes `scope`, `conn`,
   `transport`, `writable` (an asyncio.Event's API), `queue` (an asyncio.Queue's put_nowait,
-  get, empty, qsize), `close_sent`, `handshake_complete`, `request`, `response`.
+  get, empty, qsize), `close_sent`, `handshake_complete`, `request`, `response`; and its read
+  flow control: `send_receive_event_to_app` pauses reading only while `read_paused` is False,
+  `receive` resumes it only while `read_paused` is True (see `send_receive_event_to_app` here).
 - websockets `ServerProtocol`: its `parser` generator and `reader.buffer`, `Protocol.parse`
   and `StreamReader.at_eof` (whose code objects tell the parser is between two frames, where it
   is replaced to drop the handshake request it holds), `extensions`, and `PerMessageDeflate`'s
@@ -98,6 +100,10 @@ class Inbox:
 
     def empty(self) -> bool:
         return not self._items
+
+    def reader_waiting(self) -> bool:
+        """Whether the app waits on an empty inbox: a message put now is taken before the next read."""
+        return not self._items and self._waiter is not None and not self._waiter.done()
 
     def qsize(self) -> int:
         return len(self._items)
@@ -268,6 +274,20 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
             self.conn.parser = Protocol.parse(self.conn)
             next(self.conn.parser)
 
+    def send_receive_event_to_app(self) -> None:
+        # uvicorn pauses reading after queueing each message and resumes once the app has taken it:
+        # two epoll_ctl calls per message (connection_init and subscribe: ~5 % of a connect).
+        # When the app already waits on an empty inbox it takes the message before the loop reads
+        # again, so reading stays on; a backlog still pauses as uvicorn does.
+        if self.read_paused or not self.queue.reader_waiting():  # type: ignore[attr-defined]
+            super().send_receive_event_to_app()
+            return
+        self.read_paused = True  # uvicorn's method pauses only when this is False
+        try:
+            super().send_receive_event_to_app()
+        finally:
+            self.read_paused = False
+
     def write_frame(self, message: TextMessage) -> bool:
         # A close sent or received closes the transport (or sets close_sent) at once.
         kind = self._frame_kind
@@ -311,9 +331,14 @@ def check() -> list[str]:
     if set_by_uvicorn != UVICORN_ATTRIBUTES:
         moved = sorted(set_by_uvicorn ^ UVICORN_ATTRIBUTES)
         problems.append(f"uvicorn's WebSocketsSansIOProtocol.__init__ sets other attributes ({', '.join(moved)})")
-    for name in ("handle_connect", "send", "connection_made", "data_received", "handle_events"):
+    for name in ("handle_connect", "send", "connection_made", "data_received", "handle_events",
+                 "send_receive_event_to_app", "receive"):
         if not callable(getattr(WebSocketsSansIOProtocol, name, None)):
             problems.append(f"uvicorn's WebSocketsSansIOProtocol has no {name}()")
+    for name, call in (("send_receive_event_to_app", "pause_reading"), ("receive", "resume_reading")):
+        names = getattr(getattr(WebSocketsSansIOProtocol, name, None), "__code__", None)
+        if names is None or not {"read_paused", call} <= set(names.co_names):
+            problems.append(f"uvicorn's WebSocketsSansIOProtocol.{name}() no longer calls {call} by `read_paused`")
     for function in (Protocol.parse, StreamReader.at_eof):
         if not inspect.isgeneratorfunction(function):
             problems.append(f"websockets' {function.__qualname__} is no longer a generator")

@@ -24,8 +24,9 @@ from redis import asyncio as aioredis
 from sqlalchemy import text
 
 from conftest import card, seeded_sqlite
+from events.envelope import Envelope
 from live_server import GraphQLWs, ServerProcess
-from pubsub.envelope import Envelope, Seal
+from pubsub.seal import Seal
 from redis_server import RedisServer
 from resolvers.race_cards import load_race_cards
 from server.auth import create_access_token

@@ -8,8 +8,9 @@ import hmac
 import orjson
 import pytest
 
+from events.envelope import Envelope, Refused
 from pubsub.channels import Namespace
-from pubsub.envelope import Envelope, Refused, Seal
+from pubsub.seal import Seal
 
 KEY = b"k" * 32
 EVENT = Envelope(stream="odds:1", seq=7, kind="odds", payload={"source": "feed", "prices": []},

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from broadcaster import Broadcast
 
-from pubsub.envelope import Envelope, Seal
+from events.envelope import Envelope
 from pubsub.hub import Hub
 from pubsub.rejections import Rejections
+from pubsub.seal import Seal
 from pubsub.telemetry import Telemetry
 
 
@@ -125,8 +126,8 @@ async def test_forged_messages_are_refused_and_counted_and_real_events_still_arr
 
     seal = Seal(b"deployment-key-0123456789abcdef!")
     async with Broadcast("memory://") as broadcast:
-        hub = Hub(broadcast, log=LogReader(db), watch_interval=60, seal=seal)
-        hub.telemetry = counted = Counted()
+        counted = Counted()
+        hub = Hub(broadcast, log=LogReader(db), watch_interval=60, seal=seal, telemetry=counted)
         async with hub.listen(["odds:3"]) as listener:
             channel = hub.namespace.channel("odds:3")
             ahead = event(999_999_999, "odds:3")

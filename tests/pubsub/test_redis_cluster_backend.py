@@ -12,13 +12,14 @@ import pytest
 from broadcaster import Broadcast
 from redis.asyncio.retry import Retry as AsyncRetry
 
+from events.envelope import Envelope
 from pubsub.broadcast import create_broadcast
 from pubsub.channels import Namespace
 from pubsub.cluster_topology import ClusterAddress, parse_cluster_url
-from pubsub.envelope import Envelope, Seal
 from pubsub.hub import Hub
 from pubsub.redis_backend import RedisBackend
 from pubsub.redis_cluster_backend import RedisClusterBackend, _Shard
+from pubsub.seal import Seal
 from redis_cluster import RedisClusterNodes, shared_cluster
 
 pytestmark = pytest.mark.cluster  # each starts a Redis Cluster of redis-server processes

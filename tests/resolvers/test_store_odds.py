@@ -193,7 +193,7 @@ async def write_as(api: Api, viewer: Viewer, body: dict[str, Any], *, required: 
     from schema.context import Context, Limits
     from schema.schema import schema
 
-    context = Context(db=api.db, hub=api.hub, viewer=viewer, limits=Limits(require_token_sources=required))
+    context = Context(db=api.db, hub=api.hub, odds=api.odds, viewer=viewer, limits=Limits(require_token_sources=required))
     return await schema.execute(STORE, variable_values={"input": body}, context_value=context)
 
 

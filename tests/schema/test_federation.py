@@ -12,7 +12,7 @@ from sqlalchemy import event, text
 
 from conftest import WRITER, Api, card
 from resolvers.race_cards import load_race_cards
-from resolvers.store_odds import Quote, StoreOdds, store_odds
+from resolvers.store_odds import OddsWriter, Quote, StoreOdds, store_odds
 from resolvers.viewer import ANONYMOUS
 from schema.context import Context, Limits
 from schema.limits import QueryLimits
@@ -80,7 +80,7 @@ async def _priced_card(api: Api, db: Any, venue: str, runners: int) -> tuple[int
             text("SELECT id FROM runners WHERE race_id = :r ORDER BY number"), {"r": race_id})]
     for source in ("bet365", "betfair"):
         quotes = tuple(Quote(r, 2.0 + i) for i, r in enumerate(ids))
-        await store_odds(db=db, hub=api.hub, command=StoreOdds(race_id, source, datetime.now(UTC), quotes))
+        await store_odds(odds=OddsWriter(db), hub=api.hub, command=StoreOdds(race_id, source, datetime.now(UTC), quotes))
     return race_id, ids, meeting_id
 
 
@@ -170,7 +170,7 @@ async def test_each_representation_costs_what_the_entity_costs_and_the_cost_limi
 
 async def test_entities_and_service_need_a_token_where_every_operation_does(api: Api, race: dict[str, Any]) -> None:
     partners_only = Limits(require_auth=True)
-    anonymous = Context(db=api.db, hub=api.hub, limits=partners_only, viewer=ANONYMOUS)
+    anonymous = Context(db=api.db, hub=api.hub, odds=api.odds, limits=partners_only, viewer=ANONYMOUS)
     representations = [{"__typename": "Race", "id": str(race["id"])}]
     refused = await schema.execute(ENTITIES, variable_values={"representations": representations}, context_value=anonymous)
     assert refused.data is None and refused.errors[0].extensions["code"] == "UNAUTHENTICATED"

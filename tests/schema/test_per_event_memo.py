@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator
 from importlib.metadata import version
 from pathlib import Path
 
+import pytest
 import strawberry
 from graphql import build_schema as build_graphql_schema
 from graphql import parse
@@ -102,6 +103,7 @@ def memory_schema(feeds: list[asyncio.Queue[int]]) -> strawberry.Schema:
                              execution_context_class=build_schema().execution_context_class)
 
 
+@pytest.mark.soak
 async def test_memory_stays_flat_over_ten_thousand_events_to_a_hundred_subscribers() -> None:
     feeds: list[asyncio.Queue[int]] = [asyncio.Queue() for _ in range(SUBSCRIBERS)]
     schema = memory_schema(feeds)

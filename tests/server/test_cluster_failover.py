@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from test_scale_out import ODDS, Cluster, Collector, Writer, subscriptions, wait_until
 
+from fixtures.cluster import ODDS, Cluster, Collector, Writer, subscriptions, wait_until
 from live_server import GraphQLWs, ServerProcess
 from redis_cluster import RedisClusterNodes
 

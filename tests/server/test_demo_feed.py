@@ -17,13 +17,8 @@ import pytest
 from broadcaster import Broadcast
 from sqlalchemy import func, select
 
-import server.feed as feed_module
-from pubsub import channels
-from pubsub.hub import Hub, Listener
-from resolvers.errors import BadUserInput
-from resolvers.odds_formats import to_fractional
-from resolvers.race_status import allowed_next
-from server.demo import (
+import demo.feed as feed_module
+from demo.data import (
     _FRACTIONS,
     BOOKMAKER,
     DEMO_SOURCES,
@@ -36,7 +31,13 @@ from server.demo import (
     snap,
     tick,
 )
-from server.feed import Feed, run_feed, stage_due
+from demo.feed import Feed, run_feed, stage_due
+from pubsub import channels
+from pubsub.hub import Hub, Listener
+from resolvers.errors import BadUserInput
+from resolvers.feed_health import sweep
+from resolvers.odds_formats import to_fractional
+from resolvers.race_status import allowed_next
 from storage import races
 from storage.database import Database
 from storage.migrate import upgrade
@@ -134,6 +135,7 @@ async def test_load_demo_loads_four_meetings_once(env: Env) -> None:
     assert len([race for race in await rows(env.db, Race) if race.name == "Racewire Grand National"]) == 1
 
 
+@pytest.mark.soak
 async def test_the_feature_race_is_race_1_and_stays_open_all_demo_long(env: Env) -> None:
     end = _real_now()
     start = end - timedelta(hours=6)
@@ -213,6 +215,7 @@ def test_opening_books_look_like_a_market(field: int) -> None:
         assert sum(price >= 50 for price in longest) >= 40
 
 
+@pytest.mark.soak
 async def test_feed_walks_a_day_through_legal_states(env: Env, caplog: pytest.LogCaptureFixture) -> None:
     end = _real_now()  # observedAt may not be in the future, so the simulated day ends now
     start = end - timedelta(minutes=150)
@@ -239,7 +242,7 @@ async def test_feed_walks_a_day_through_legal_states(env: Env, caplog: pytest.Lo
     odds_moves = [e for e in events if e.kind == "odds" and len(e.payload["prices"]) <= 4]
     assert len(odds_moves) > 100  # opening books carry 8+ prices, moves 1-4
     assert any(e.kind == "news" for e in events)
-    assert not [r for r in caplog.records if r.name == "server.feed" and r.levelno >= logging.WARNING]
+    assert not [r for r in caplog.records if r.name == "demo.feed" and r.levelno >= logging.WARNING]
 
 
 async def _check_log(db: Database, all_races: list[Race]) -> None:
@@ -285,6 +288,7 @@ async def _check_prices(db: Database, all_races: list[Race]) -> None:
             assert sorted(race.result) == sorted(running[race.id])
 
 
+@pytest.mark.soak
 async def test_feed_survives_every_occasional_action_every_tick(env: Env) -> None:
     end = _real_now()
     start = end - timedelta(minutes=100)
@@ -337,11 +341,12 @@ async def test_one_failing_action_does_not_stop_the_feed(
         expected = 0 if race.id == stuck else due(race, last)
         assert STAGE[race.status] == expected
     assert await rows(env.db, Price) == []
-    logged = {(r.levelno, r.getMessage().split(": ")[1]) for r in caplog.records if r.name == "server.feed"}
+    logged = {(r.levelno, r.getMessage().split(": ")[1]) for r in caplog.records if r.name == "demo.feed"}
     assert (logging.WARNING, f"open book of bet365 on race {stuck} refused") in logged
     assert (logging.ERROR, f"advance on race {stuck} failed") in logged
 
 
+@pytest.mark.soak
 async def test_feed_picks_up_after_a_restart(env: Env) -> None:
     end = _real_now()
     start = end - timedelta(minutes=80)
@@ -376,3 +381,46 @@ async def test_run_feed_ticks_on_the_wall_clock_until_cancelled(env: Env) -> Non
     statuses = {race.status for race in await rows(env.db, Race)}
     assert S.RESULTED in statuses and S.BETTING_OPEN in statuses
     assert await rows(env.db, Meeting)
+
+
+class Switch(random.Random):
+    """A silence generator the test turns on and off: on, a silence starts at the next tick."""
+
+    fire = False
+
+    def random(self) -> float:
+        return 0.0 if self.fire else 0.99
+
+
+async def test_the_quiet_source_falls_silent_now_and_then_while_the_others_keep_beating(env: Env) -> None:
+    start = _real_now() - timedelta(minutes=10)
+    await load_demo(db=env.db, now=start)
+    switch = Switch()
+    feed = Feed(db=env.db, hub=env.hub, rng=random.Random(3), stale_after=30, quiet_source="skybet", silence_rng=switch)
+    tick = timedelta(seconds=11)  # over a third of the stale time: every source heard from speaks each tick
+    last = await drive(feed, start, start + 3 * tick, every=tick)
+    before = {s.code: s.last_seen_at for s in await rows(env.db, PriceSource)}
+    assert set(before) == set(DEMO_SOURCES)
+
+    switch.fire = True
+    quiet_from = last + tick
+    await drive(feed, quiet_from, quiet_from + 4 * tick, every=tick)  # a silence lasts 60 to 90 s
+    switch.fire = False
+    during = {s.code: s.last_seen_at for s in await rows(env.db, PriceSource)}
+    assert during["skybet"] == before["skybet"]
+    assert all(during[code] > before[code] for code in DEMO_SOURCES if code != "skybet")
+    async with env.db.read() as session:
+        quiet = await session.scalar(
+            select(func.count()).select_from(Price).join(PriceSource, PriceSource.id == Price.source_id)
+            .where(PriceSource.code == "skybet", Price.observed_at >= quiet_from)
+        )
+    assert quiet == 0
+    # Swept with a stale time that falls between its silence and the others' heartbeats: only it.
+    gap = min(seen for code, seen in during.items() if code != "skybet") - during["skybet"]
+    assert gap > timedelta(0)
+    cutoff = during["skybet"] + gap / 2
+    assert await sweep(db=env.db, hub=env.hub, stale_after=_real_now() - cutoff) == ["skybet"]
+
+    await feed.step(quiet_from + timedelta(seconds=91))  # the silence is over: it speaks, and is live again
+    after = {s.code: s for s in await rows(env.db, PriceSource)}
+    assert after["skybet"].stale is False and after["skybet"].last_seen_at > during["skybet"]

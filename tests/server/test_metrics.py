@@ -8,8 +8,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from events.envelope import Envelope
 from live_server import ODDS, GraphQLWs, ServerProcess, store, wait_subscribed
-from pubsub.envelope import Envelope
 from pubsub.hub import Listener
 from server.metrics import Metrics
 

@@ -18,51 +18,21 @@ from sqlalchemy import text
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from fixtures.cluster import SECRET, Cluster, Writer
+from fixtures.cluster import ODDS, SECRET, Cluster, Collector, Writer, subscriptions, wait_until
 from live_server import GraphQLWs, ServerProcess
 from redis_cluster import RedisClusterNodes
 from redis_server import RedisServer
-from resolvers.store_odds import Quote, StoreOdds, store_odds
+from resolvers.store_odds import OddsWriter, Quote, StoreOdds, store_odds
 from server.broadcasting import deployment_broadcast, deployment_hub
 from server.settings import Settings
 from storage.database import Database
 
-ODDS = """subscription($ids: [ID!]!, $after: String) {
-  oddsUpdated(raceIds: $ids, after: $after) { seq seqFrom conflated cursor prices { runnerId source decimal } }
-}"""
 RICH_ODDS = """subscription($ids: [ID!]!) {
   oddsUpdated(raceIds: $ids) {
     seq seqFrom conflated cursor observedAt publishedAt
     prices { runnerId source decimal fractional american impliedProbability observedAt }
   }
 }"""
-async def subscriptions(server: ServerProcess) -> int:
-    async with httpx.AsyncClient(base_url=server.http) as http:
-        return (await http.get("/ready")).json()["subscriptions"]
-
-
-async def wait_until(predicate: Any, timeout: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
-
-
-class Collector:
-    """A subscriber that records every seq it receives, in order."""
-
-    def __init__(self, client: GraphQLWs, id: str) -> None:
-        self.client = client
-        self.id = id
-        self.seqs: list[int] = []
-        self.cursor: str | None = None
-
-    async def run(self) -> None:
-        while True:
-            update = (await self.client.next(self.id, timeout=60))["oddsUpdated"]
-            self.seqs.extend(range(update["seqFrom"], update["seq"] + 1))
-            self.cursor = update["cursor"]
 
 
 async def test_hundreds_subscribing_at_once_on_three_processes_all_receive(cluster: Cluster) -> None:
@@ -235,6 +205,7 @@ class Feed:
 
     def __init__(self, db_url: str, redis_url: str) -> None:
         self.db = Database(db_url)
+        self.odds = OddsWriter(self.db)
         # The servers' deployment: the same broadcast key (derived from SECRET) and channel prefix.
         settings = Settings(broadcast_url=redis_url, jwt_secret=SECRET)
         self.broadcast = deployment_broadcast(settings)
@@ -256,7 +227,7 @@ class Feed:
             self.stored += 1
             self.at += timedelta(seconds=1)
             quotes = tuple(Quote(r, 2 + ((self.stored + i) % 90) / 10) for i, r in enumerate(runners))
-            await store_odds(db=self.db, hub=self.hub, command=StoreOdds(int(race["id"]), "feed", self.at, quotes))
+            await store_odds(odds=self.odds, hub=self.hub, command=StoreOdds(int(race["id"]), "feed", self.at, quotes))
 
 
 async def _has(collector: Collector, count: int) -> bool:

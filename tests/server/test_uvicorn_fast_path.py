@@ -68,3 +68,17 @@ def test_with_everything_in_place_uvicorn_runs_racewire_s_protocol(caplog: pytes
     with caplog.at_level(logging.WARNING, logger=uvicorn_fast_path.__name__):
         assert uvicorn_ws_protocol() is RacewireWebSocketProtocol
     assert [r for r in caplog.records if r.name == uvicorn_fast_path.__name__] == []
+
+
+def test_when_uvicorn_stops_pausing_reading_by_read_paused_the_check_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The connect-phase cut (reading left on while the app waits) leans on uvicorn pausing and
+    resuming reading by `read_paused`: a receive() that resumes some other way must be reported."""
+
+    async def receive(self: WebSocketsSansIOProtocol) -> object:
+        self.transport.resume_reading()
+        return await self.queue.get()
+
+    monkeypatch.setattr(WebSocketsSansIOProtocol, "receive", receive)
+    problems = check()
+
+    assert problems == ["uvicorn's WebSocketsSansIOProtocol.receive() no longer calls resume_reading by `read_paused`"]

@@ -1,4 +1,4 @@
-"""The event envelope: what is stored in the log and what travels on a channel.
+"""Sealed envelopes: how an event travels on a channel.
 
 On a channel an envelope travels sealed: `v1.<hex HMAC-SHA256>.<JSON>`, the MAC keyed with the
 deployment's key over the channel name and the JSON bytes exactly as sent. Anyone able to publish
@@ -10,62 +10,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from dataclasses import dataclass
-from typing import Any
 
-import orjson
+from events.envelope import Envelope, Refused
 
 _VERSION = b"v1."
 _MAC_LENGTH = hashlib.sha256().digest_size * 2  # hex
 _BODY_AT = len(_VERSION) + _MAC_LENGTH + 1
-
-
-@dataclass(frozen=True, slots=True)
-class Envelope:
-    stream: str
-    seq: int
-    kind: str
-    payload: dict[str, Any]
-    created_at: str
-
-    def encode(self) -> bytes:
-        return orjson.dumps(
-            {
-                "stream": self.stream,
-                "seq": self.seq,
-                "kind": self.kind,
-                "payload": self.payload,
-                "created_at": self.created_at,
-            }
-        )
-
-    @classmethod
-    def decode(cls, raw: str | bytes, *, stream: str | None = None) -> Envelope:
-        """Parses and validates; raises Refused("invalid") for anything but a well-formed
-        envelope (of `stream`, when given)."""
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise Refused("invalid") from None
-        if not isinstance(data, dict):
-            raise Refused("invalid")
-        seq, kind, payload, created_at = data.get("seq"), data.get("kind"), data.get("payload"), data.get("created_at")
-        if not (
-            type(seq) is int and seq > 0 and isinstance(data.get("stream"), str) and isinstance(kind, str) and kind
-            and isinstance(payload, dict) and isinstance(created_at, str)
-        ):
-            raise Refused("invalid")
-        if stream is not None and data["stream"] != stream:
-            raise Refused("wrong_stream")
-        return cls(stream=data["stream"], seq=seq, kind=kind, payload=payload, created_at=created_at)
-
-
-class Refused(Exception):
-    """A message that is not opened; `reason` is one of a few fixed words (a metric label)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class Seal:

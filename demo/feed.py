@@ -11,14 +11,15 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from demo.data import BOOKMAKER, DEMO_SOURCES, ladder_for, nudge, opening_prices, snap
 from pubsub.hub import Hub
 from resolvers.errors import ApiError
+from resolvers.feed_health import feed_heartbeat
 from resolvers.news import NewsDraft, publish_news
 from resolvers.odds_formats import to_fractional
 from resolvers.race_cards import scratch_runner
 from resolvers.race_status import allowed_next, set_race_status
-from resolvers.store_odds import Quote, StoreOdds, store_odds
-from server.demo import BOOKMAKER, DEMO_SOURCES, ladder_for, nudge, opening_prices, snap
+from resolvers.store_odds import OddsWriter, Quote, StoreOdds, store_odds
 from storage import prices, races
 from storage.database import Database
 from storage.models import RaceStatus
@@ -65,18 +66,31 @@ def stage_due(post_time: datetime, now: datetime) -> int:
 
 
 class Feed:
-    def __init__(self, *, db: Database, hub: Hub, rng: random.Random | None = None,
-                 sources: tuple[str, ...] = DEMO_SOURCES) -> None:
+    """With `stale_after` (the server's stale time, in seconds), each source says it is alive
+    when it has sent nothing for a third of it, and `quiet_source`, when named, now and then
+    falls silent for two to three times that long, so the board shows it go stale and recover."""
+
+    def __init__(self, *, db: Database, hub: Hub, odds: OddsWriter | None = None, rng: random.Random | None = None,
+                 sources: tuple[str, ...] = DEMO_SOURCES, stale_after: float | None = None,
+                 quiet_source: str | None = None, silence_rng: random.Random | None = None) -> None:
         self._db = db
         self._hub = hub
+        self._odds = odds or OddsWriter(db)  # the server's own, when it runs in one
         self._rng = rng or random.Random()
         self._sources = sources
         self._books: dict[int, dict[str, Book]] = {}  # race -> source -> prices last sent
         self._reopen_at: dict[int, datetime] = {}
+        self._stale_after = stale_after
+        self._quiet_source = quiet_source
+        # Silences draw from their own generator: a seeded feed moves the same prices either way.
+        self._silence_rng = silence_rng or random.Random(hash(self._rng.getstate()))
+        self._silent_until: datetime | None = None
+        self._last_sent: dict[str, datetime] = {}
 
     async def step(self, now: datetime) -> None:
         """One tick: every race catches up with the clock, then a few prices move, and now and
         then a race is suspended, a runner withdrawn or a news article published."""
+        self._pick_silence(now)
         views = await self._snapshot(now)
         self._forget({race.id for race in views})
         for race in views:
@@ -88,6 +102,31 @@ class Feed:
         for race in moving:
             await self._attempt("move", race, self._move(race, now))
         await self._occasionally(views, today, now)
+        await self._heartbeats(now)
+
+    def silent(self, source: str, now: datetime) -> bool:
+        return source == self._quiet_source and self._silent_until is not None and now < self._silent_until
+
+    def _pick_silence(self, now: datetime) -> None:
+        if self._quiet_source is None or self._stale_after is None or self.silent(self._quiet_source, now):
+            return
+        if self._silence_rng.random() < 1 / 120:
+            quiet = self._stale_after * self._silence_rng.uniform(2, 3)
+            self._silent_until = now + timedelta(seconds=quiet)
+            log.info("feed: %s goes silent for %.0fs", self._quiet_source, quiet)
+
+    async def _heartbeats(self, now: datetime) -> None:
+        if self._stale_after is None:
+            return
+        for source in self._sources:
+            last = self._last_sent.get(source)
+            if self.silent(source, now) or (last is not None and now - last < timedelta(seconds=self._stale_after / 3)):
+                continue
+            try:
+                await feed_heartbeat(db=self._db, hub=self._hub, source=source, writer=None, require_sources=False)
+                self._last_sent[source] = now
+            except Exception:
+                log.exception("feed: heartbeat of %s failed", source)
 
     async def _occasionally(self, views: list[RaceView], open_races: list[RaceView], now: datetime) -> None:
         rng = self._rng
@@ -157,14 +196,16 @@ class Feed:
         for source in self._sources:
             ladder = ladder_for(source)
             book = {r: snap(price * self._rng.uniform(0.95, 1.05), ladder) for r, price in base.items()}
-            await self._attempt(f"open book of {source}", race, self._send(race, source, book, now))
+            if not self.silent(source, now):
+                await self._attempt(f"open book of {source}", race, self._send(race, source, book, now))
 
     async def _send(self, race: RaceView, source: str, book: Book, now: datetime) -> None:
         quotes = tuple(Quote(runner_id=r, decimal=p) for r, p in sorted(book.items()) if r in race.runners)
         if not quotes:
             return
         command = StoreOdds(race_id=race.id, source=source, observed_at=now, quotes=quotes)
-        await store_odds(db=self._db, hub=self._hub, command=command)
+        await store_odds(odds=self._odds, hub=self._hub, command=command)
+        self._last_sent[source] = now
         self._books.setdefault(race.id, {}).setdefault(source, {}).update(
             (quote.runner_id, quote.decimal) for quote in quotes
         )
@@ -175,7 +216,7 @@ class Feed:
             async with self._db.read() as session:
                 rows = (await prices.current_for_races(session, [race.id]))[race.id]
             books: dict[str, Book] = {}
-            for price, code in rows:
+            for price, code, _stale in rows:
                 books.setdefault(code, {})[price.runner_id] = price.decimal
             self._books[race.id] = books
         return self._books[race.id]
@@ -185,6 +226,8 @@ class Feed:
         if not books:
             return
         source = self._rng.choice(sorted(books))
+        if self.silent(source, now):
+            return
         priced = sorted(runner for runner in books[source] if runner in race.runners)
         if not priced:
             return
@@ -247,10 +290,13 @@ def _title(race: RaceView) -> str:
 
 
 async def run_feed(
-    *, db: Database, hub: Hub, interval: float = 1.0, rng: random.Random | None = None
+    *, db: Database, hub: Hub, odds: OddsWriter | None = None, interval: float = 1.0,
+    rng: random.Random | None = None, stale_after: float | None = None,
 ) -> None:
-    """Ticks the feed on the wall clock until cancelled."""
-    feed = Feed(db=db, hub=hub, rng=rng)
+    """Ticks the feed on the wall clock until cancelled; with `stale_after`, its last source
+    falls silent now and then."""
+    feed = Feed(db=db, hub=hub, odds=odds, rng=rng, stale_after=stale_after,
+                quiet_source=DEMO_SOURCES[-1] if stale_after is not None else None)
     while True:
         try:
             await feed.step(datetime.now(UTC))

@@ -1,0 +1,1 @@
+"""The event record that the log and the broadcaster side share."""
