@@ -27,9 +27,22 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-FRAME = json.dumps({"id": "1", "type": "next", "payload": {"data": {"oddsUpdated": {
-    "raceId": "1", "seq": 1, "cursor": "c" * 24, "prices": [{"runnerId": str(r), "decimal": 2.5 + r}
-                                                            for r in range(12)]}}}})
+FRAME = json.dumps(
+    {
+        "id": "1",
+        "type": "next",
+        "payload": {
+            "data": {
+                "oddsUpdated": {
+                    "raceId": "1",
+                    "seq": 1,
+                    "cursor": "c" * 24,
+                    "prices": [{"runnerId": str(r), "decimal": 2.5 + r} for r in range(12)],
+                }
+            }
+        },
+    }
+)
 WAYS = ("send", "asyncio", "uvloop", "fanout-asyncio", "fanout-uvloop")
 
 
@@ -141,8 +154,21 @@ def main() -> None:
     figures: dict[str, list[float]] = {way: [] for way in WAYS}
     for _ in range(args.repeat):
         for way in WAYS:
-            done = subprocess.run([sys.executable, __file__, "--way", way, "--connections", str(args.connections),
-                                   "--events", str(args.events)], capture_output=True, text=True, check=True)
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--way",
+                    way,
+                    "--connections",
+                    str(args.connections),
+                    "--events",
+                    str(args.events),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             figures[way].append(float(done.stdout))
     floor = statistics.median(figures["send"])
     print(f"{args.connections} connections, {args.events} frames of {len(FRAME)} bytes each, median of {args.repeat}")

@@ -89,8 +89,15 @@ class Hub:
     given the deployment's. `telemetry` hears what it does (publishes, drops, refusals)."""
 
     def __init__(
-        self, broadcast: Broadcast, *, log: EventLog | None = None, buffer: int = 256, watch_interval: float = 1.0,
-        seal: Seal | None = None, namespace: Namespace | None = None, telemetry: Telemetry = NO_TELEMETRY,
+        self,
+        broadcast: Broadcast,
+        *,
+        log: EventLog | None = None,
+        buffer: int = 256,
+        watch_interval: float = 1.0,
+        seal: Seal | None = None,
+        namespace: Namespace | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.telemetry = telemetry
         self._broadcast = broadcast

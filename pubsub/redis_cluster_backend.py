@@ -45,8 +45,15 @@ class _Shard:
     def __init__(self, name: str, host: str, port: int, *, username: str | None, password: str | None) -> None:
         self.name = name
         # No retries inside redis-py: a failure surfaces at once and the monitor decides what next.
-        self.client = Redis(host=host, port=port, username=username, password=password,
-                            socket_connect_timeout=2, socket_timeout=2, retry=Retry(NoBackoff(), 0))
+        self.client = Redis(
+            host=host,
+            port=port,
+            username=username,
+            password=password,
+            socket_connect_timeout=2,
+            socket_timeout=2,
+            retry=Retry(NoBackoff(), 0),
+        )
         self.pubsub = self.client.pubsub()
         self.channels: set[str] = set()
         self.leaving: set[str] = set()  # our own SUNSUBSCRIBEs, not yet confirmed
@@ -63,8 +70,15 @@ class _Shard:
 
 
 class RedisClusterBackend(BroadcastBackend):
-    def __init__(self, url: str, *, on_reconnect: Callable[[], None] | None = None, max_queued: int = MAX_QUEUED,
-                 monitor_interval: float = 0.5, refresh_interval: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        on_reconnect: Callable[[], None] | None = None,
+        max_queued: int = MAX_QUEUED,
+        monitor_interval: float = 0.5,
+        refresh_interval: float = 30.0,
+    ) -> None:
         self._address = cluster_topology.parse_cluster_url(url)
         self._cluster = cluster_topology.cluster_client(self._address)
         self._on_reconnect = on_reconnect
@@ -296,7 +310,8 @@ class RedisClusterBackend(BroadcastBackend):
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
             if not self._flooded:
-                log.warning("%d pub/sub messages wait for the hub: dropping more, the log fills the gap",
-                            self._queue.maxsize)
+                log.warning(
+                    "%d pub/sub messages wait for the hub: dropping more, the log fills the gap", self._queue.maxsize
+                )
             self._flooded = True
             self.dropped += 1

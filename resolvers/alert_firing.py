@@ -93,8 +93,8 @@ async def _on_prices(db: Database, runner_ids: list[int]) -> list[Envelope]:
             elif abs(price - alert.reference) / alert.reference * 100 > (alert.percent or 0) and await alerts.claim(
                 session, alert, now=now, reference=price
             ):
-                    way = "drifted" if price > alert.reference else "shortened"
-                    firings.append(Firing(alert, f"{horse} {way} from {alert.reference:g} to {price:g}", price=price))
+                way = "drifted" if price > alert.reference else "shortened"
+                firings.append(Firing(alert, f"{horse} {way} from {alert.reference:g} to {price:g}", price=price))
         await alerts.rearm(session, rearmed)
         return await _notify(session, firings, now)
 
@@ -166,22 +166,43 @@ async def _notify(session: AsyncSession, firings: list[Firing], now: datetime) -
     for firing in firings:
         alert = firing.alert
         row = Notification(
-            user=alert.user, alert_id=alert.id, kind=alert.kind, race_id=alert.race_id,
-            runner_id=alert.runner_id, price=firing.price, status=firing.status, news_id=firing.news_id,
-            message=firing.message[:300], created_at=now, read=False,
+            user=alert.user,
+            alert_id=alert.id,
+            kind=alert.kind,
+            race_id=alert.race_id,
+            runner_id=alert.runner_id,
+            price=firing.price,
+            status=firing.status,
+            news_id=firing.news_id,
+            message=firing.message[:300],
+            created_at=now,
+            read=False,
         )
         session.add(row)
         await session.flush()
         appended.append(
-            await events.append(session, stream=channels.user(alert.user), kind="notification",
-                                payload=notification_payload(row), now=now)
+            await events.append(
+                session,
+                stream=channels.user(alert.user),
+                kind="notification",
+                payload=notification_payload(row),
+                now=now,
+            )
         )
     return appended
 
 
 def notification_payload(row: Notification) -> dict[str, object]:
     return {
-        "id": row.id, "alertId": row.alert_id, "kind": row.kind.value, "raceId": row.race_id,
-        "runnerId": row.runner_id, "price": row.price, "status": row.status, "newsId": row.news_id,
-        "message": row.message, "createdAt": row.created_at.isoformat(), "read": row.read,
+        "id": row.id,
+        "alertId": row.alert_id,
+        "kind": row.kind.value,
+        "raceId": row.race_id,
+        "runnerId": row.runner_id,
+        "price": row.price,
+        "status": row.status,
+        "newsId": row.news_id,
+        "message": row.message,
+        "createdAt": row.created_at.isoformat(),
+        "read": row.read,
     }

@@ -39,13 +39,22 @@ async def create_alert(*, db: Database, user: str, draft: AlertDraft) -> Alert:
         if await alerts.count_of_user(session, user) >= MAX_ALERTS_PER_USER:
             raise BadUserInput(
                 f"at most {MAX_ALERTS_PER_USER} alerts per user: delete one first",
-                field="kind", limit=MAX_ALERTS_PER_USER,
+                field="kind",
+                limit=MAX_ALERTS_PER_USER,
             )
         race_id, reference = await _target(session, draft)
         alert = Alert(
-            user=user, kind=draft.kind, race_id=race_id, runner_id=draft.runner_id, above=draft.above,
-            level=draft.level, percent=draft.percent, status=draft.status.value if draft.status else None,
-            reference=reference, armed=True, created_at=now,
+            user=user,
+            kind=draft.kind,
+            race_id=race_id,
+            runner_id=draft.runner_id,
+            above=draft.above,
+            level=draft.level,
+            percent=draft.percent,
+            status=draft.status.value if draft.status else None,
+            reference=reference,
+            armed=True,
+            created_at=now,
         )
         session.add(alert)
         await session.flush()

@@ -177,10 +177,16 @@ async def _transition_events(
     session: AsyncSession, changed: list[feeds.Changed], *, stale: bool, now: datetime
 ) -> list[Envelope]:
     status = STALE if stale else LIVE
-    published = await events.append_many(session, channels.FEEDS, FEED, [
-        {"source": c.code, "status": status, "lastSeenAt": c.last_seen_at.isoformat() if c.last_seen_at else None}
-        for c in changed
-    ], now=now)
+    published = await events.append_many(
+        session,
+        channels.FEEDS,
+        FEED,
+        [
+            {"source": c.code, "status": status, "lastSeenAt": c.last_seen_at.isoformat() if c.last_seen_at else None}
+            for c in changed
+        ],
+        now=now,
+    )
     codes = {c.source_id: c.code for c in changed}
     quoted = await feeds.open_quotes(session, list(codes), OPEN)
     by_race: dict[tuple[int, int], list[dict[str, Any]]] = {}
@@ -192,9 +198,16 @@ async def _transition_events(
     ordered = sorted(by_race, key=lambda key: (key[0], codes[key[1]]))
     for n, (race_id, source_id) in enumerate(ordered):
         # Each event says what holds once it is read: sources told of later are not stale yet.
-        untold = {s for r, s in ordered[n + 1:] if r == race_id}
-        payload = {"raceId": race_id, "source": codes[source_id], "status": status, "stale": stale,
-                   "marketStale": stale and not (live[race_id] | untold), "prices": by_race[race_id, source_id]}
-        published.append(await events.append(session, stream=channels.odds(race_id), kind=FEED,
-                                             payload=payload, now=now))
+        untold = {s for r, s in ordered[n + 1 :] if r == race_id}
+        payload = {
+            "raceId": race_id,
+            "source": codes[source_id],
+            "status": status,
+            "stale": stale,
+            "marketStale": stale and not (live[race_id] | untold),
+            "prices": by_race[race_id, source_id],
+        }
+        published.append(
+            await events.append(session, stream=channels.odds(race_id), kind=FEED, payload=payload, now=now)
+        )
     return published

@@ -35,9 +35,7 @@ class Loaders:
 
     def history(self, last: int) -> DataLoader[int, list[tuple[Price, str]]]:
         if last not in self._history:
-            self._history[last] = self._loader(
-                lambda session, ids: prices.history_for_runners(session, ids, last=last)
-            )
+            self._history[last] = self._loader(lambda session, ids: prices.history_for_runners(session, ids, last=last))
         return self._history[last]
 
     @staticmethod
@@ -64,4 +62,3 @@ class Loaders:
             return [found.get(key, default) if default is not ... else found[key] for key in keys]
 
         return DataLoader(load_fn=load)
-

@@ -47,7 +47,11 @@ class Paced:
     follower's replay is over: that flushes it at once."""
 
     def __init__(
-        self, *, window_ms: int, conflate: Conflate, positions: Callable[[], dict[str, int]],
+        self,
+        *,
+        window_ms: int,
+        conflate: Conflate,
+        positions: Callable[[], dict[str, int]],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._window = window_ms / 1000

@@ -45,14 +45,17 @@ async def set_race_status(
             allowed = ", ".join(sorted(s.value for s in _NEXT[previous])) or "none"
             raise BadUserInput(
                 f"race {race_id} cannot go from {previous.value} to {status.value} (allowed: {allowed})",
-                field="status", current=previous.value, requested=status.value,
+                field="status",
+                current=previous.value,
+                requested=status.value,
             )
         race.result = await _checked_result(session, race, status, result)
         race.status = status
         event = await events.append(
-            session, stream=channels.STATUS, kind="status",
-            payload={"raceId": race.id, "status": status.value, "previous": previous.value,
-                     "result": race.result},
+            session,
+            stream=channels.STATUS,
+            kind="status",
+            payload={"raceId": race.id, "status": status.value, "previous": previous.value, "result": race.result},
             now=now,
         )
     await publish_committed(hub, event)
@@ -65,15 +68,12 @@ async def _checked_result(
 ) -> list[int] | None:
     if result is None:
         if status is S.RESULTED:
-            raise BadUserInput("a RESULTED race needs its result (runner ids in finishing order)",
-                               field="result")
+            raise BadUserInput("a RESULTED race needs its result (runner ids in finishing order)", field="result")
         return race.result
     if status is not S.RESULTED:
         raise BadUserInput("result is given only with status RESULTED", field="result")
     runners = (await races.runners_of_races(session, [race.id]))[race.id]
     runnable = {r.id for r in runners if not r.scratched}
     if not result or len(set(result)) != len(result) or not set(result) <= runnable:
-        raise BadUserInput(
-            f"result must list distinct, non-scratched runners of race {race.id}", field="result"
-        )
+        raise BadUserInput(f"result must list distinct, non-scratched runners of race {race.id}", field="result")
     return list(result)

@@ -102,7 +102,8 @@ class OddsWriter:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._batches: WriteBatches[_Write, StoreOddsOutcome] = WriteBatches(
-            functools.partial(_store_and_publish, db), max_batch=MAX_BATCH,
+            functools.partial(_store_and_publish, db),
+            max_batch=MAX_BATCH,
             key=lambda write: write.owned_key,
         )
 
@@ -119,7 +120,9 @@ async def _store_and_publish(db: Database, writes: list[_Write]) -> list[StoreOd
     for write, event in zip(writes, events, strict=True):
         await publish_committed(write.hub, event)
     for hub in {id(write.hub): write.hub for write in writes}.values():
-        published = [event for write, event in zip(writes, events, strict=True) if event is not None and write.hub is hub]
+        published = [
+            event for write, event in zip(writes, events, strict=True) if event is not None and write.hub is hub
+        ]
         await fire_price_alerts(db=db, hub=hub, events=published)
     return results
 
@@ -129,7 +132,9 @@ def authorize_source(writer: Viewer, source: str, *, required: bool) -> None:
         if required:
             raise Forbidden(
                 f"this server takes odds only from tokens that name their sources: the token has no "
-                f"sources claim, so it may not write source '{source}'", field="source", source=source,
+                f"sources claim, so it may not write source '{source}'",
+                field="source",
+                source=source,
             )
         return
     if source not in writer.sources:
@@ -138,9 +143,7 @@ def authorize_source(writer: Viewer, source: str, *, required: bool) -> None:
 
 def _validate(command: StoreOdds) -> None:
     if not SOURCE_CODE.match(command.source):
-        raise BadUserInput(
-            "source must be 1-40 characters of a-z, 0-9, '.', '_' or '-'", field="source"
-        )
+        raise BadUserInput("source must be 1-40 characters of a-z, 0-9, '.', '_' or '-'", field="source")
     if command.observed_at.tzinfo is None:
         raise BadUserInput("observedAt must carry a time zone", field="observedAt")
     if command.observed_at > datetime.now(UTC) + MAX_CLOCK_SKEW:
@@ -154,12 +157,16 @@ def _validate(command: StoreOdds) -> None:
         if not (math.isfinite(quote.decimal) and 1.0 < quote.decimal <= 1000.0):
             raise BadUserInput(
                 f"prices[{index}]: decimal odds must be above 1.0 and at most 1000, got {quote.decimal}",
-                field="prices", index=index, runnerId=str(quote.runner_id),
+                field="prices",
+                index=index,
+                runnerId=str(quote.runner_id),
             )
         if quote.runner_id in seen:
             raise BadUserInput(
                 f"prices[{index}]: runner {quote.runner_id} is priced twice",
-                field="prices", index=index, runnerId=str(quote.runner_id),
+                field="prices",
+                index=index,
+                runnerId=str(quote.runner_id),
             )
         seen.add(quote.runner_id)
 
@@ -182,12 +189,20 @@ async def _store(
                 results.append(_replay(earlier[key], write.command))
             else:
                 results.append(written[id(write.command)])
-        await idempotency.remember_many(session, [
-            {"subject": w.subject, "key": w.command.idempotency_key, "request_hash": _request_hash(w.command),
-             "response": asdict(outcome), "created_at": now}
-            for w, outcome in zip(writes, results, strict=True)
-            if w.owned_key is not None and w.owned_key not in earlier and isinstance(outcome, StoreOddsOutcome)
-        ])
+        await idempotency.remember_many(
+            session,
+            [
+                {
+                    "subject": w.subject,
+                    "key": w.command.idempotency_key,
+                    "request_hash": _request_hash(w.command),
+                    "response": asdict(outcome),
+                    "created_at": now,
+                }
+                for w, outcome in zip(writes, results, strict=True)
+                if w.owned_key is not None and w.owned_key not in earlier and isinstance(outcome, StoreOddsOutcome)
+            ],
+        )
     return results, [appended.get(id(write.command)) for write in writes], freshness, heard
 
 
@@ -225,8 +240,10 @@ async def _write(
 
     appended: dict[int, Envelope] = {}
     for stream, pairs in changed.items():
-        payloads = [{"raceId": o.race_id, "source": o.source, "observedAt": o.observed_at, "prices": o.changed}
-                    for _, o in pairs]
+        payloads = [
+            {"raceId": o.race_id, "source": o.source, "observedAt": o.observed_at, "prices": o.changed}
+            for _, o in pairs
+        ]
         for (command, outcome), event in zip(
             pairs, await events.append_many(session, stream, "odds", payloads, now=now), strict=True
         ):
@@ -242,7 +259,8 @@ def _refusal(command: StoreOdds, race: Race | None, runners: dict[int, Runner]) 
     if race.status not in ACCEPTS_PRICES:
         return BadUserInput(
             f"race {race.id} is {race.status.value} and accepts no prices",
-            field="raceId", status=race.status.value,
+            field="raceId",
+            status=race.status.value,
         )
     for index, quote in enumerate(command.quotes):
         runner = runners.get(quote.runner_id)
@@ -273,11 +291,20 @@ class _Book:
             key = (quote.runner_id, source)
             held = self._current.get(key)
             if held is not None and command.observed_at < held[1]:
-                outcome.stale.append({"runnerId": quote.runner_id, "decimal": quote.decimal,
-                                      "currentObservedAt": held[1].isoformat()})
+                outcome.stale.append(
+                    {"runnerId": quote.runner_id, "decimal": quote.decimal, "currentObservedAt": held[1].isoformat()}
+                )
                 continue
-            self.history.append({"race_id": command.race_id, "runner_id": quote.runner_id, "source_id": source,
-                                 "decimal": quote.decimal, "observed_at": command.observed_at, "stored_at": now})
+            self.history.append(
+                {
+                    "race_id": command.race_id,
+                    "runner_id": quote.runner_id,
+                    "source_id": source,
+                    "decimal": quote.decimal,
+                    "observed_at": command.observed_at,
+                    "stored_at": now,
+                }
+            )
             outcome.stored += 1
             self._current[key] = (quote.decimal, command.observed_at)
             self._races[key] = command.race_id
@@ -286,9 +313,16 @@ class _Book:
         return outcome
 
     def current_rows(self) -> list[dict[str, Any]]:
-        return [{"runner_id": runner, "source_id": source, "race_id": race,
-                 "decimal": self._current[runner, source][0], "observed_at": self._current[runner, source][1]}
-                for (runner, source), race in self._races.items()]
+        return [
+            {
+                "runner_id": runner,
+                "source_id": source,
+                "race_id": race,
+                "decimal": self._current[runner, source][0],
+                "observed_at": self._current[runner, source][1],
+            }
+            for (runner, source), race in self._races.items()
+        ]
 
 
 def _replay(earlier: IdempotencyKey, command: StoreOdds) -> StoreOddsOutcome | Exception:
@@ -300,7 +334,11 @@ def _replay(earlier: IdempotencyKey, command: StoreOdds) -> StoreOddsOutcome | E
 
 def _request_hash(command: StoreOdds) -> str:
     body = orjson.dumps(
-        [command.race_id, command.source, command.observed_at.isoformat(),
-         [[q.runner_id, q.decimal] for q in command.quotes]]
+        [
+            command.race_id,
+            command.source,
+            command.observed_at.isoformat(),
+            [[q.runner_id, q.decimal] for q in command.quotes],
+        ]
     )
     return hashlib.sha256(body).hexdigest()

@@ -17,7 +17,10 @@ BatchFunction = Callable[[list[Item]], Awaitable[list[Result | Exception]]]
 
 class WriteBatches(Generic[Item, Result]):
     def __init__(
-        self, write: BatchFunction[Item, Result], *, max_batch: int,
+        self,
+        write: BatchFunction[Item, Result],
+        *,
+        max_batch: int,
         key: Callable[[Item], Hashable | None] = lambda _: None,
     ) -> None:
         self._write = write

@@ -51,23 +51,34 @@ class Service:
 @strawberry.type
 class FederationQuery:
     @strawberry.field(
-        name="_entities", metadata=sized_by("representations", per_item=True),
+        name="_entities",
+        metadata=sized_by("representations", per_item=True),
         description="Entities by their representations ({__typename, id}), in the same order; null for one "
-                    "that does not exist. At most the page size limit per request.",
+        "that does not exist. At most the page size limit per request.",
     )
     def entities(
-        self, info: Info,
-        representations: Annotated[list[FederationAny], strawberry.argument(
-            description="Each a `{__typename, id}` object naming an entity type and its id; at most the "
-                        "page size limit (100 by default).")],
+        self,
+        info: Info,
+        representations: Annotated[
+            list[FederationAny],
+            strawberry.argument(
+                description="Each a `{__typename, id}` object naming an entity type and its id; at most the "
+                "page size limit (100 by default)."
+            ),
+        ],
     ) -> list[Entity | None]:
         limit = info.context.limits.max_page_size
         if len(representations) > limit:
-            raise BadUserInput(f"representations: at most {limit} items, got {len(representations)}",
-                               field="representations", limit=limit)
+            raise BadUserInput(
+                f"representations: at most {limit} items, got {len(representations)}",
+                field="representations",
+                limit=limit,
+            )
         # graphql-core completes each item: it awaits an awaitable, and an Exception is that item's error.
-        return cast("list[Entity | None]",
-                    [_resolve(info, index, representation) for index, representation in enumerate(representations)])
+        return cast(
+            "list[Entity | None]",
+            [_resolve(info, index, representation) for index, representation in enumerate(representations)],
+        )
 
     @strawberry.field(name="_service", description="This subgraph's SDL (needs a token when introspection is off).")
     def service(self, info: Info) -> Service:
@@ -94,8 +105,9 @@ def _reference(index: int, representation: object) -> tuple[type[EntityType], in
     typename = representation.get("__typename")
     entity = ENTITIES.get(typename) if isinstance(typename, str) else None
     if entity is None or not isinstance(typename, str):
-        raise BadUserInput(f"{where}: __typename must be one of {', '.join(sorted(ENTITIES))}",
-                           field="representations", index=index)
+        raise BadUserInput(
+            f"{where}: __typename must be one of {', '.join(sorted(ENTITIES))}", field="representations", index=index
+        )
     key = representation.get("id")
     if isinstance(key, bool) or not isinstance(key, str | int):
         raise BadUserInput(f"{where}: id must be an ID", field="representations", index=index)

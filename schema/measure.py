@@ -49,8 +49,13 @@ class Figures:
     cost_when_sized: int = 0
 
     def __add__(self, other: Figures) -> Figures:
-        return Figures(max(self.depth, other.depth), self.aliases + other.aliases, self.spreads + other.spreads,
-                       self.cost + other.cost, self.cost_when_sized + other.cost_when_sized)
+        return Figures(
+            max(self.depth, other.depth),
+            self.aliases + other.aliases,
+            self.spreads + other.spreads,
+            self.cost + other.cost,
+            self.cost_when_sized + other.cost_when_sized,
+        )
 
 
 @dataclass(frozen=True)
@@ -129,8 +134,15 @@ class _Walk:
         return value if maximum is None else min(value, maximum)
 
 
-def measure(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None,
-            variables: VariableValues | None, *, default_list_size: int, page_size: int | None = None) -> Measure:
+def measure(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: VariableValues | None,
+    *,
+    default_list_size: int,
+    page_size: int | None = None,
+) -> Measure:
     """`variables` are the operation's values as execution coerces them (`coerce_variables`)."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
@@ -149,8 +161,9 @@ def measure(schema: GraphQLSchema, document: DocumentNode, operation_name: str |
     return Measure(total.depth, total.aliases, total.spreads, cost, walk.visited)
 
 
-def coerce_variables(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None,
-                     raw: Mapping[str, Any] | None) -> VariableValues | list[GraphQLError]:
+def coerce_variables(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, raw: Mapping[str, Any] | None
+) -> VariableValues | list[GraphQLError]:
     """The variables as execution will coerce them (defaults applied), or why it will refuse them."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     operation = _chosen(operations, operation_name)

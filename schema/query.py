@@ -75,9 +75,12 @@ class Query(FederationQuery):
         filter = filter or RaceFilter()
         statuses = bounded(filter.status, limit=MAX_FILTER_STATUSES, field="status") if filter.status else None
         rows = await listings.page_races(
-            db=info.context.db, day=filter.date, venue=filter.venue,
+            db=info.context.db,
+            day=filter.date,
+            venue=filter.venue,
             statuses=[models.RaceStatus(s.value) for s in statuses] if statuses else None,
-            after=decode_keyset(after) if after else None, limit=size + 1,
+            after=decode_keyset(after) if after else None,
+            limit=size + 1,
         )
         edges = [RaceEdge(cursor=encode_keyset(r.post_time, r.id), node=Race.from_row(r)) for r in rows[:size]]
         return RaceConnection(
@@ -104,12 +107,14 @@ class Query(FederationQuery):
         filter = filter or NewsFilter()
         race_id = parse_id(filter.race_id, what="race", field="raceId") if filter.race_id is not None else None
         rows = await listings.page_news(
-            db=info.context.db, tag=filter.tag, race_id=race_id,
-            after=decode_keyset(after) if after else None, limit=size + 1,
+            db=info.context.db,
+            tag=filter.tag,
+            race_id=race_id,
+            after=decode_keyset(after) if after else None,
+            limit=size + 1,
         )
         edges = [
-            NewsEdge(cursor=encode_keyset(r.published_at, r.id), node=NewsArticle.from_row(r))
-            for r in rows[:size]
+            NewsEdge(cursor=encode_keyset(r.published_at, r.id), node=NewsArticle.from_row(r)) for r in rows[:size]
         ]
         return NewsConnection(
             edges=edges,
@@ -120,7 +125,9 @@ class Query(FederationQuery):
     async def feeds(self, info: Info) -> list[Feed]:
         return [Feed.from_state(state) for state in await feed_health.feed_states(info.context.db)]
 
-    @strawberry.field(description="The viewer's own alerts, oldest first (needs a token).", permission_classes=[IsAuthenticated])
+    @strawberry.field(
+        description="The viewer's own alerts, oldest first (needs a token).", permission_classes=[IsAuthenticated]
+    )
     async def alerts(self, info: Info) -> list[Alert]:
         rows = await alert_use_cases.list_alerts(db=info.context.db, user=info.context.viewer.subject or "")
         return [Alert.from_row(row) for row in rows]
@@ -138,8 +145,10 @@ class Query(FederationQuery):
     ) -> NotificationConnection:
         size = _page_size(info, first)
         rows = await notifications.page(
-            db=info.context.db, user=info.context.viewer.subject or "",
-            after=decode_keyset(after, max_id=MAX_BIG_ID) if after else None, limit=size + 1,
+            db=info.context.db,
+            user=info.context.viewer.subject or "",
+            after=decode_keyset(after, max_id=MAX_BIG_ID) if after else None,
+            limit=size + 1,
         )
         edges = [
             NotificationEdge(cursor=encode_keyset(r.created_at, r.id), node=Notification.from_row(r))

@@ -69,8 +69,12 @@ class RacewireSchema(strawberry.federation.Schema):
             log_error(error)
 
     async def execute(
-        self, query: str | None, variable_values: dict[str, Any] | None = None, context_value: Any | None = None,
-        root_value: Any | None = None, operation_name: str | None = None,
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
         allowed_operation_types: Iterable[OperationType] | None = None,
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
@@ -78,13 +82,22 @@ class RacewireSchema(strawberry.federation.Schema):
         it were a query; it is refused, naming the transports that carry subscriptions."""
         allowed = set(DEFAULT_ALLOWED_OPERATION_TYPES if allowed_operation_types is None else allowed_operation_types)
         try:
-            return await super().execute(query, variable_values, context_value, root_value, operation_name,
-                                         allowed - {OperationType.SUBSCRIPTION}, operation_extensions)
+            return await super().execute(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                allowed - {OperationType.SUBSCRIPTION},
+                operation_extensions,
+            )
         except InvalidOperationTypeError as error:
             if error.operation_type is not OperationType.SUBSCRIPTION or OperationType.SUBSCRIPTION not in allowed:
                 raise
-            refusal = BadRequest("a subscription needs a stream: graphql-transport-ws on WebSocket, or "
-                                 "Accept: text/event-stream (SSE) or multipart/mixed;subscriptionSpec=1.0")
+            refusal = BadRequest(
+                "a subscription needs a stream: graphql-transport-ws on WebSocket, or "
+                "Accept: text/event-stream (SSE) or multipart/mixed;subscriptionSpec=1.0"
+            )
             log_error(refusal)
             return ExecutionResult(data=None, errors=[refusal])
 
@@ -94,7 +107,8 @@ def build_schema(
 ) -> strawberry.Schema:
     """Production turns introspection and "Did you mean …?" suggestions off."""
     return RacewireSchema(
-        suggestions=suggestions, introspection=introspection,
+        suggestions=suggestions,
+        introspection=introspection,
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -23,16 +23,22 @@ CODES = {
     415: "UNSUPPORTED_MEDIA_TYPE",
 }
 # Request errors whose code says more than "bad request"; any other is 400.
-STATUS_OF_CODE = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "RATE_LIMITED": 429, "SERVICE_UNAVAILABLE": 503,
-                  "INTERNAL_SERVER_ERROR": 500}
+STATUS_OF_CODE = {
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "RATE_LIMITED": 429,
+    "SERVICE_UNAVAILABLE": 503,
+    "INTERNAL_SERVER_ERROR": 500,
+}
 ALLOWED_METHODS = "GET, POST"
 
 
 class RequestError(HTTPException):
     """An HTTP refusal with its GraphQL error code and any headers it needs (Allow, Connection)."""
 
-    def __init__(self, status_code: int, message: str, *, code: str | None = None,
-                 headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, status_code: int, message: str, *, code: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(status_code, message)
         self.code = code or CODES.get(status_code, "BAD_REQUEST")
         self.headers = dict(headers or {})

@@ -48,8 +48,14 @@ def load_trusted(directory: Path = OPERATIONS_DIR) -> dict[str, str]:
 
 
 class PersistedQueries:
-    def __init__(self, *, enabled: bool = True, max_bytes: int = 8 * 1024 * 1024,
-                 trusted: Mapping[str, str] | None = None, registered: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        enabled: bool = True,
+        max_bytes: int = 8 * 1024 * 1024,
+        trusted: Mapping[str, str] | None = None,
+        registered: Mapping[str, str] | None = None,
+    ) -> None:
         self.enabled = enabled
         self.trusted = trusted
         self.registered = dict(registered or {})

@@ -37,7 +37,9 @@ async def of_user(session: AsyncSession, user: str) -> list[Alert]:
 
 async def remove(session: AsyncSession, *, user: str, alert_id: int) -> bool:
     # A DML statement's result is a CursorResult (it has rowcount): SQLAlchemy types it as Result.
-    result = cast("CursorResult[Any]", await session.execute(delete(Alert).where(Alert.id == alert_id, Alert.user == user)))
+    result = cast(
+        "CursorResult[Any]", await session.execute(delete(Alert).where(Alert.id == alert_id, Alert.user == user))
+    )
     return bool(result.rowcount)
 
 
@@ -68,8 +70,10 @@ def _price_alerts_query(rearm_margin: float) -> Select[Alert, float]:
     )
     price, above = best.c.price, Alert.above.is_(True)
     crossed = or_(and_(above, price >= Alert.level), and_(not_(above), price <= Alert.level))
-    back = or_(and_(above, price < Alert.level * (1 - rearm_margin)),
-               and_(not_(above), price > Alert.level * (1 + rearm_margin)))
+    back = or_(
+        and_(above, price < Alert.level * (1 - rearm_margin)),
+        and_(not_(above), price > Alert.level * (1 + rearm_margin)),
+    )
     moved = or_(Alert.reference.is_(None), func.abs(price - Alert.reference) * 100 > Alert.reference * Alert.percent)
     return (
         select(Alert, price)
@@ -90,9 +94,7 @@ async def for_races(session: AsyncSession, race_ids: Sequence[int], kind: AlertK
     return list(await session.scalars(select(Alert).where(Alert.race_id.in_(race_ids), Alert.kind == kind)))
 
 
-async def claim(
-    session: AsyncSession, alert: Alert, *, now: datetime, reference: float | None = None
-) -> bool:
+async def claim(session: AsyncSession, alert: Alert, *, now: datetime, reference: float | None = None) -> bool:
     """Takes the alert's firing: True for exactly one caller per crossing. A move alert is
     claimed on its reference price instead of `armed`, and moves it on."""
     condition: ColumnElement[bool] = Alert.armed.is_(True)
@@ -112,9 +114,7 @@ async def rearm(session: AsyncSession, alert_ids: Sequence[int]) -> None:
 
 
 async def set_reference(session: AsyncSession, alert_id: int, price: float) -> None:
-    await session.execute(
-        update(Alert).where(Alert.id == alert_id, Alert.reference.is_(None)).values(reference=price)
-    )
+    await session.execute(update(Alert).where(Alert.id == alert_id, Alert.reference.is_(None)).values(reference=price))
 
 
 async def page_notifications(

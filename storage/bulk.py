@@ -26,8 +26,13 @@ DialectInsert = postgresql.Insert | sqlite.Insert  # both have on_conflict_do_up
 
 
 class BulkInsert:
-    def __init__(self, table: FromClause, columns: Sequence[str], *,
-                 finish: Callable[[DialectInsert], Insert] = lambda insert: insert) -> None:
+    def __init__(
+        self,
+        table: FromClause,
+        columns: Sequence[str],
+        *,
+        finish: Callable[[DialectInsert], Insert] = lambda insert: insert,
+    ) -> None:
         self._table = table
         self._columns = list(columns)
         self._finish = finish  # adds what the INSERT does on conflict, if anything
@@ -49,12 +54,16 @@ class BulkInsert:
 
         connection = await session.connection()
         if dialect.name == "postgresql":
-            arrays = tuple([driver(row[name], processor) for row in rows]
-                           for name, processor in zip(self._columns, processors, strict=True))
+            arrays = tuple(
+                [driver(row[name], processor) for row in rows]
+                for name, processor in zip(self._columns, processors, strict=True)
+            )
             await connection.exec_driver_sql(sql, arrays)
         else:
-            parameters = [tuple(driver(row[name], processor) for name, processor in zip(self._columns, processors, strict=True))
-                          for row in rows]
+            parameters = [
+                tuple(driver(row[name], processor) for name, processor in zip(self._columns, processors, strict=True))
+                for row in rows
+            ]
             await connection.exec_driver_sql(sql, parameters)
 
     def _compile(self, dialect: Dialect) -> tuple[str, list[Processor | None]]:
@@ -63,7 +72,9 @@ class BulkInsert:
             columns = [self._table.c[name] for name in self._columns]
             if dialect.name == "postgresql":
                 arrays = [bindparam(c.name, type_=ARRAY(c.type)) for c in columns]
-                insert = insert.from_select(self._columns, select(literal_column("*")).select_from(func.unnest(*arrays)))
+                insert = insert.from_select(
+                    self._columns, select(literal_column("*")).select_from(func.unnest(*arrays))
+                )
             else:
                 insert = insert.values({c.name: bindparam(c.name) for c in columns})
             compiled = self._finish(insert).compile(dialect=dialect)

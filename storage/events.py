@@ -16,9 +16,7 @@ from storage.database import Database, dialect_insert, dialect_of
 from storage.models import Event, Stream
 
 
-async def append(
-    session: AsyncSession, *, stream: str, kind: str, payload: dict[str, Any], now: datetime
-) -> Envelope:
+async def append(session: AsyncSession, *, stream: str, kind: str, payload: dict[str, Any], now: datetime) -> Envelope:
     """Adds an event with the stream's next seq. The upsert takes the stream row's lock, so
     concurrent writers to one stream queue up and seq stays unique and contiguous."""
     return (await append_many(session, stream, kind, [payload], now=now))[0]
@@ -30,12 +28,15 @@ async def append_many(
     """Adds events with the stream's next seqs, in order, in two statements."""
     last = await _next_seq(session, stream, len(payloads))
     first = last - len(payloads) + 1
-    rows: list[dict[str, Any]] = [{"stream": stream, "seq": first + n, "kind": kind, "payload": payload, "created_at": now}
-            for n, payload in enumerate(payloads)]
+    rows: list[dict[str, Any]] = [
+        {"stream": stream, "seq": first + n, "kind": kind, "payload": payload, "created_at": now}
+        for n, payload in enumerate(payloads)
+    ]
     await _INSERT.run(session, rows)
     created = now.isoformat()
-    return [Envelope(stream=stream, seq=row["seq"], kind=kind, payload=row["payload"], created_at=created)
-            for row in rows]
+    return [
+        Envelope(stream=stream, seq=row["seq"], kind=kind, payload=row["payload"], created_at=created) for row in rows
+    ]
 
 
 _INSERT = BulkInsert(Event.__table__, ("stream", "seq", "kind", "payload", "created_at"))
@@ -97,7 +98,6 @@ def _envelope(row: Event) -> Envelope:
         payload=row.payload,
         created_at=row.created_at.isoformat(),
     )
-
 
 
 class LogReader:

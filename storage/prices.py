@@ -62,8 +62,9 @@ def _on_conflict_newer(upsert: DialectInsert) -> Insert:
     )
 
 
-_SET_CURRENT = BulkInsert(CurrentPrice.__table__, ("runner_id", "source_id", "race_id", "decimal", "observed_at"),
-                          finish=_on_conflict_newer)
+_SET_CURRENT = BulkInsert(
+    CurrentPrice.__table__, ("runner_id", "source_id", "race_id", "decimal", "observed_at"), finish=_on_conflict_newer
+)
 
 
 async def source_codes(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:

@@ -123,13 +123,19 @@ async def hub() -> AsyncIterator[Hub]:
 def card(*, venue: str = "Ascot", races: int = 1, runners: int = 8, day: date | None = None) -> MeetingCard:
     post = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
     return MeetingCard(
-        venue=venue, country="GB", date=day or post.date(), going="Good",
+        venue=venue,
+        country="GB",
+        date=day or post.date(),
+        going="Good",
         races=tuple(
             RaceCard(
-                number=n, name=f"{venue} Stakes {n}", post_time=post + timedelta(minutes=30 * n),
+                number=n,
+                name=f"{venue} Stakes {n}",
+                post_time=post + timedelta(minutes=30 * n),
                 distance_m=1600,
-                runners=tuple(RunnerCard(number=i, horse=f"Horse {n}-{i}", jockey=f"J {i}", draw=i)
-                              for i in range(1, runners + 1)),
+                runners=tuple(
+                    RunnerCard(number=i, horse=f"Horse {n}-{i}", jockey=f"J {i}", draw=i) for i in range(1, runners + 1)
+                ),
             )
             for n in range(1, races + 1)
         ),
@@ -190,7 +196,9 @@ class Tick:
         self.at += timedelta(seconds=1)
         self.price = round(self.price + 0.1, 2)
         body = {
-            "raceId": str(self.race["id"]), "source": "betfair", "observedAt": self.at.isoformat(),
+            "raceId": str(self.race["id"]),
+            "source": "betfair",
+            "observedAt": self.at.isoformat(),
             "prices": [{"runnerId": str(self.race["runners"][0]), "decimal": self.price}],
         }
         return (await self.api.data(STORE_ODDS, input=body))["storeOdds"]

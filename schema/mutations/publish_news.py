@@ -28,9 +28,13 @@ async def publish_news(
     info: Info, input: Annotated[PublishNewsInput, strawberry.argument(description="The article.")]
 ) -> NewsArticle:
     draft = NewsDraft(
-        headline=input.headline, body=input.body, tags=tuple(input.tags),
-        race_ids=tuple(parse_id(r, what="race", field="raceIds")
-                       for r in bounded(input.race_ids, limit=MAX_NEWS_RACES, field="raceIds")),
+        headline=input.headline,
+        body=input.body,
+        tags=tuple(input.tags),
+        race_ids=tuple(
+            parse_id(r, what="race", field="raceIds")
+            for r in bounded(input.race_ids, limit=MAX_NEWS_RACES, field="raceIds")
+        ),
     )
     article = await use_case(db=info.context.db, hub=info.context.hub, draft=draft)
     return NewsArticle.from_row(article)

@@ -52,13 +52,25 @@ async def load_race_cards(
 ) -> list[Meeting]:
     cards = [
         use_case.MeetingCard(
-            venue=m.venue, country=m.country, date=m.date, going=m.going,
+            venue=m.venue,
+            country=m.country,
+            date=m.date,
+            going=m.going,
             races=tuple(
                 use_case.RaceCard(
-                    number=r.number, name=r.name, post_time=r.post_time, distance_m=r.distance_meters,
+                    number=r.number,
+                    name=r.name,
+                    post_time=r.post_time,
+                    distance_m=r.distance_meters,
                     runners=tuple(
-                        use_case.RunnerCard(number=x.number, horse=x.horse, jockey=x.jockey,
-                                            trainer=x.trainer, draw=x.draw, weight_kg=x.weight_kg)
+                        use_case.RunnerCard(
+                            number=x.number,
+                            horse=x.horse,
+                            jockey=x.jockey,
+                            trainer=x.trainer,
+                            draw=x.draw,
+                            weight_kg=x.weight_kg,
+                        )
                         for x in bounded(r.runners, limit=MAX_RUNNERS, field="runners")
                     ),
                 )

@@ -30,9 +30,12 @@ async def set_race_status(
     ] = None,
 ) -> Race:
     race = await use_case(
-        db=info.context.db, hub=info.context.hub, race_id=parse_id(race_id, what="race", field="raceId"),
+        db=info.context.db,
+        hub=info.context.hub,
+        race_id=parse_id(race_id, what="race", field="raceId"),
         status=models.RaceStatus(status.value),
         result=[parse_id(r, what="runner", field="result") for r in bounded(result, limit=MAX_RUNNERS, field="result")]
-        if result is not None else None,
+        if result is not None
+        else None,
     )
     return Race.from_row(race)

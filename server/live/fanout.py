@@ -113,8 +113,11 @@ class Group:
         first = True
         try:
             stream = await self._engine.schema.subscribe(
-                self.key.query, variable_values=self._plan.group_variables, context_value=self.context,
-                root_value=self.tap, operation_name=self.key.operation_name,
+                self.key.query,
+                variable_values=self._plan.group_variables,
+                context_value=self.context,
+                root_value=self.tap,
+                operation_name=self.key.operation_name,
             )
             async with contextlib.aclosing(stream):
                 async for result in stream:
@@ -213,8 +216,9 @@ class Group:
 
 
 class FanOut:
-    def __init__(self, schema: strawberry.Schema, *, context_for: Callable[[Viewer], Context],
-                 planner: Planner | None = None) -> None:
+    def __init__(
+        self, schema: strawberry.Schema, *, context_for: Callable[[Viewer], Context], planner: Planner | None = None
+    ) -> None:
         self.schema = schema
         self.planner = planner or Planner()
         self._context_for = context_for
@@ -288,8 +292,11 @@ class FanOut:
         stream has ended."""
         tap = StreamTap(resume_cursor=resume_cursor)
         stream = await self.schema.subscribe(
-            member.plan.key.query, variable_values=variables, context_value=self._context_for(member.viewer),
-            root_value=tap, operation_name=member.plan.key.operation_name,
+            member.plan.key.query,
+            variable_values=variables,
+            context_value=self._context_for(member.viewer),
+            root_value=tap,
+            operation_name=member.plan.key.operation_name,
         )
         member.switched = asyncio.Event()
         own = asyncio.create_task(self._pump(member, group, stream, tap))
@@ -304,7 +311,10 @@ class FanOut:
         return own in done and not own.cancelled() and own.result()
 
     async def _pump(
-        self, member: Member, group: Group, stream: AsyncGenerator[PreExecutionError | ExecutionResult, None],
+        self,
+        member: Member,
+        group: Group,
+        stream: AsyncGenerator[PreExecutionError | ExecutionResult, None],
         tap: StreamTap,
     ) -> bool:
         first = True

@@ -146,11 +146,21 @@ class PerServer:
     """What all the connections of one server have alike, which uvicorn's protocol keeps in
     each connection's own dict."""
 
-    __slots__ = ("app", "app_state", "asgi_version", "config", "connections", "default_headers", "loop",
-                 "root_path", "tasks")
+    __slots__ = (
+        "app",
+        "app_state",
+        "asgi_version",
+        "config",
+        "connections",
+        "default_headers",
+        "loop",
+        "root_path",
+        "tasks",
+    )
 
-    def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
-                 loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, config: Config, server_state: ServerState, app_state: dict[str, Any], loop: asyncio.AbstractEventLoop
+    ) -> None:
         self.config = config
         self.app = config.loaded_app
         self.loop = loop
@@ -202,8 +212,13 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
     def ping_timeout(self) -> float | None:  # type: ignore[override]  # uvicorn declares a plain attribute
         return self.config.ws_ping_timeout
 
-    def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
-                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         # Not uvicorn's __init__: of its 34 attributes, 13 are the same for every connection, and
         # past 29 an instance's attributes no longer fit its class's shared key table: each
         # connection had a dict of its own (1.6 KB). These are the per-connection ones, all of
@@ -226,12 +241,18 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
         if config.ws_per_message_deflate:
             # No context takeover either way: no zlib state per connection between messages, and
             # one compressed frame per event serves every connection (clients must accept it).
-            extensions = [ServerPerMessageDeflateFactory(server_no_context_takeover=True,
-                                                         client_no_context_takeover=True,
-                                                         server_max_window_bits=12, client_max_window_bits=12,
-                                                         compress_settings={"memLevel": 5})]
-        self.conn = ServerProtocol(extensions=extensions, max_size=config.ws_max_size,
-                                   logger=logging.getLogger("uvicorn.error"))
+            extensions = [
+                ServerPerMessageDeflateFactory(
+                    server_no_context_takeover=True,
+                    client_no_context_takeover=True,
+                    server_max_window_bits=12,
+                    client_max_window_bits=12,
+                    compress_settings={"memLevel": 5},
+                )
+            ]
+        self.conn = ServerProtocol(
+            extensions=extensions, max_size=config.ws_max_size, logger=logging.getLogger("uvicorn.error")
+        )
         self.read_paused = False
         self.writable = Writable()  # type: ignore[assignment]  # the part of asyncio.Event uvicorn uses
         self.ping_timer: asyncio.TimerHandle | None = None
@@ -269,8 +290,13 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
         self.request = self.response = None
         frames = _yielding_from(self.conn.parser)
         waiting = _yielding_from(frames) if frames is not None else None
-        if (frames is not None and frames.gi_code is _PARSE_FRAMES and waiting is not None
-                and waiting.gi_code is _AT_EOF and not self.conn.reader.buffer):
+        if (
+            frames is not None
+            and frames.gi_code is _PARSE_FRAMES
+            and waiting is not None
+            and waiting.gi_code is _AT_EOF
+            and not self.conn.reader.buffer
+        ):
             self.conn.parser = Protocol.parse(self.conn)
             next(self.conn.parser)
 
@@ -299,13 +325,44 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
 
 # What uvicorn 0.54's WebSocketsSansIOProtocol.__init__ sets: RacewireWebSocketProtocol sets the
 # same, the ones alike for every connection as properties of one PerServer object.
-UVICORN_ATTRIBUTES = frozenset({
-    "config", "app", "loop", "logger", "root_path", "asgi_version", "app_state", "connections", "tasks",
-    "default_headers", "transport", "server", "client", "scheme", "queue", "handshake_initiated",
-    "handshake_complete", "close_sent", "disconnected", "close_timer", "close_timeout", "initial_response",
-    "conn", "read_paused", "writable", "ping_interval", "ping_timeout", "ping_timer", "pong_timer",
-    "pending_ping_payload", "ping_sent_at", "last_ping_rtt", "frames", "curr_msg_data_type",
-})
+UVICORN_ATTRIBUTES = frozenset(
+    {
+        "config",
+        "app",
+        "loop",
+        "logger",
+        "root_path",
+        "asgi_version",
+        "app_state",
+        "connections",
+        "tasks",
+        "default_headers",
+        "transport",
+        "server",
+        "client",
+        "scheme",
+        "queue",
+        "handshake_initiated",
+        "handshake_complete",
+        "close_sent",
+        "disconnected",
+        "close_timer",
+        "close_timeout",
+        "initial_response",
+        "conn",
+        "read_paused",
+        "writable",
+        "ping_interval",
+        "ping_timeout",
+        "ping_timer",
+        "pong_timer",
+        "pending_ping_payload",
+        "ping_sent_at",
+        "last_ping_rtt",
+        "frames",
+        "curr_msg_data_type",
+    }
+)
 
 
 def stored_attributes(function: Any) -> frozenset[str]:
@@ -331,8 +388,15 @@ def check() -> list[str]:
     if set_by_uvicorn != UVICORN_ATTRIBUTES:
         moved = sorted(set_by_uvicorn ^ UVICORN_ATTRIBUTES)
         problems.append(f"uvicorn's WebSocketsSansIOProtocol.__init__ sets other attributes ({', '.join(moved)})")
-    for name in ("handle_connect", "send", "connection_made", "data_received", "handle_events",
-                 "send_receive_event_to_app", "receive"):
+    for name in (
+        "handle_connect",
+        "send",
+        "connection_made",
+        "data_received",
+        "handle_events",
+        "send_receive_event_to_app",
+        "receive",
+    ):
         if not callable(getattr(WebSocketsSansIOProtocol, name, None)):
             problems.append(f"uvicorn's WebSocketsSansIOProtocol has no {name}()")
     for name, call in (("send_receive_event_to_app", "pause_reading"), ("receive", "resume_reading")):
@@ -362,8 +426,12 @@ def uvicorn_ws_protocol() -> type[WebSocketsSansIOProtocol] | str:
     problems = check()
     if not problems:
         return RacewireWebSocketProtocol
-    log.warning("the WebSocket fast path is off, frames go through ASGI: %s (installed %s, written for %s)",
-                "; ".join(problems), installed_versions(), PINNED)
+    log.warning(
+        "the WebSocket fast path is off, frames go through ASGI: %s (installed %s, written for %s)",
+        "; ".join(problems),
+        installed_versions(),
+        PINNED,
+    )
     return "websockets-sansio"
 
 

@@ -45,12 +45,18 @@ def bearer(subject: str, scope: str = "odds:write", **claims: Any) -> dict[str, 
     return {"Authorization": f"Bearer {signed(SECRET, subject=subject, scope=scope, **claims)}"}
 
 
-async def post(server: ServerProcess, body: Any = None, *, headers: dict[str, str] | None = None,
-               content: bytes | str | None = None) -> httpx.Response:
+async def post(
+    server: ServerProcess,
+    body: Any = None,
+    *,
+    headers: dict[str, str] | None = None,
+    content: bytes | str | None = None,
+) -> httpx.Response:
     async with httpx.AsyncClient(base_url=server.http, timeout=30) as client:
         if content is not None:
-            return await client.post("/graphql", content=content,
-                                     headers={"content-type": "application/json", **(headers or {})})
+            return await client.post(
+                "/graphql", content=content, headers={"content-type": "application/json", **(headers or {})}
+            )
         return await client.post("/graphql", json=body, headers=headers)
 
 
@@ -76,8 +82,9 @@ async def assert_still_serving(server: ServerProcess) -> None:
 
 
 async def raw_ws(server: ServerProcess, **options: Any) -> ClientConnection:
-    return await connect(server.ws, subprotocols=options.pop("subprotocols", ["graphql-transport-ws"]),
-                         open_timeout=5, **options)
+    return await connect(
+        server.ws, subprotocols=options.pop("subprotocols", ["graphql-transport-ws"]), open_timeout=5, **options
+    )
 
 
 async def close_code(connection: ClientConnection, timeout: float = 10) -> int | None:
@@ -97,4 +104,3 @@ async def ws_closed_with(server: ServerProcess, messages: list[Any], **options: 
     except ConnectionClosed:
         pass
     return await close_code(connection)
-

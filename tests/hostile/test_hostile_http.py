@@ -27,14 +27,18 @@ def aliases(count: int) -> str:
     return "{ " + " ".join(f"a{n}: __typename" for n in range(count)) + " }"
 
 
-FRAGMENT_ALIASES = ("fragment Ten on Query { " + " ".join(f"f{n}: __typename" for n in range(10)) + " }\n"
-                    "{ ...Ten a: race(id: \"1\") { id } ...Ten ...Ten ...Ten }")
-CYCLE = "fragment A on Race { meeting { races { ...B } } } fragment B on Race { ...A } { race(id: \"1\") { ...A } }"
+FRAGMENT_ALIASES = (
+    "fragment Ten on Query { " + " ".join(f"f{n}: __typename" for n in range(10)) + " }\n"
+    '{ ...Ten a: race(id: "1") { id } ...Ten ...Ten ...Ten }'
+)
+CYCLE = 'fragment A on Race { meeting { races { ...B } } } fragment B on Race { ...A } { race(id: "1") { ...A } }'
 WIDE = "{ races(first: 100) { edges { node { runners { priceHistory(last: 100) { decimal } } } } } }"
 
 GRAPHQL_REFUSALS = {
-    "wrong variable type": ({"query": "query($d: Date!) { meetings(date: $d) { venue } }", "variables": {"d": 42}},
-                            "BAD_USER_INPUT"),
+    "wrong variable type": (
+        {"query": "query($d: Date!) { meetings(date: $d) { venue } }", "variables": {"d": 42}},
+        "BAD_USER_INPUT",
+    ),
     "missing variable": ({"query": "query($d: Date!) { meetings(date: $d) { venue } }"}, "BAD_USER_INPUT"),
     "220 KB query": ({"query": "{ " + "__typename " * 20_000 + "}"}, "QUERY_TOO_LARGE"),
     "depth 50": ({"query": deep(50)}, "QUERY_TOO_DEEP"),

@@ -39,9 +39,17 @@ def server(hostile_server: ServerProcess) -> ServerProcess:
 
 
 def write(race: dict[str, Any]) -> dict[str, Any]:
-    return {"query": STORE, "variables": {"input": {
-        "raceId": race["id"], "source": "feed", "observedAt": datetime.now(UTC).isoformat(),
-        "prices": [{"runnerId": race["runners"][0], "decimal": 3.0}]}}}
+    return {
+        "query": STORE,
+        "variables": {
+            "input": {
+                "raceId": race["id"],
+                "source": "feed",
+                "observedAt": datetime.now(UTC).isoformat(),
+                "prices": [{"runnerId": race["runners"][0], "decimal": 3.0}],
+            }
+        },
+    }
 
 
 @pytest.mark.parametrize("case", BAD_TOKENS)

@@ -21,13 +21,23 @@ def server(hostile_server: ServerProcess) -> ServerProcess:
 
 
 def write(race: dict[str, Any], runner_id: str, decimal: Any) -> dict[str, Any]:
-    return {"query": STORE, "variables": {"input": {
-        "raceId": race["id"], "source": "feed", "observedAt": datetime.now(UTC).isoformat(),
-        "prices": [{"runnerId": runner_id, "decimal": decimal}]}}}
+    return {
+        "query": STORE,
+        "variables": {
+            "input": {
+                "raceId": race["id"],
+                "source": "feed",
+                "observedAt": datetime.now(UTC).isoformat(),
+                "prices": [{"runnerId": runner_id, "decimal": decimal}],
+            }
+        },
+    }
 
 
 @pytest.mark.parametrize("case", PRICES)
-async def test_an_impossible_price_stores_nothing(server: ServerProcess, races: list[dict[str, Any]], case: str) -> None:
+async def test_an_impossible_price_stores_nothing(
+    server: ServerProcess, races: list[dict[str, Any]], case: str
+) -> None:
     race = races[0]
     before = await price_count(server, race["id"])
     response = await post(server, write(race, race["runners"][0], PRICES[case]), headers=bearer(f"price-{case}"))
@@ -66,8 +76,10 @@ async def test_too_many_writes_for_one_token_are_rate_limited(
     server: ServerProcess, races: list[dict[str, Any]]
 ) -> None:
     race = races[1]
-    answers = [await post(server, write(race, race["runners"][1], 2.0 + n / 10), headers=bearer("hasty"))
-               for n in range(MUTATIONS_PER_SUBJECT + 1)]
+    answers = [
+        await post(server, write(race, race["runners"][1], 2.0 + n / 10), headers=bearer("hasty"))
+        for n in range(MUTATIONS_PER_SUBJECT + 1)
+    ]
     stored = await price_count(server, race["id"])
     refused = answers[-1].json()["errors"][0]
 

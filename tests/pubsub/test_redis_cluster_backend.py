@@ -43,7 +43,8 @@ def test_a_shard_client_retries_with_the_asyncio_policy() -> None:
 
 def test_a_cluster_url_names_its_seeds_and_credentials() -> None:
     assert parse_cluster_url("redis-cluster://10.0.0.1:7000,10.0.0.2,[::1]:7002") == ClusterAddress(
-        (("10.0.0.1", 7000), ("10.0.0.2", 6379), ("::1", 7002)))
+        (("10.0.0.1", 7000), ("10.0.0.2", 6379), ("::1", 7002))
+    )
     assert parse_cluster_url("redis-cluster://app:s%40cret@h:1/") == ClusterAddress((("h", 1),), "app", "s@cret")
     for bad in ("redis://h:1", "redis-cluster://", "redis-cluster://h:port"):
         with pytest.raises(ValueError):
@@ -61,7 +62,8 @@ def test_the_url_scheme_picks_the_backend_and_a_hash_tag_prefix_is_warned_about(
     assert isinstance(cluster._backend, RedisClusterBackend)  # noqa: SLF001
     assert isinstance(single._backend, RedisBackend)  # noqa: SLF001
     assert [r.getMessage() for r in caplog.records] == [
-        "channel prefix '{eu}:' holds a hash tag: all of its channels live on one cluster shard"]
+        "channel prefix '{eu}:' holds a hash tag: all of its channels live on one cluster shard"
+    ]
 
 
 @pytest.fixture(scope="module")

@@ -45,8 +45,12 @@ async def test_prices_scratchings_freshness_and_status_come_in_the_order_they_ha
     at = datetime.now(UTC) - timedelta(hours=1)
 
     async def price(n: int, decimal: float) -> None:
-        body = {"raceId": ids[0], "source": "betfair", "observedAt": (at + timedelta(seconds=n)).isoformat(),
-                "prices": [{"runnerId": str(race["runners"][0]), "decimal": decimal}]}
+        body = {
+            "raceId": ids[0],
+            "source": "betfair",
+            "observedAt": (at + timedelta(seconds=n)).isoformat(),
+            "prices": [{"runnerId": str(race["runners"][0]), "decimal": decimal}],
+        }
         await api.data(STORE, input=body)
 
     stream = await api.subscribe(RACE, ids=ids)
@@ -71,8 +75,13 @@ async def test_prices_scratchings_freshness_and_status_come_in_the_order_they_ha
         received.append(result.data["raceUpdated"])
     await stream.aclose()
     expected = [
-        ("odds", 1, 3.0), ("status", "BETTING_OPEN"), ("scratch", 2), ("feed", "betfair", "STALE"),
-        ("status", "SUSPENDED"), ("feed", "betfair", "LIVE"), ("odds", 5, 3.5),
+        ("odds", 1, 3.0),
+        ("status", "BETTING_OPEN"),
+        ("scratch", 2),
+        ("feed", "betfair", "STALE"),
+        ("status", "SUSPENDED"),
+        ("feed", "betfair", "LIVE"),
+        ("odds", 5, 3.5),
     ]
     assert [shown(e) for e in received] == expected
     assert {e["raceId"] for e in received} == {ids[0]}

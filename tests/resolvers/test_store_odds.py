@@ -27,11 +27,19 @@ query Market($id: ID!) {
 """
 
 
-def odds_input(race: dict[str, Any], decimals: list[float], *, at: datetime | None = None,
-               source: str = "bet365", key: str | None = None) -> dict[str, Any]:
+def odds_input(
+    race: dict[str, Any],
+    decimals: list[float],
+    *,
+    at: datetime | None = None,
+    source: str = "bet365",
+    key: str | None = None,
+) -> dict[str, Any]:
     at = at or datetime.now(UTC)
     body: dict[str, Any] = {
-        "raceId": str(race["id"]), "source": source, "observedAt": at.isoformat(),
+        "raceId": str(race["id"]),
+        "source": source,
+        "observedAt": at.isoformat(),
         "prices": [{"runnerId": str(r), "decimal": d} for r, d in zip(race["runners"], decimals, strict=False)],
     }
     if key is not None:
@@ -97,7 +105,8 @@ async def test_a_race_that_is_off_accepts_no_prices(api: Api, race: dict[str, An
     for status in ("BETTING_OPEN", "OFF"):
         await api.data(
             "mutation($id: ID!, $s: RaceStatus!) { setRaceStatus(raceId: $id, status: $s) { status } }",
-            id=str(race["id"]), s=status,
+            id=str(race["id"]),
+            s=status,
         )
     error = await api.error(STORE, input=odds_input(race, [2.0]))
 
@@ -166,7 +175,8 @@ async def test_concurrent_writes_share_transactions_and_each_gets_its_own_answer
         if answer["seq"] is not None:
             assert logged[answer["seq"]]["source"] == bodies[n]["source"]
             assert [p["decimal"] for p in logged[answer["seq"]]["prices"]] == [
-                p["decimal"] for p in bodies[n]["prices"]]
+                p["decimal"] for p in bodies[n]["prices"]
+            ]
     assert await counts(api.db) == (2 * 20 + 1, 21)
     assert len(commits) < len(bodies)  # concurrent writes were batched
 
@@ -176,13 +186,15 @@ async def test_idempotency_keys_are_each_subjects_own(api: Api, race: dict[str, 
     now = datetime.now(UTC)
     bodies = [odds_input(race, [2.0 + n, 3.0 + n], at=now, source=f"book{n}", key="batch-1") for n in (1, 2)]
 
-    together = await asyncio.gather(*[api.execute(STORE, viewer, input=body) for viewer, body in zip(feeds, bodies, strict=True)])
+    together = await asyncio.gather(
+        *[api.execute(STORE, viewer, input=body) for viewer, body in zip(feeds, bodies, strict=True)]
+    )
     answers = [result.data["storeOdds"] for result in together]
     assert [a["replayed"] for a in answers] == [False, False] and {a["seq"] for a in answers} == {1, 2}
     assert await counts(api.db) == (4, 2)
     # Apart, too: a third subject's same key is a third key; each retry replays its own answer.
     third = Viewer(subject="feed-3", scopes=frozenset({"odds:write"}))
-    own = (await api.data(STORE, third, input=odds_input(race, [9.0], at=now, source="book3", key="batch-1")))
+    own = await api.data(STORE, third, input=odds_input(race, [9.0], at=now, source="book3", key="batch-1"))
     assert own["storeOdds"]["replayed"] is False and own["storeOdds"]["seq"] == 3
     for viewer, body, answer in zip(feeds, bodies, answers, strict=True):
         assert (await api.data(STORE, viewer, input=body))["storeOdds"] == {**answer, "replayed": True}
@@ -193,7 +205,9 @@ async def write_as(api: Api, viewer: Viewer, body: dict[str, Any], *, required: 
     from schema.context import Context, Limits
     from schema.schema import schema
 
-    context = Context(db=api.db, hub=api.hub, odds=api.odds, viewer=viewer, limits=Limits(require_token_sources=required))
+    context = Context(
+        db=api.db, hub=api.hub, odds=api.odds, viewer=viewer, limits=Limits(require_token_sources=required)
+    )
     return await schema.execute(STORE, variable_values={"input": body}, context_value=context)
 
 

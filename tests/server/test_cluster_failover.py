@@ -124,9 +124,11 @@ async def test_a_moved_slot_and_a_killed_primary_lose_and_duplicate_nothing(
         task.cancel()
     lost = sum(len(set(range(1, stored[race] + 1)) - set(c.seqs)) for race, c in collectors)
     duplicated = sum(len(c.seqs) - len(set(c.seqs)) for _, c in collectors)
-    print(f"cluster failover: races={RACES} subscribers={len(collectors)} stored={sum(stored.values())} "
-          f"delivered={sum(len(c.seqs) for _, c in collectors)} lost={lost} duplicated={duplicated} "
-          f"moved_slot={slot} killed_primary={victim} ready_during_outage={sorted(set(outage))}")
+    print(
+        f"cluster failover: races={RACES} subscribers={len(collectors)} stored={sum(stored.values())} "
+        f"delivered={sum(len(c.seqs) for _, c in collectors)} lost={lost} duplicated={duplicated} "
+        f"moved_slot={slot} killed_primary={victim} ready_during_outage={sorted(set(outage))}"
+    )
     assert lost == 0 and duplicated == 0
     assert all(c.seqs == list(range(1, stored[race] + 1)) for race, c in collectors)
     assert all(code == 503 and check != "ok" for code, check in outage)

@@ -73,9 +73,7 @@ class Eager(random.Random):
         return super().random() * 0.001
 
 
-async def drive(
-    feed: Feed, start: datetime, end: datetime, every: timedelta = timedelta(seconds=30)
-) -> datetime:
+async def drive(feed: Feed, start: datetime, end: datetime, every: timedelta = timedelta(seconds=30)) -> datetime:
     """Ticks the feed from `start` to `end` on a simulated clock; returns the last tick's time."""
     now = start
     while now <= end:
@@ -254,8 +252,7 @@ async def _check_log(db: Database, all_races: list[Race]) -> None:
         assert [e.seq for e in events] == list(range(1, len(events) + 1)), stream
     status = {race.id: S.SCHEDULED for race in all_races}
     for event in by_stream[channels.STATUS]:
-        race_id, previous, new = (event.payload["raceId"], S(event.payload["previous"]),
-                                  S(event.payload["status"]))
+        race_id, previous, new = (event.payload["raceId"], S(event.payload["previous"]), S(event.payload["status"]))
         assert status[race_id] is previous and new in allowed_next(previous)
         status[race_id] = new
     assert status == {race.id: race.status for race in all_races}
@@ -411,7 +408,9 @@ async def test_the_quiet_source_falls_silent_now_and_then_while_the_others_keep_
     assert all(during[code] > before[code] for code in DEMO_SOURCES if code != "skybet")
     async with env.db.read() as session:
         quiet = await session.scalar(
-            select(func.count()).select_from(Price).join(PriceSource, PriceSource.id == Price.source_id)
+            select(func.count())
+            .select_from(Price)
+            .join(PriceSource, PriceSource.id == Price.source_id)
             .where(PriceSource.code == "skybet", Price.observed_at >= quiet_from)
         )
     assert quiet == 0

@@ -30,9 +30,13 @@ STORE = """mutation($input: StoreOddsInput!) { storeOdds(input: $input) { seq } 
 @pytest.fixture
 def pair(postgres_url: str) -> Iterator[tuple[ServerProcess, ServerProcess]]:
     # Channels of this test's own, on the shared Redis; a source silent for 1 s is stale.
-    env = {"RACEWIRE_DATABASE_URL": postgres_url, "RACEWIRE_JWT_SECRET": SECRET,
-           "RACEWIRE_BROADCAST_URL": "redis://127.0.0.1:6379", "RACEWIRE_FEED_STALE_SECONDS": "1",
-           "RACEWIRE_CHANNEL_PREFIX": f"feedhealth-{uuid.uuid4().hex[:8]}:"}
+    env = {
+        "RACEWIRE_DATABASE_URL": postgres_url,
+        "RACEWIRE_JWT_SECRET": SECRET,
+        "RACEWIRE_BROADCAST_URL": "redis://127.0.0.1:6379",
+        "RACEWIRE_FEED_STALE_SECONDS": "1",
+        "RACEWIRE_CHANNEL_PREFIX": f"feedhealth-{uuid.uuid4().hex[:8]}:",
+    }
     a = ServerProcess(env).start()
     b = ServerProcess(env).start()
     yield a, b
@@ -45,17 +49,25 @@ async def _empty(url: str) -> None:
     db = Database(url)
     try:
         async with db.engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} "
-                                    "RESTART IDENTITY CASCADE"))
+            await conn.execute(
+                text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} RESTART IDENTITY CASCADE")
+            )
     finally:
         await db.dispose()
 
 
 async def store(server: ServerProcess, race: dict[str, Any], source: str, decimal: float) -> dict[str, Any]:
-    body = {"query": STORE, "variables": {"input": {
-        "raceId": race["id"], "source": source, "observedAt": datetime.now(UTC).isoformat(),
-        "prices": [{"runnerId": race["runners"][0], "decimal": decimal}],
-    }}}
+    body = {
+        "query": STORE,
+        "variables": {
+            "input": {
+                "raceId": race["id"],
+                "source": source,
+                "observedAt": datetime.now(UTC).isoformat(),
+                "prices": [{"runnerId": race["runners"][0], "decimal": decimal}],
+            }
+        },
+    }
     async with httpx.AsyncClient(base_url=server.http) as client:
         response = await client.post("/graphql", json=body, headers={"Authorization": f"Bearer {token('odds:write')}"})
     assert response.status_code == 200, response.text
@@ -71,7 +83,9 @@ async def test_a_source_going_stale_is_seen_once_by_subscribers_on_both_processe
         await load_race_cards(db=db, cards=[card(venue="Stale Park", runners=3)])
         async with db.read() as session:
             race_id = (await session.execute(text("SELECT max(id) FROM races"))).scalar_one()
-            runners = [r for (r,) in await session.execute(text("SELECT id FROM runners WHERE race_id = :r"), {"r": race_id})]
+            runners = [
+                r for (r,) in await session.execute(text("SELECT id FROM runners WHERE race_id = :r"), {"r": race_id})
+            ]
     finally:
         await db.dispose()
     race = {"id": str(race_id), "runners": [str(r) for r in runners]}

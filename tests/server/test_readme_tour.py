@@ -31,8 +31,11 @@ def tour_blocks() -> list[Block]:
 
 def blocks(kind: str) -> list[str]:
     """The tour's GraphQL queries, subscriptions or shell commands, in the README's order."""
-    found = [text for lang, text in tour_blocks()
-             if (lang == "sh" if kind == "sh" else lang == "graphql" and text.lstrip().startswith(kind))]
+    found = [
+        text
+        for lang, text in tour_blocks()
+        if (lang == "sh" if kind == "sh" else lang == "graphql" and text.lstrip().startswith(kind))
+    ]
     assert found, f"the tour has no {kind} block"
     return found
 
@@ -52,8 +55,9 @@ def demo_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory, demo_bin: Path) -> Iterator[ServerProcess]:
     database = tmp_path_factory.mktemp("demo") / "racewire.db"
-    server = ServerProcess({"RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{database}", "PATH": str(demo_bin)},
-                           command=("scripts/demo",)).start(timeout=120)
+    server = ServerProcess(
+        {"RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{database}", "PATH": str(demo_bin)}, command=("scripts/demo",)
+    ).start(timeout=120)
     try:
         yield server
     finally:
@@ -68,8 +72,9 @@ def shell(commands: list[str], demo: ServerProcess, demo_bin: Path) -> list[Any]
     in the repository); returns what each printed, as JSON."""
     script = f"\necho '{MARK}'\n".join(commands)
     env = {**os.environ, "RACEWIRE_PORT": str(demo.port), "PATH": str(demo_bin)}
-    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     return [json.loads(output) for output in done.stdout.split(MARK + "\n")]
 
@@ -101,8 +106,11 @@ async def priced(demo: ServerProcess, race_id: str = "1") -> None:
     """Waits until the feed has opened the race's book (its first tick runs as the server starts)."""
     client = await GraphQLWs.open(demo.ws)
     try:
-        await client.subscribe("book", "subscription($ids: [ID!]!) { oddsUpdated(raceIds: $ids, snapshot: true)"
-                                       " { prices { runnerId } } }", ids=[race_id])
+        await client.subscribe(
+            "book",
+            "subscription($ids: [ID!]!) { oddsUpdated(raceIds: $ids, snapshot: true) { prices { runnerId } } }",
+            ids=[race_id],
+        )
         while not (await client.next("book", timeout=15))["oddsUpdated"]["prices"]:
             pass
     finally:

@@ -19,8 +19,9 @@ async def test_bulk_rows_match_rows_written_by_sqlalchemy(db: Database) -> None:
     payload = {"prices": [{"runnerId": 1, "decimal": 2.5}], "note": "ünïcode"}
     async with db.write() as session:
         session.add(Event(stream="orm", seq=1, kind="odds", payload=payload, created_at=whole_second))
-        await BULK.run(session, [{"stream": "bulk", "seq": 1, "kind": "odds", "payload": payload,
-                                  "created_at": whole_second}])
+        await BULK.run(
+            session, [{"stream": "bulk", "seq": 1, "kind": "odds", "payload": payload, "created_at": whole_second}]
+        )
 
     async with db.read() as session:
         raw = dict((await session.execute(text("SELECT stream, CAST(created_at AS TEXT) FROM events"))).all())

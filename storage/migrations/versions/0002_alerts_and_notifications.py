@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0002'
-down_revision = '0001'
+revision = "0002"
+down_revision = "0001"
 branch_labels = None
 depends_on = None
 
@@ -45,8 +45,8 @@ def upgrade() -> None:
         sa.Column("read", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table('notifications', schema=None) as batch_op:
-        batch_op.create_index('ix_notifications_user_created', ['user', 'created_at', 'id'], unique=False)
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.create_index("ix_notifications_user_created", ["user", "created_at", "id"], unique=False)
 
     op.create_table(
         "alerts",
@@ -86,21 +86,20 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table('alerts', schema=None) as batch_op:
-        batch_op.create_index('ix_alerts_race_kind', ['race_id', 'kind'], unique=False)
-        batch_op.create_index('ix_alerts_runner_kind', ['runner_id', 'kind'], unique=False)
-        batch_op.create_index('ix_alerts_user_id', ['user', 'id'], unique=False)
-
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.create_index("ix_alerts_race_kind", ["race_id", "kind"], unique=False)
+        batch_op.create_index("ix_alerts_runner_kind", ["runner_id", "kind"], unique=False)
+        batch_op.create_index("ix_alerts_user_id", ["user", "id"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('alerts', schema=None) as batch_op:
-        batch_op.drop_index('ix_alerts_user_id')
-        batch_op.drop_index('ix_alerts_runner_kind')
-        batch_op.drop_index('ix_alerts_race_kind')
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_index("ix_alerts_user_id")
+        batch_op.drop_index("ix_alerts_runner_kind")
+        batch_op.drop_index("ix_alerts_race_kind")
 
-    op.drop_table('alerts')
-    with op.batch_alter_table('notifications', schema=None) as batch_op:
-        batch_op.drop_index('ix_notifications_user_created')
+    op.drop_table("alerts")
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.drop_index("ix_notifications_user_created")
 
-    op.drop_table('notifications')
+    op.drop_table("notifications")
