@@ -292,9 +292,10 @@ def _title(race: RaceView) -> str:
 async def run_feed(
     *, db: Database, hub: Hub, odds: OddsWriter | None = None, interval: float = 1.0,
     rng: random.Random | None = None, stale_after: float | None = None,
+    first_tick: asyncio.Event | None = None,
 ) -> None:
     """Ticks the feed on the wall clock until cancelled; with `stale_after`, its last source
-    falls silent now and then."""
+    falls silent now and then. `first_tick` is set once the first tick is done, failed or not."""
     feed = Feed(db=db, hub=hub, odds=odds, rng=rng, stale_after=stale_after,
                 quiet_source=DEMO_SOURCES[-1] if stale_after is not None else None)
     while True:
@@ -302,4 +303,6 @@ async def run_feed(
             await feed.step(datetime.now(timezone.utc))
         except Exception:
             log.exception("feed: tick failed")
+        if first_tick is not None:
+            first_tick.set()
         await asyncio.sleep(interval)
