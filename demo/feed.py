@@ -333,9 +333,10 @@ async def run_feed(
     interval: float = 1.0,
     rng: random.Random | None = None,
     stale_after: float | None = None,
+    first_tick: asyncio.Event | None = None,
 ) -> None:
     """Ticks the feed on the wall clock until cancelled; with `stale_after`, its last source
-    falls silent now and then."""
+    falls silent now and then. `first_tick` is set once the first tick is done, failed or not."""
     feed = Feed(
         db=db,
         hub=hub,
@@ -349,4 +350,6 @@ async def run_feed(
             await feed.step(datetime.now(UTC))
         except Exception:
             log.exception("feed: tick failed")
+        if first_tick is not None:
+            first_tick.set()
         await asyncio.sleep(interval)

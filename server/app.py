@@ -128,6 +128,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             from demo.feed import run_feed
 
             await load_demo(db=db)
+            # Ready only once the feed's first tick has opened the books: the README's tour
+            # (race "1", betting open with prices) holds from the first request on.
+            first_tick = asyncio.Event()
             background.append(
                 asyncio.create_task(
                     run_feed(
@@ -136,9 +139,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
                         odds=odds,
                         interval=settings.feed_interval_seconds,
                         stale_after=settings.feed_stale_seconds,
+                        first_tick=first_tick,
                     )
                 )
             )
+            await first_tick.wait()
         try:
             yield
         finally:

@@ -52,16 +52,32 @@ def demo_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bin_dir
 
 
+OPENING = 'query { race(id: "1") { status market { bestPrices { decimal } } } }'
+
+
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory, demo_bin: Path) -> Iterator[ServerProcess]:
+def started(tmp_path_factory: pytest.TempPathFactory, demo_bin: Path) -> Iterator[tuple[ServerProcess, dict[str, Any]]]:
+    """The demo, and race "1" as the very first request after start-up found it."""
     database = tmp_path_factory.mktemp("demo") / "racewire.db"
     server = ServerProcess(
         {"RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{database}", "PATH": str(demo_bin)}, command=("scripts/demo",)
     ).start(timeout=120)
     try:
-        yield server
+        yield server, query(server, OPENING)["race"]
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def demo(started: tuple[ServerProcess, dict[str, Any]]) -> ServerProcess:
+    return started[0]
+
+
+def test_race_1_is_open_and_priced_from_the_first_request(started: tuple[ServerProcess, dict[str, Any]]) -> None:
+    """A newcomer's first query finds the tour's race open with prices: the server says it is
+    ready only after the feed's first tick opened the books."""
+    opening = started[1]
+    assert opening["status"] == "BETTING_OPEN" and opening["market"]["bestPrices"]
 
 
 MARK = "--- next block ---"
@@ -102,23 +118,7 @@ async def test_the_tour_subscription_shows_a_snapshot_then_live_moves(demo: Serv
         await client.close()
 
 
-async def priced(demo: ServerProcess, race_id: str = "1") -> None:
-    """Waits until the feed has opened the race's book (its first tick runs as the server starts)."""
-    client = await GraphQLWs.open(demo.ws)
-    try:
-        await client.subscribe(
-            "book",
-            "subscription($ids: [ID!]!) { oddsUpdated(raceIds: $ids, snapshot: true) { prices { runnerId } } }",
-            ids=[race_id],
-        )
-        while not (await client.next("book", timeout=15))["oddsUpdated"]["prices"]:
-            pass
-    finally:
-        await client.close()
-
-
 async def test_the_tour_queries_answer_with_open_races_and_a_priced_card(demo: ServerProcess) -> None:
-    await priced(demo)
     races_page, card, *more = blocks("query")
     edges = query(demo, races_page)["races"]["edges"]
     assert edges and all(edge["node"]["status"] == "BETTING_OPEN" for edge in edges)
@@ -130,7 +130,6 @@ async def test_the_tour_queries_answer_with_open_races_and_a_priced_card(demo: S
 
 
 async def test_the_tour_stores_a_price_and_replays_it_on_the_same_key(demo: ServerProcess, demo_bin: Path) -> None:
-    await priced(demo)
     first, again = shell(blocks("sh"), demo, demo_bin)
     assert "errors" not in first and "errors" not in again, (first, again)
     stored = first["data"]["storeOdds"]
