@@ -16,7 +16,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 from broadcaster import Broadcast
@@ -53,13 +53,21 @@ async def measure(url: str, *, alerts: int, runs: int, calls: int) -> list[tuple
 
 
 async def _cards(db: Database) -> list[tuple[int, int]]:
-    post = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=1)
+    post = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
     cards = [
         MeetingCard(
-            venue=f"Venue {m}", country="GB", date=date.today(), going="Good",
+            venue=f"Venue {m}",
+            country="GB",
+            date=date.today(),
+            going="Good",
             races=tuple(
-                RaceCard(number=n, name=f"Race {m}-{n}", post_time=post + timedelta(minutes=n), distance_m=1600,
-                         runners=tuple(RunnerCard(number=i, horse=f"Horse {m}-{n}-{i}") for i in range(1, RUNNERS + 1)))
+                RaceCard(
+                    number=n,
+                    name=f"Race {m}-{n}",
+                    post_time=post + timedelta(minutes=n),
+                    distance_m=1600,
+                    runners=tuple(RunnerCard(number=i, horse=f"Horse {m}-{n}-{i}") for i in range(1, RUNNERS + 1)),
+                )
                 for n in range(1, RACES + 1)
             ),
         )
@@ -73,17 +81,25 @@ async def _cards(db: Database) -> list[tuple[int, int]]:
 
 async def _insert_alerts(db: Database, runners: list[tuple[int, int]], count: int) -> None:
     """In bulk, with SQLAlchemy core: levels and moves that the benchmark's prices never reach."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = []
     for n in range(count):
         runner_id, race_id = runners[n % len(runners)]
         level = n % 2 == 0
-        rows.append({
-            "user": f"user-{n % 5000}", "kind": AlertKind.PRICE_LEVEL if level else AlertKind.PRICE_MOVE,
-            "race_id": race_id, "runner_id": runner_id, "above": True if level else None,
-            "level": 900.0 if level else None, "percent": None if level else 900.0,
-            "reference": None if level else 3.0, "armed": True, "created_at": now,
-        })
+        rows.append(
+            {
+                "user": f"user-{n % 5000}",
+                "kind": AlertKind.PRICE_LEVEL if level else AlertKind.PRICE_MOVE,
+                "race_id": race_id,
+                "runner_id": runner_id,
+                "above": True if level else None,
+                "level": 900.0 if level else None,
+                "percent": None if level else 900.0,
+                "reference": None if level else 3.0,
+                "armed": True,
+                "created_at": now,
+            }
+        )
     for start in range(0, len(rows), 5000):
         async with db.write() as session:
             await session.execute(insert(Alert), rows[start : start + 5000])
@@ -93,7 +109,7 @@ class _Writer:
     def __init__(self, db: Database, hub: Hub, race_id: int, runner_ids: list[int]) -> None:
         self.db, self.hub, self.race_id, self.runner_ids = db, hub, race_id, runner_ids
         self.odds = OddsWriter(db)
-        self.at = datetime.now(timezone.utc) - timedelta(hours=3)
+        self.at = datetime.now(UTC) - timedelta(hours=3)
         self.n = 0
 
     async def __call__(self) -> float:
@@ -101,8 +117,11 @@ class _Writer:
         self.at += timedelta(seconds=1)
         quotes = tuple(Quote(r, 2.0 + (self.n + i) % 40 / 10) for i, r in enumerate(self.runner_ids))
         started = time.perf_counter()
-        await store_odds(odds=self.odds, hub=self.hub,
-                         command=StoreOdds(race_id=self.race_id, source="bench", observed_at=self.at, quotes=quotes))
+        await store_odds(
+            odds=self.odds,
+            hub=self.hub,
+            command=StoreOdds(race_id=self.race_id, source="bench", observed_at=self.at, quotes=quotes),
+        )
         return time.perf_counter() - started
 
 

@@ -74,12 +74,22 @@ class Mutation:
         async with engine.begin() as conn:
             await conn.execute(
                 text("INSERT INTO prices (race, runner, decimal, observed_at) VALUES (:race, :runner, :decimal, :at)"),
-                [{"race": input.race_id, "runner": p.runner_id, "decimal": p.decimal, "at": input.observed_at.isoformat()}
-                 for p in input.prices],
+                [
+                    {
+                        "race": input.race_id,
+                        "runner": p.runner_id,
+                        "decimal": p.decimal,
+                        "at": input.observed_at.isoformat(),
+                    }
+                    for p in input.prices
+                ],
             )
         seq = seqs[input.race_id] = seqs.get(input.race_id, 0) + 1
-        message = {"raceId": input.race_id, "seq": seq,
-                   "prices": [{"runnerId": p.runner_id, "decimal": p.decimal} for p in input.prices]}
+        message = {
+            "raceId": input.race_id,
+            "seq": seq,
+            "prices": [{"runnerId": p.runner_id, "decimal": p.decimal} for p in input.prices],
+        }
         await broadcast.publish(channel=f"race:{input.race_id}", message=json.dumps(message))
         return StoreOddsResult(seq=seq)
 
@@ -91,23 +101,30 @@ class Subscription:
         async with broadcast.subscribe(channel=f"race:{race_ids[0]}") as subscriber:
             async for event in subscriber:
                 data = json.loads(event.message)
-                yield OddsUpdate(race_id=data["raceId"], seq=data["seq"],
-                                 prices=[Price(runner_id=p["runnerId"], decimal=p["decimal"]) for p in data["prices"]])
+                yield OddsUpdate(
+                    race_id=data["raceId"],
+                    seq=data["seq"],
+                    prices=[Price(runner_id=p["runnerId"], decimal=p["decimal"]) for p in data["prices"]],
+                )
 
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     async with engine.begin() as conn:
-        await conn.execute(text("CREATE TABLE IF NOT EXISTS prices (race TEXT, runner TEXT, decimal REAL, observed_at TEXT)"))
+        await conn.execute(
+            text("CREATE TABLE IF NOT EXISTS prices (race TEXT, runner TEXT, decimal REAL, observed_at TEXT)")
+        )
     await broadcast.connect()
     yield
     await broadcast.disconnect()
 
 
 graphql = GraphQL(strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription))
-app = Starlette(routes=[Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql)],
-                lifespan=lifespan)
+app = Starlette(
+    routes=[Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql)], lifespan=lifespan
+)
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(os.environ["BASELINE_PORT"]), log_level="warning",
-                ws="websockets-sansio")
+    uvicorn.run(
+        app, host="127.0.0.1", port=int(os.environ["BASELINE_PORT"]), log_level="warning", ws="websockets-sansio"
+    )

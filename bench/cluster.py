@@ -25,7 +25,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +64,23 @@ def cpu_seconds(pid: int) -> float:
 @contextmanager
 def single_redis() -> Iterator[tuple[str, dict[str, tuple[int, int]]]]:
     port = free_port()
-    process = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
-                                "127.0.0.1", "--save", "", "--appendonly", "no"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        wait_listening(port, process)  # type: ignore[arg-type]
+        wait_listening(port, process)
         yield f"redis://127.0.0.1:{port}", {"primary single": (process.pid, port)}
     finally:
         process.kill()
@@ -100,16 +112,31 @@ def racewire_processes(database_url: str, broadcast_url: str, workdir: Path) -> 
     processes, ports = [], []
     for _ in range(PROCESSES):
         port = free_port()
-        env = {**os.environ, "RACEWIRE_PORT": str(port), "RACEWIRE_JWT_SECRET": SECRET,
-               "RACEWIRE_DATABASE_URL": database_url, "RACEWIRE_BROADCAST_URL": broadcast_url,
-               "RACEWIRE_MIGRATE_ON_START": "false", "RACEWIRE_MAX_CONNECTIONS_PER_CLIENT": "1000000",
-               "RACEWIRE_MUTATIONS_PER_SECOND": "100000", "RACEWIRE_MUTATION_BURST": "100000",
-               "RACEWIRE_WS_MESSAGES_PER_SECOND": "100000", "RACEWIRE_WS_MESSAGE_BURST": "100000"}
-        processes.append(subprocess.Popen([str(ROOT / ".venv/bin/racewire"), "serve"], cwd=workdir, env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        env = {
+            **os.environ,
+            "RACEWIRE_PORT": str(port),
+            "RACEWIRE_JWT_SECRET": SECRET,
+            "RACEWIRE_DATABASE_URL": database_url,
+            "RACEWIRE_BROADCAST_URL": broadcast_url,
+            "RACEWIRE_MIGRATE_ON_START": "false",
+            "RACEWIRE_MAX_CONNECTIONS_PER_CLIENT": "1000000",
+            "RACEWIRE_MUTATIONS_PER_SECOND": "100000",
+            "RACEWIRE_MUTATION_BURST": "100000",
+            "RACEWIRE_WS_MESSAGES_PER_SECOND": "100000",
+            "RACEWIRE_WS_MESSAGE_BURST": "100000",
+        }
+        processes.append(
+            subprocess.Popen(
+                [str(ROOT / ".venv/bin/racewire"), "serve"],
+                cwd=workdir,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         ports.append(port)
     try:
-        for port, process in zip(ports, processes):
+        for port, process in zip(ports, processes, strict=True):
             wait_listening(port, process)
             process.port = port  # type: ignore[attr-defined]
         yield processes
@@ -125,14 +152,28 @@ def load_cards(port: int, token: str, races: int, per_meeting: int = 20) -> dict
     post = time.strftime("%Y-%m-%dT23:00:00+00:00", time.gmtime())
     runners: dict[str, list[str]] = {}
     for first in range(0, races, per_meeting):
-        card = {"venue": f"Bench Park {first // per_meeting}", "country": "GB", "date": post[:10], "races": [
-            {"number": n + 1, "name": f"Bench {first + n}", "postTime": post, "distanceMeters": 1600,
-             "runners": [{"number": r + 1, "horse": f"Horse {first + n}-{r}"} for r in range(RUNNERS)]}
-            for n in range(min(per_meeting, races - first))]}
-        body = {"query": "mutation($m: [MeetingCardInput!]!) { loadRaceCards(meetings: $m) { races { id runners { id } } } }",
-                "variables": {"m": [card]}}
-        answer = httpx.post(f"http://127.0.0.1:{port}/graphql", json=body, timeout=30,
-                            headers={"Authorization": f"Bearer {token}"}).json()
+        card = {
+            "venue": f"Bench Park {first // per_meeting}",
+            "country": "GB",
+            "date": post[:10],
+            "races": [
+                {
+                    "number": n + 1,
+                    "name": f"Bench {first + n}",
+                    "postTime": post,
+                    "distanceMeters": 1600,
+                    "runners": [{"number": r + 1, "horse": f"Horse {first + n}-{r}"} for r in range(RUNNERS)],
+                }
+                for n in range(min(per_meeting, races - first))
+            ],
+        }
+        body = {
+            "query": "mutation($m: [MeetingCardInput!]!) { loadRaceCards(meetings: $m) { races { id runners { id } } } }",
+            "variables": {"m": [card]},
+        }
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/graphql", json=body, timeout=30, headers={"Authorization": f"Bearer {token}"}
+        ).json()
         assert "errors" not in answer, answer
         for race in answer["data"]["loadRaceCards"][0]["races"]:
             runners[race["id"]] = [r["id"] for r in race["runners"]]
@@ -149,17 +190,19 @@ class Subscriber:
 
     @classmethod
     async def open(cls, port: int, race: str) -> Subscriber:
-        connection = await connect(f"ws://127.0.0.1:{port}/graphql", subprotocols=["graphql-transport-ws"],
-                                   open_timeout=30, max_queue=None)
+        connection = await connect(
+            f"ws://127.0.0.1:{port}/graphql", subprotocols=["graphql-transport-ws"], open_timeout=30, max_queue=None
+        )
         await connection.send(json.dumps({"type": "connection_init", "payload": {}}))
         assert json.loads(await connection.recv())["type"] == "connection_ack"
-        await connection.send(json.dumps({"id": "1", "type": "subscribe",
-                                          "payload": {"query": ODDS, "variables": {"ids": [race]}}}))
+        await connection.send(
+            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": ODDS, "variables": {"ids": [race]}}})
+        )
         return cls(connection, race)
 
     async def run(self) -> None:
         async for frame in self.connection:
-            received = datetime.now(timezone.utc)
+            received = datetime.now(UTC)
             message = json.loads(frame)
             if message["type"] == "ping":
                 await self.connection.send(json.dumps({"type": "pong"}))
@@ -178,19 +221,32 @@ class Feed:
         from server.auth import create_access_token
 
         token = create_access_token(secret=SECRET, subject="bench-feed", scopes=["odds:write"])
-        self.clients = [httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30,
-                                          headers={"Authorization": f"Bearer {token}"}) for port in ports]
+        self.clients = [
+            httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", timeout=30, headers={"Authorization": f"Bearer {token}"}
+            )
+            for port in ports
+        ]
         self.runners = runners
         self.stored = {race: 0 for race in runners}
-        self.at = datetime.now(timezone.utc) - timedelta(hours=1)
+        self.at = datetime.now(UTC) - timedelta(hours=1)
         self.n = 0
 
     async def store(self, race: str) -> None:
         self.n += 1
         self.at += timedelta(milliseconds=1)
         runner = self.runners[race][self.n % len(self.runners[race])]
-        body = {"query": STORE, "variables": {"i": {"raceId": race, "source": "feed", "observedAt": self.at.isoformat(),
-                                                    "prices": [{"runnerId": runner, "decimal": 2 + (self.n % 80) / 10}]}}}
+        body = {
+            "query": STORE,
+            "variables": {
+                "i": {
+                    "raceId": race,
+                    "source": "feed",
+                    "observedAt": self.at.isoformat(),
+                    "prices": [{"runnerId": runner, "decimal": 2 + (self.n % 80) / 10}],
+                }
+            },
+        }
         answer = (await self.clients[self.n % len(self.clients)].post("/graphql", json=body)).json()
         assert "errors" not in answer, answer
         self.stored[race] += 1
@@ -231,9 +287,12 @@ async def until(predicate: Any, timeout: float) -> bool:
     return True
 
 
-async def measure(processes: list[subprocess.Popen[bytes]], runners: dict[str, list[str]],
-                  nodes: dict[str, tuple[int, int]],
-                  args: argparse.Namespace) -> dict[str, Any]:
+async def measure(
+    processes: list[subprocess.Popen[bytes]],
+    runners: dict[str, list[str]],
+    nodes: dict[str, tuple[int, int]],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
     ports = [p.port for p in processes]  # type: ignore[attr-defined]
     races = list(runners)
     subscribers = []
@@ -284,14 +343,21 @@ async def measure(processes: list[subprocess.Popen[bytes]], runners: dict[str, l
     duplicated = sum(len(s.seqs) - len(set(s.seqs)) for s in subscribers)
     load_share = {name: max(used / elapsed - idle[name], 0.0) for name, used in redis_used.items()}
     return {
-        "stored": published, "stores_per_s": published / fed, "deliveries": delivered, "lost": expected - delivered,
-        "duplicated": duplicated, "deliveries_per_s": delivered / elapsed,
-        "p50_ms": latencies[len(latencies) // 2], "p99_ms": latencies[int(len(latencies) * 0.99)],
+        "stored": published,
+        "stores_per_s": published / fed,
+        "deliveries": delivered,
+        "lost": expected - delivered,
+        "duplicated": duplicated,
+        "deliveries_per_s": delivered / elapsed,
+        "p50_ms": latencies[len(latencies) // 2],
+        "p99_ms": latencies[int(len(latencies) * 0.99)],
         "racewire_cpu_us_per_store": server_used / max(published, 1) * 1e6,
         "racewire_cpu_us_per_delivery": server_used / max(delivered, 1) * 1e6,
         "redis_cpu_share": {name: used / elapsed for name, used in redis_used.items()},
-        "redis_idle_share": idle, "redis_load_share": load_share,
-        "publishes": published_on, "publish_usec": publish_usec,
+        "redis_idle_share": idle,
+        "redis_load_share": load_share,
+        "publishes": published_on,
+        "publish_usec": publish_usec,
     }
 
 
@@ -315,8 +381,11 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         for key, value in run.items():
             if isinstance(value, dict) and len(value) == 1:
                 run[key] = {"primary single": next(iter(value.values()))}
-    figures = {key: statistics.median(run[key] for run in runs) for key, value in runs[0].items()
-               if not isinstance(value, dict)}
+    figures = {
+        key: statistics.median(run[key] for run in runs)
+        for key, value in runs[0].items()
+        if not isinstance(value, dict)
+    }
     for key, value in runs[0].items():
         if isinstance(value, dict):
             figures[key] = {name: statistics.median(run[key][name] for run in runs) for name in value}
@@ -332,7 +401,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--configs", default="redis,cluster-3,cluster-4")
     parser.add_argument("--from-log", help="print the table again from the per-run lines a run wrote to stderr")
-    parser.add_argument("--idle-seconds", type=float, default=3, help="Redis CPU measured idle first, for the load's share")
+    parser.add_argument(
+        "--idle-seconds", type=float, default=3, help="Redis CPU measured idle first, for the load's share"
+    )
     args = parser.parse_args()
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -352,15 +423,21 @@ def main() -> None:
 
 
 def report(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> None:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    print(f"commit {commit}; {PROCESSES} Racewire processes, PostgreSQL; {args.races} races x "
-          f"{args.subscribers_per_race} subscribers; {args.rate:g} stores/s for {args.seconds:g} s; "
-          f"median of {min(len(r) for r in runs.values())} runs")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    print(
+        f"commit {commit}; {PROCESSES} Racewire processes, PostgreSQL; {args.races} races x "
+        f"{args.subscribers_per_race} subscribers; {args.rate:g} stores/s for {args.seconds:g} s; "
+        f"median of {min(len(r) for r in runs.values())} runs"
+    )
     summaries = {config: summarise(r) for config, r in runs.items()}
-    print("broadcaster | lost | dup | stores/s | deliveries/s | p50 ms | p99 ms | racewire CPU µs/store | "
-          "publishes per primary | µs in (S)PUBLISH per call | Redis CPU µs per publish, all nodes, above idle | "
-          "busiest primary: µs/s in (S)PUBLISH | busiest primary CPU above idle | "
-          "every node: CPU share (idle)")
+    print(
+        "broadcaster | lost | dup | stores/s | deliveries/s | p50 ms | p99 ms | racewire CPU µs/store | "
+        "publishes per primary | µs in (S)PUBLISH per call | Redis CPU µs per publish, all nodes, above idle | "
+        "busiest primary: µs/s in (S)PUBLISH | busiest primary CPU above idle | "
+        "every node: CPU share (idle)"
+    )
     for config, s in summaries.items():
         primaries = [n for n in s["publishes"] if n.startswith("primary")]
         per_primary = "/".join(f"{s['publishes'][n]:.0f}" for n in primaries)
@@ -370,10 +447,13 @@ def report(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> N
         in_command = sum(s["publish_usec"][n] for n in primaries) / max(sum(s["publishes"][n] for n in primaries), 1)
         seconds = s["deliveries"] / s["deliveries_per_s"]
         above_idle = sum(s["redis_load_share"].values()) * seconds / max(s["stored"], 1) * 1e6
-        print(f"{config} | {s['lost']:.0f} | {s['duplicated']:.0f} | {s['stores_per_s']:.0f} | "
-              f"{s['deliveries_per_s']:.0f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | "
-              f"{s['racewire_cpu_us_per_store']:.0f} | {per_primary} | {in_command:.1f} | {above_idle:.0f} | {usec_per_s:.0f} | "
-              f"{s['redis_load_share'][busiest]:.2%} | {shares}")
+        print(
+            f"{config} | {s['lost']:.0f} | {s['duplicated']:.0f} | {s['stores_per_s']:.0f} | "
+            f"{s['deliveries_per_s']:.0f} | {s['p50_ms']:.1f} | {s['p99_ms']:.1f} | "
+            f"{s['racewire_cpu_us_per_store']:.0f} | {per_primary} | {in_command:.1f} | {above_idle:.0f} | {usec_per_s:.0f} | "
+            f"{s['redis_load_share'][busiest]:.2%} | {shares}"
+        )
+
 
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))

@@ -27,24 +27,37 @@ from typing import Any
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ROOT, baseline, racewire  # noqa: E402
+from run import ROOT, baseline, racewire
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def ingest(server: dict, races: int, mutations: int, writers: int, transport: str = "http") -> dict[str, Any]:
     runners = dict(list(server["runners"].items())[:races])
-    command = ["taskset", "-c", "1", "node", str(ROOT / "bench/ingestclient.mjs"),
-               f"--http=http://127.0.0.1:{server['port']}/graphql", f"--token={server['token']}",
-               f"--mutations={mutations}", f"--writers={writers}", f"--runners={json.dumps(runners)}",
-               f"--transport={transport}"]
+    command = [
+        "taskset",
+        "-c",
+        "1",
+        "node",
+        str(ROOT / "bench/ingestclient.mjs"),
+        f"--http=http://127.0.0.1:{server['port']}/graphql",
+        f"--token={server['token']}",
+        f"--mutations={mutations}",
+        f"--writers={writers}",
+        f"--runners={json.dumps(runners)}",
+        f"--transport={transport}",
+    ]
     cpu_before, db_before, wall_before = cpu_seconds(server["pid"]), postgres_cpu_seconds(), time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"the load client failed: {done.stderr[-2000:]}")
     cpu, wall = cpu_seconds(server["pid"]) - cpu_before, time.perf_counter() - wall_before
-    return {**json.loads(done.stdout), "server_cpu_share": cpu / wall, "server_cpu_ms": cpu * 1000 / mutations,
-            "postgres_cpu_share": (postgres_cpu_seconds() - db_before) / wall}
+    return {
+        **json.loads(done.stdout),
+        "server_cpu_share": cpu / wall,
+        "server_cpu_ms": cpu * 1000 / mutations,
+        "postgres_cpu_share": (postgres_cpu_seconds() - db_before) / wall,
+    }
 
 
 def cpu_seconds(pid: int) -> float:
@@ -58,8 +71,9 @@ def cpu_seconds(pid: int) -> float:
 
 def postgres_cpu_seconds() -> float:
     """All PostgreSQL processes on this machine: the database shares the two cores too."""
-    return sum(cpu_seconds(int(p.name)) for p in Path("/proc").iterdir()
-               if p.name.isdigit() and _command(p) == "postgres")
+    return sum(
+        cpu_seconds(int(p.name)) for p in Path("/proc").iterdir() if p.name.isdigit() and _command(p) == "postgres"
+    )
 
 
 def _command(proc: Path) -> str:
@@ -88,14 +102,20 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--transports", default="http,ws")
     args = parser.parse_args()
-    print(f"storeOdds of 10 prices, {args.writers} writers, {args.races} race(s), "
-          f"median of {args.repeat} runs of {args.mutations}")
-    print("| server | database | transport | stored/s | failed | ratio to baseline | server CPU ms / call "
-          "| server CPU use | PostgreSQL CPU use | load client CPU |")
+    print(
+        f"storeOdds of 10 prices, {args.writers} writers, {args.races} race(s), "
+        f"median of {args.repeat} runs of {args.mutations}"
+    )
+    print(
+        "| server | database | transport | stored/s | failed | ratio to baseline | server CPU ms / call "
+        "| server CPU use | PostgreSQL CPU use | load client CPU |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     setups = [("baseline", "sqlite", "http")] + [
         ("Racewire", database, transport)
-        for transport in args.transports.split(",") for database in args.databases.split(",")]
+        for transport in args.transports.split(",")
+        for database in args.databases.split(",")
+    ]
     runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {setup: [] for setup in setups}
     for _ in range(args.repeat):
         for server_name, database, transport in setups:
@@ -109,7 +129,9 @@ def main() -> None:
                     result = ingest(server, args.races, args.mutations, args.writers, transport)
                     runs[server_name, database, transport].append(result)
                     if result["failed"]:
-                        print(f"  ({server_name}, {database}: {result['failed']} failed, e.g. {result['first_failure']})")
+                        print(
+                            f"  ({server_name}, {database}: {result['failed']} failed, e.g. {result['first_failure']})"
+                        )
     base = statistics.median(r["rate"] for r in runs[setups[0]])
     for (server_name, database, transport), results in runs.items():
         rate = statistics.median(r["rate"] for r in results)
@@ -118,8 +140,11 @@ def main() -> None:
         server_ms = statistics.median(r["server_cpu_ms"] for r in results)
         server_use = statistics.median(r["server_cpu_share"] for r in results)
         db_use = statistics.median(r["postgres_cpu_share"] for r in results) if database == "postgresql" else 0
-        print(f"| {server_name} | {database} | {transport} | {rate:.0f} | {failed:.0f} | {rate / base:.2f} "
-              f"| {server_ms:.2f} | {server_use:.2f} | {db_use:.2f} | {cpu:.2f} |")
+        print(
+            f"| {server_name} | {database} | {transport} | {rate:.0f} | {failed:.0f} | {rate / base:.2f} "
+            f"| {server_ms:.2f} | {server_use:.2f} | {db_use:.2f} | {cpu:.2f} |"
+        )
+
 
 if __name__ == "__main__":
     main()

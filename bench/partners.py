@@ -26,7 +26,7 @@ from schema.context import Context
 from schema.schema import build_schema
 from server.manifests import Operation
 from server.metrics import Metrics
-from server.partners import PartnerSettings, Partners
+from server.partners import Partners, PartnerSettings
 from storage.database import Database
 
 QUERY = "query Ping { __typename }"
@@ -56,7 +56,9 @@ async def main(runs: int, operations: int) -> None:
         partners.meter = Metrics(open_connections=lambda: 0)
         contexts = {
             "no client (baseline)": Context(db=db, hub=hub, odds=odds, viewer=ANONYMOUS),
-            "anonymous, metered": Context(db=db, hub=hub, odds=odds, viewer=ANONYMOUS, client=partners.quota_for(ANONYMOUS)),
+            "anonymous, metered": Context(
+                db=db, hub=hub, odds=odds, viewer=ANONYMOUS, client=partners.quota_for(ANONYMOUS)
+            ),
             "listed partner": Context(db=db, hub=hub, odds=odds, viewer=PARTNER, client=partners.quota_for(PARTNER)),
         }
         for context in contexts.values():

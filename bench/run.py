@@ -32,15 +32,26 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from server.auth import create_access_token  # noqa: E402
+from server.auth import create_access_token  # noqa: E402 - importable once the checkout is on sys.path
 
 SECRET = "bench-secret-0123456789abcdefghijklmnop"
 POSTGRES_ADMIN_URL = os.environ.get("RACEWIRE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("RACEWIRE_BENCH_REDIS", "redis://127.0.0.1:6379")
 RUNNERS = 12
-METRICS = ("lost", "p50_ms", "p90_ms", "p99_ms", "max_ms", "deliveries_per_s", "server_cpu_us_per_delivery",
-           "server_rss_kib_per_connection", "wire_bytes_per_delivery", "connect_per_s",
-           "connect_server_cpu_us_per_connection", "client_cpu_share")
+METRICS = (
+    "lost",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "max_ms",
+    "deliveries_per_s",
+    "server_cpu_us_per_delivery",
+    "server_rss_kib_per_connection",
+    "wire_bytes_per_delivery",
+    "connect_per_s",
+    "connect_server_cpu_us_per_connection",
+    "client_cpu_share",
+)
 SOCKETIO = ROOT / "bench/socketio"
 
 
@@ -76,8 +87,12 @@ def postgres_database() -> Iterator[str]:
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
     try:
-        subprocess.run([str(ROOT / ".venv/bin/racewire"), "migrate"], env={**os.environ, "RACEWIRE_DATABASE_URL": url},
-                       check=True, capture_output=True)
+        subprocess.run(
+            [str(ROOT / ".venv/bin/racewire"), "migrate"],
+            env={**os.environ, "RACEWIRE_DATABASE_URL": url},
+            check=True,
+            capture_output=True,
+        )
         yield url
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -91,16 +106,29 @@ def children(pid: int) -> list[int]:
 
 
 @contextmanager
-def racewire(workdir: Path, races: int, workers: int = 1, cores: str = "0",
-             database_url: str | None = None, overrides: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+def racewire(
+    workdir: Path,
+    races: int,
+    workers: int = 1,
+    cores: str = "0",
+    database_url: str | None = None,
+    overrides: dict[str, str] | None = None,
+) -> Iterator[dict[str, Any]]:
     port = free_port()
-    env = {**os.environ, "RACEWIRE_PORT": str(port), "RACEWIRE_JWT_SECRET": SECRET,
-           "RACEWIRE_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{workdir}/racewire.db",
-           "RACEWIRE_BROADCAST_URL": REDIS_URL if workers > 1 else "memory://",
-           "RACEWIRE_MIGRATE_ON_START": "false" if workers > 1 else "true",
-           "RACEWIRE_MAX_CONNECTIONS_PER_CLIENT": "1000000", "RACEWIRE_MUTATIONS_PER_SECOND": "100000",
-           "RACEWIRE_MUTATION_BURST": "100000", "RACEWIRE_WS_MESSAGES_PER_SECOND": "100000",
-           "RACEWIRE_WS_MESSAGE_BURST": "100000", **(overrides or {})}
+    env = {
+        **os.environ,
+        "RACEWIRE_PORT": str(port),
+        "RACEWIRE_JWT_SECRET": SECRET,
+        "RACEWIRE_DATABASE_URL": database_url or f"sqlite+aiosqlite:///{workdir}/racewire.db",
+        "RACEWIRE_BROADCAST_URL": REDIS_URL if workers > 1 else "memory://",
+        "RACEWIRE_MIGRATE_ON_START": "false" if workers > 1 else "true",
+        "RACEWIRE_MAX_CONNECTIONS_PER_CLIENT": "1000000",
+        "RACEWIRE_MUTATIONS_PER_SECOND": "100000",
+        "RACEWIRE_MUTATION_BURST": "100000",
+        "RACEWIRE_WS_MESSAGES_PER_SECOND": "100000",
+        "RACEWIRE_WS_MESSAGE_BURST": "100000",
+        **(overrides or {}),
+    }
     command = ["taskset", "-c", cores, str(ROOT / ".venv/bin/racewire"), "serve", "--workers", str(workers)]
     process = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -118,14 +146,30 @@ def racewire(workdir: Path, races: int, workers: int = 1, cores: str = "0",
 
 def _load_cards(port: int, token: str, races: int) -> dict[str, list[str]]:
     post = time.strftime("%Y-%m-%dT23:00:00+00:00", time.gmtime())
-    cards = [{"venue": "Bench Park", "country": "GB", "date": post[:10], "races": [
-        {"number": n + 1, "name": f"Bench {n + 1}", "postTime": post, "distanceMeters": 1600,
-         "runners": [{"number": r + 1, "horse": f"Horse {n}-{r}"} for r in range(RUNNERS)]}
-        for n in range(races)]}]
-    body = {"query": "mutation($m: [MeetingCardInput!]!) { loadRaceCards(meetings: $m) { races { id runners { id } } } }",
-            "variables": {"m": cards}}
-    answer = httpx.post(f"http://127.0.0.1:{port}/graphql", json=body, headers={"Authorization": f"Bearer {token}"},
-                        timeout=30).json()
+    cards = [
+        {
+            "venue": "Bench Park",
+            "country": "GB",
+            "date": post[:10],
+            "races": [
+                {
+                    "number": n + 1,
+                    "name": f"Bench {n + 1}",
+                    "postTime": post,
+                    "distanceMeters": 1600,
+                    "runners": [{"number": r + 1, "horse": f"Horse {n}-{r}"} for r in range(RUNNERS)],
+                }
+                for n in range(races)
+            ],
+        }
+    ]
+    body = {
+        "query": "mutation($m: [MeetingCardInput!]!) { loadRaceCards(meetings: $m) { races { id runners { id } } } }",
+        "variables": {"m": cards},
+    }
+    answer = httpx.post(
+        f"http://127.0.0.1:{port}/graphql", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ).json()
     meeting = answer["data"]["loadRaceCards"][0]
     return {race["id"]: [r["id"] for r in race["runners"]] for race in meeting["races"]}
 
@@ -133,10 +177,18 @@ def _load_cards(port: int, token: str, races: int) -> dict[str, list[str]]:
 @contextmanager
 def baseline(workdir: Path, races: int) -> Iterator[dict[str, Any]]:
     port = free_port()
-    env = {**os.environ, "BASELINE_PORT": str(port), "BASELINE_DB": str(workdir / "baseline.db"),
-           "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(["taskset", "-c", "0", sys.executable, str(ROOT / "bench/baseline_server.py")],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "BASELINE_PORT": str(port),
+        "BASELINE_DB": str(workdir / "baseline.db"),
+        "PYTHONPATH": str(ROOT),
+    }
+    process = subprocess.Popen(
+        ["taskset", "-c", "0", sys.executable, str(ROOT / "bench/baseline_server.py")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_listening(port, process)
         runners = {str(n + 1): [str(n * RUNNERS + r + 1) for r in range(RUNNERS)] for n in range(races)}
@@ -148,8 +200,13 @@ def baseline(workdir: Path, races: int) -> Iterator[dict[str, Any]]:
 
 def install_socketio() -> None:
     """The socket.io stack's exact pins (bench/socketio/package-lock.json), into that folder only."""
-    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=SOCKETIO, check=True,
-                   stdout=subprocess.DEVNULL, timeout=600)
+    subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=SOCKETIO,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        timeout=600,
+    )
     subprocess.run(["node", str(SOCKETIO / "check.mjs"), str(free_port())], check=True, timeout=60)  # the real client
 
 
@@ -157,11 +214,19 @@ def install_socketio() -> None:
 def socketio(races: int, deflate: str, adapter: str) -> Iterator[dict[str, Any]]:
     """bench/socketio/server.mjs on core 0: rooms per race, the redis-adapter on REDIS_URL (or none)."""
     port = free_port()
-    env = {**os.environ, "SOCKETIO_PORT": str(port), "SOCKETIO_DEFLATE": deflate,
-           "SOCKETIO_REDIS": REDIS_URL if adapter == "redis" else "none",
-           "SOCKETIO_REDIS_PREFIX": f"racewire-bench-socketio-{os.getpid()}-{port}"}
-    process = subprocess.Popen(["taskset", "-c", "0", "node", str(SOCKETIO / "server.mjs")], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "SOCKETIO_PORT": str(port),
+        "SOCKETIO_DEFLATE": deflate,
+        "SOCKETIO_REDIS": REDIS_URL if adapter == "redis" else "none",
+        "SOCKETIO_REDIS_PREFIX": f"racewire-bench-socketio-{os.getpid()}-{port}",
+    }
+    process = subprocess.Popen(
+        ["taskset", "-c", "0", "node", str(SOCKETIO / "server.mjs")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_listening(port, process)
         runners = {str(n + 1): [str(n * RUNNERS + r + 1) for r in range(RUNNERS)] for n in range(races)}
@@ -171,15 +236,26 @@ def socketio(races: int, deflate: str, adapter: str) -> Iterator[dict[str, Any]]
         process.wait(30)
 
 
-def load(server: dict[str, Any], connections: int, events: int, client_cores: str = "1",
-         deflate: bool = False) -> dict[str, Any]:
+def load(
+    server: dict[str, Any], connections: int, events: int, client_cores: str = "1", deflate: bool = False
+) -> dict[str, Any]:
     ws, http = ("/socket.io/", "/odds") if server.get("protocol") == "socketio" else ("/graphql", "/graphql")
     command = [
-        "taskset", "-c", client_cores, "node", str(ROOT / "bench/loadclient.mjs"),
-        f"--connections={connections}", f"--events={events}", f"--races={','.join(server['runners'])}",
-        f"--runners={json.dumps(server['runners'])}", f"--ws=ws://127.0.0.1:{server['port']}{ws}",
-        f"--http=http://127.0.0.1:{server['port']}{http}", f"--pid={server['pid']}", f"--token={server['token']}",
-        f"--deflate={int(deflate)}", f"--protocol={server.get('protocol', 'graphql-transport-ws')}",
+        "taskset",
+        "-c",
+        client_cores,
+        "node",
+        str(ROOT / "bench/loadclient.mjs"),
+        f"--connections={connections}",
+        f"--events={events}",
+        f"--races={','.join(server['runners'])}",
+        f"--runners={json.dumps(server['runners'])}",
+        f"--ws=ws://127.0.0.1:{server['port']}{ws}",
+        f"--http=http://127.0.0.1:{server['port']}{http}",
+        f"--pid={server['pid']}",
+        f"--token={server['token']}",
+        f"--deflate={int(deflate)}",
+        f"--protocol={server.get('protocol', 'graphql-transport-ws')}",
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
@@ -188,7 +264,11 @@ def load(server: dict[str, Any], connections: int, events: int, client_cores: st
 
 
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {k: statistics.median(r[k] for r in runs if r[k] is not None) for k in METRICS if any(r[k] is not None for r in runs)}
+    return {
+        k: statistics.median(r[k] for r in runs if r[k] is not None)
+        for k in METRICS
+        if any(r[k] is not None for r in runs)
+    }
 
 
 def main() -> None:
@@ -198,26 +278,58 @@ def main() -> None:
     parser.add_argument("--races", type=int, default=1, help="subscribers spread over this many races")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-baseline", action="store_true")
-    parser.add_argument("--server-env", action="append", default=[], metavar="RACEWIRE_NAME=VALUE",
-                        help="a setting for Racewire away from its default, for an A/B (repeatable)")
-    parser.add_argument("--ab-env", action="append", default=[], metavar="NAME=VALUE",
-                        help="also run Racewire a second way in every repeat (`racewire-ab`), with this environment "
-                             "on top of --server-env: a setting, or PYTHONPATH=<another checkout> (repeatable)")
-    parser.add_argument("--deflate", action="store_true",
-                        help="also measure with permessage-deflate offered as browsers do, in the same run")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="server processes (`racewire serve --workers`); above 1 on PostgreSQL and Redis, "
-                             "and not pinned: server and load client then share both cores")
-    parser.add_argument("--baseline-events", type=int, default=5,
-                        help="updates sent to the baseline (it takes seconds per update at thousands of subscribers)")
-    parser.add_argument("--socketio", action="store_true",
-                        help="also measure the socket.io stack (bench/socketio/, installed here by npm ci) in every repeat")
-    parser.add_argument("--socketio-deflate", choices=("off", "on", "all"), default="all",
-                        help="socket.io's perMessageDeflate in the --deflate mode (the plain mode runs its default, "
-                             "off): off = its default, declines the offer; on = true (engine.io's 1,024-byte threshold, which "
-                             "ws ignores unless server_no_context_takeover is agreed); all = threshold 0 (default)")
-    parser.add_argument("--socketio-adapter", choices=("redis", "none"), default="redis",
-                        help="redis: @socket.io/redis-adapter on the local Redis, as the seed deployed it (default)")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="RACEWIRE_NAME=VALUE",
+        help="a setting for Racewire away from its default, for an A/B (repeatable)",
+    )
+    parser.add_argument(
+        "--ab-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="also run Racewire a second way in every repeat (`racewire-ab`), with this environment "
+        "on top of --server-env: a setting, or PYTHONPATH=<another checkout> (repeatable)",
+    )
+    parser.add_argument(
+        "--deflate",
+        action="store_true",
+        help="also measure with permessage-deflate offered as browsers do, in the same run",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes (`racewire serve --workers`); above 1 on PostgreSQL and Redis, "
+        "and not pinned: server and load client then share both cores",
+    )
+    parser.add_argument(
+        "--baseline-events",
+        type=int,
+        default=5,
+        help="updates sent to the baseline (it takes seconds per update at thousands of subscribers)",
+    )
+    parser.add_argument(
+        "--socketio",
+        action="store_true",
+        help="also measure the socket.io stack (bench/socketio/, installed here by npm ci) in every repeat",
+    )
+    parser.add_argument(
+        "--socketio-deflate",
+        choices=("off", "on", "all"),
+        default="all",
+        help="socket.io's perMessageDeflate in the --deflate mode (the plain mode runs its default, "
+        "off): off = its default, declines the offer; on = true (engine.io's 1,024-byte threshold, which "
+        "ws ignores unless server_no_context_takeover is agreed); all = threshold 0 (default)",
+    )
+    parser.add_argument(
+        "--socketio-adapter",
+        choices=("redis", "none"),
+        default="redis",
+        help="redis: @socket.io/redis-adapter on the local Redis, as the seed deployed it (default)",
+    )
     args = parser.parse_args()
     overrides = dict(pair.split("=", 1) for pair in args.server_env)
     ab_overrides = {**overrides, **dict(pair.split("=", 1) for pair in args.ab_env)}
@@ -243,13 +355,25 @@ def main() -> None:
                         if name == "baseline":
                             server = stack.enter_context(baseline(Path(tmp), args.races))
                         elif name == "socketio":
-                            server = stack.enter_context(socketio(
-                                args.races, args.socketio_deflate if mode == "deflate" else "off", args.socketio_adapter))
+                            server = stack.enter_context(
+                                socketio(
+                                    args.races,
+                                    args.socketio_deflate if mode == "deflate" else "off",
+                                    args.socketio_adapter,
+                                )
+                            )
                         else:
                             url = stack.enter_context(postgres_database()) if args.workers > 1 else None
-                            server = stack.enter_context(racewire(
-                                Path(tmp), args.races, args.workers, cores[0], url,
-                                ab_overrides if name == "racewire-ab" else overrides))
+                            server = stack.enter_context(
+                                racewire(
+                                    Path(tmp),
+                                    args.races,
+                                    args.workers,
+                                    cores[0],
+                                    url,
+                                    ab_overrides if name == "racewire-ab" else overrides,
+                                )
+                            )
                         results[mode, name].append(load(server, connections, events, cores[1], mode == "deflate"))
                     print(mode, name, connections, json.dumps(results[mode, name][-1]), file=sys.stderr, flush=True)
         for (mode, name), runs in results.items():
@@ -265,21 +389,43 @@ def paired_ratios(mine: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> l
     return [a[key] / b[key] for a, b in zip(mine, theirs, strict=True) if a[key] and b[key]]
 
 
-def print_table(rows: list[tuple[int, str, str, dict[str, Any], dict[str, int]]], args: argparse.Namespace,
-                ratios: dict[tuple[int, str], list[float]]) -> None:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    print(f"commit {commit}; {args.events} updates of 10 prices ({args.baseline_events} to the baseline); "
-          f"subscribers over {args.races} race(s); "
-          f"median of {args.repeat} runs; "
-          f"Racewire settings: {', '.join(args.server_env) or 'defaults'}; "
-          + (f"racewire-ab: {', '.join(args.ab_env)}; " if args.ab_env else "")
-          + (f"socketio: perMessageDeflate off in the plain mode, {args.socketio_deflate} in the deflate mode, "
-             f"adapter {args.socketio_adapter}; " if args.socketio else "")
-          + ("server on core 0, load client on core 1" if args.workers == 1 else
-             f"{args.workers} workers on PostgreSQL and Redis, server and load client sharing cores 0-1"))
-    header = ["subs", "offered", "server", *METRICS, "cpu/delivery vs baseline", "cpu/delivery vs no deflate",
-              "cpu/delivery vs racewire-ab", "cpu/delivery racewire/socketio (median of repeats' ratios)",
-              "negotiated (last run)"]
+def print_table(
+    rows: list[tuple[int, str, str, dict[str, Any], dict[str, int]]],
+    args: argparse.Namespace,
+    ratios: dict[tuple[int, str], list[float]],
+) -> None:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    print(
+        f"commit {commit}; {args.events} updates of 10 prices ({args.baseline_events} to the baseline); "
+        f"subscribers over {args.races} race(s); "
+        f"median of {args.repeat} runs; "
+        f"Racewire settings: {', '.join(args.server_env) or 'defaults'}; "
+        + (f"racewire-ab: {', '.join(args.ab_env)}; " if args.ab_env else "")
+        + (
+            f"socketio: perMessageDeflate off in the plain mode, {args.socketio_deflate} in the deflate mode, "
+            f"adapter {args.socketio_adapter}; "
+            if args.socketio
+            else ""
+        )
+        + (
+            "server on core 0, load client on core 1"
+            if args.workers == 1
+            else f"{args.workers} workers on PostgreSQL and Redis, server and load client sharing cores 0-1"
+        )
+    )
+    header = [
+        "subs",
+        "offered",
+        "server",
+        *METRICS,
+        "cpu/delivery vs baseline",
+        "cpu/delivery vs no deflate",
+        "cpu/delivery vs racewire-ab",
+        "cpu/delivery racewire/socketio (median of repeats' ratios)",
+        "negotiated (last run)",
+    ]
     print(" | ".join(header))
     cpu = {(c, mode, n): m.get("server_cpu_us_per_delivery") for c, mode, n, m, _ in rows}
     for connections, mode, name, figures, agreed in rows:

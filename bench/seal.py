@@ -14,7 +14,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 
@@ -24,10 +24,15 @@ from pubsub.seal import Seal
 
 
 def odds_event(runners: int = 10) -> Envelope:
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     prices = [{"runnerId": 1000 + n, "decimal": 2.5 + n} for n in range(runners)]
-    return Envelope(stream="odds:42", seq=123_456, kind="odds", created_at=now,
-                    payload={"source": "feed", "observedAt": now, "prices": prices})
+    return Envelope(
+        stream="odds:42",
+        seq=123_456,
+        kind="odds",
+        created_at=now,
+        payload={"source": "feed", "observedAt": now, "prices": prices},
+    )
 
 
 def per_message(work: Callable[[], object], messages: int) -> float:
@@ -40,8 +45,13 @@ def per_message(work: Callable[[], object], messages: int) -> float:
 def bare_decode(raw: bytes) -> Envelope:
     """The hub's decode before envelopes were sealed."""
     data = orjson.loads(raw)
-    return Envelope(stream=data["stream"], seq=int(data["seq"]), kind=data["kind"], payload=data["payload"],
-                    created_at=data["created_at"])
+    return Envelope(
+        stream=data["stream"],
+        seq=int(data["seq"]),
+        kind=data["kind"],
+        payload=data["payload"],
+        created_at=data["created_at"],
+    )
 
 
 def main() -> None:
@@ -71,7 +81,9 @@ def main() -> None:
         print(f"  {name:<34} {value:6.2f} µs/message")
     opened, decoded = median["open: MAC + decode + validate"], median["decode alone (before)"]
     print(f"  open / decode alone: {opened / decoded:.2f}×  (+{opened - decoded:.2f} µs per message per process)")
-    print(f"  seal / encode alone: {median['publish: seal (encode + MAC)'] / median['publish: encode alone (before)']:.2f}×")
+    print(
+        f"  seal / encode alone: {median['publish: seal (encode + MAC)'] / median['publish: encode alone (before)']:.2f}×"
+    )
 
 
 if __name__ == "__main__":

@@ -43,8 +43,13 @@ def main() -> None:
     args = parser.parse_args()
     cases = {name: (code, ROOT) for name, code in CASES.items()}
     if args.tree:
-        cases.update({f"{name} ({args.tree.name})": (code, args.tree.resolve())
-                      for name, code in CASES.items() if code != "pass"})
+        cases.update(
+            {
+                f"{name} ({args.tree.name})": (code, args.tree.resolve())
+                for name, code in CASES.items()
+                if code != "pass"
+            }
+        )
     for code, tree in cases.values():
         one_run(code, tree)  # warm the file cache and write the .pyc files first
     times: dict[str, list[float]] = {name: [] for name in cases}
@@ -58,8 +63,10 @@ def main() -> None:
     print(f"median of {args.repeat} runs each, python {sys.version.split()[0]}")
     for name in cases:
         s, rss = statistics.median(times[name]), statistics.median(peaks[name])
-        print(f"{name:<32} {s * 1000:7.0f} ms  ({s / base_s:4.1f}x bare)  peak RSS {rss / 1024:6.1f} MiB"
-              f"  ({rss / base_rss:4.1f}x bare)")
+        print(
+            f"{name:<32} {s * 1000:7.0f} ms  ({s / base_s:4.1f}x bare)  peak RSS {rss / 1024:6.1f} MiB"
+            f"  ({rss / base_rss:4.1f}x bare)"
+        )
 
 
 if __name__ == "__main__":

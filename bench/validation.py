@@ -49,9 +49,11 @@ def tokens(query: str) -> int:
 
 def largest(build: Callable[[int], str], *, reserve: int = 40) -> str:
     """The largest `build(n)` within the token and length limits (`reserve` left for the run's comment)."""
+
     def fits(n: int) -> bool:
         query = build(n)
         return len(query) <= LIMITS.max_query_length - reserve and tokens(query) < LIMITS.max_tokens
+
     low, high = 1, 1
     while fits(high * 2):
         high *= 2
@@ -88,16 +90,20 @@ DOCUMENTS: dict[str, Callable[[], str]] = {
     "the same field, repeated": lambda: largest(lambda n: "{ " + "__typename " * n + "}"),
     "the same field with a selection, repeated": lambda: largest(lambda n: "{ " + 'race(id: "1") { id } ' * n + "}"),
     "nested same-named fields, repeated": lambda: largest(
-        lambda n: "{ " + 'race(id: "1") { meeting { races { id } } } ' * n + "}"),
+        lambda n: "{ " + 'race(id: "1") { meeting { races { id } } } ' * n + "}"
+    ),
     "one alias, differing arguments": lambda: largest(
-        lambda n: "{ " + " ".join(f'a: race(id: "{i}") {{ id }}' for i in range(n)) + " }"),
+        lambda n: "{ " + " ".join(f'a: race(id: "{i}") {{ id }}' for i in range(n)) + " }"
+    ),
     "100 fragments side by side (over the tokens)": lambda: side_by_side(LIMITS.max_fragment_spreads),
     "fragments side by side, as many as fit": lambda: largest(side_by_side),
     "unknown fields (100 errors, each located)": lambda: largest(
-        lambda n: "#" + "c" * n + "\n{ " + " ".join(f"x{i}" for i in range(150)) + " }"),
+        lambda n: "#" + "c" * n + "\n{ " + " ".join(f"x{i}" for i in range(150)) + " }"
+    ),
     "many operations": lambda: largest(lambda n: " ".join(f"query Q{i} {{ __typename }}" for i in range(n))),
     "many unused variables": lambda: largest(
-        lambda n: "query(" + " ".join(f"$v{i}: Int" for i in range(n)) + ") { __typename }"),
+        lambda n: "query(" + " ".join(f"$v{i}: Int" for i in range(n)) + ") { __typename }"
+    ),
     "repeated directives": lambda: largest(lambda n: "{ __typename" + " @skip(if: false)" * n + " }"),
     "introspection nested 190 deep": lambda: deep_introspection(190),
     "an integer literal of 30,000 digits": lambda: "{ races(first: " + "9" * 30_000 + ") { edges { node { id } } } }",

@@ -27,9 +27,22 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-FRAME = json.dumps({"id": "1", "type": "next", "payload": {"data": {"oddsUpdated": {
-    "raceId": "1", "seq": 1, "cursor": "c" * 24, "prices": [{"runnerId": str(r), "decimal": 2.5 + r}
-                                                            for r in range(12)]}}}})
+FRAME = json.dumps(
+    {
+        "id": "1",
+        "type": "next",
+        "payload": {
+            "data": {
+                "oddsUpdated": {
+                    "raceId": "1",
+                    "seq": 1,
+                    "cursor": "c" * 24,
+                    "prices": [{"runnerId": str(r), "decimal": 2.5 + r} for r in range(12)],
+                }
+            }
+        },
+    }
+)
 WAYS = ("send", "asyncio", "uvloop", "fanout-asyncio", "fanout-uvloop")
 
 
@@ -67,7 +80,7 @@ class FakeProtocol:
 
 
 def run_way(way: str, count: int, events: int) -> float:
-    servers, clients = connections(count)
+    servers, _clients = connections(count)
     data = FRAME.encode()
     if way == "send":
         start = time.process_time()
@@ -111,8 +124,8 @@ async def _fanout(transports: list[Any], events: int) -> float:
     key = GroupKey("subscription { x }", None, "{}", frozenset(), False)
     plan = Plan(key, {}, {}, None, False, False, "oddsUpdated")
     group = Group.__new__(Group)  # its state, without the execution task a real group starts
-    group.members, group.pending, group._waiting = set(), set(), {}
-    group._ring = __import__("collections").deque(maxlen=64)
+    group.members, group.pending, group._waiting = set(), set(), {}  # noqa: SLF001 - the group's state, set by hand
+    group._ring = __import__("collections").deque(maxlen=64)  # noqa: SLF001
     group.tap = StreamTap(counted_by_caller=True)
     for transport in transports:
         member = Member("1", Outbox(Scoped(transport), limit=1 << 20), plan, None)  # type: ignore[arg-type]
@@ -120,7 +133,7 @@ async def _fanout(transports: list[Any], events: int) -> float:
     payload = json.dumps(json.loads(FRAME)["payload"])
     start = time.process_time()
     for n in range(events):
-        group._publish(payload, f"cursor-{n}")
+        group._publish(payload, f"cursor-{n}")  # noqa: SLF001 - the fan-out step measured
     return (time.process_time() - start) / (len(transports) * events) * 1e6
 
 
@@ -141,8 +154,21 @@ def main() -> None:
     figures: dict[str, list[float]] = {way: [] for way in WAYS}
     for _ in range(args.repeat):
         for way in WAYS:
-            done = subprocess.run([sys.executable, __file__, "--way", way, "--connections", str(args.connections),
-                                   "--events", str(args.events)], capture_output=True, text=True, check=True)
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--way",
+                    way,
+                    "--connections",
+                    str(args.connections),
+                    "--events",
+                    str(args.events),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             figures[way].append(float(done.stdout))
     floor = statistics.median(figures["send"])
     print(f"{args.connections} connections, {args.events} frames of {len(FRAME)} bytes each, median of {args.repeat}")

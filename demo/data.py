@@ -7,7 +7,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from resolvers.errors import Conflict
 from resolvers.race_cards import MeetingCard, RaceCard, RunnerCard, load_race_cards
@@ -37,24 +37,58 @@ _VENUES = (
 )
 _FLAT_FURLONGS = (5, 6, 7, 8, 10, 12, 14, 16)
 _JUMPS_FURLONGS = (16, 17, 19, 20, 21, 23)
-_FLAT_RACES = ("Maiden Stakes", "Novice Stakes", "Handicap", "Fillies' Handicap", "Classified Stakes",
-               "Conditions Stakes", "Listed Stakes", "Apprentice Handicap")
-_JUMPS_RACES = ("Maiden Hurdle", "Novices' Hurdle", "Handicap Hurdle", "Novices' Chase",
-                "Handicap Chase", "Beginners' Chase", "Hunters' Chase", "National Hunt Flat Race")
-_SPONSORS = ("Racewire", "Coral", "Betfair", "Sky Bet", "William Hill", "Paddy Power", "Tote",
-             "Irish Stallion Farms", "Unibet", "BetVictor")
-_HORSE_FIRST = ("Silver Golden Midnight Royal Desert Northern Celtic Crimson Brave Lucky Wild Misty "
-                "Stormy Quiet Velvet Copper Frosty Hidden Dancing Flying Noble Highland Shannon Autumn "
-                "Atlantic Bold Secret Cosmic Emerald Lunar Scarlet Winter Mighty Sandy Kilcash").split()
-_HORSE_SECOND = ("Harbour Tempo Legend Arrow Spirit Warrior Dancer Rose Thunder Echo Lad Lass Prince "
-                 "Storm Bay Ridge Glen Crown Duke Flyer Gift Quest Venture Rebel Whisper Comet Falcon "
-                 "Meadow Rover Shadow Voyage Charm Empire Sovereign Gale Ranger Mist").split()
-_FIRST_NAMES = ("Oisin Rachael Paddy Jack Harry Tom Sean Hollie William Ryan Rossa Danny Saffie "
-                "Callum Jamie Kieren Billy Hayley Mark Rob Aidan Emma Nicky Gavin Lucinda Fergal "
-                "Venetia Olly Noel Jessica").split()
-_SURNAMES = ("Brennan Carey Doherty Fallon Gallagher Hennessy Keane Lynch Madden Nolan Quinlan Regan "
-             "Sheehan Tierney Whelan Ashby Barker Cartwright Dawson Ellison Fairley Hartley Kendall "
-             "Marsh Pickering Radley Stanton Thornton Wells Costello").split()
+_FLAT_RACES = (
+    "Maiden Stakes",
+    "Novice Stakes",
+    "Handicap",
+    "Fillies' Handicap",
+    "Classified Stakes",
+    "Conditions Stakes",
+    "Listed Stakes",
+    "Apprentice Handicap",
+)
+_JUMPS_RACES = (
+    "Maiden Hurdle",
+    "Novices' Hurdle",
+    "Handicap Hurdle",
+    "Novices' Chase",
+    "Handicap Chase",
+    "Beginners' Chase",
+    "Hunters' Chase",
+    "National Hunt Flat Race",
+)
+_SPONSORS = (
+    "Racewire",
+    "Coral",
+    "Betfair",
+    "Sky Bet",
+    "William Hill",
+    "Paddy Power",
+    "Tote",
+    "Irish Stallion Farms",
+    "Unibet",
+    "BetVictor",
+)
+_HORSE_FIRST = (
+    "Silver Golden Midnight Royal Desert Northern Celtic Crimson Brave Lucky Wild Misty "
+    "Stormy Quiet Velvet Copper Frosty Hidden Dancing Flying Noble Highland Shannon Autumn "
+    "Atlantic Bold Secret Cosmic Emerald Lunar Scarlet Winter Mighty Sandy Kilcash"
+).split()
+_HORSE_SECOND = (
+    "Harbour Tempo Legend Arrow Spirit Warrior Dancer Rose Thunder Echo Lad Lass Prince "
+    "Storm Bay Ridge Glen Crown Duke Flyer Gift Quest Venture Rebel Whisper Comet Falcon "
+    "Meadow Rover Shadow Voyage Charm Empire Sovereign Gale Ranger Mist"
+).split()
+_FIRST_NAMES = (
+    "Oisin Rachael Paddy Jack Harry Tom Sean Hollie William Ryan Rossa Danny Saffie "
+    "Callum Jamie Kieren Billy Hayley Mark Rob Aidan Emma Nicky Gavin Lucinda Fergal "
+    "Venetia Olly Noel Jessica"
+).split()
+_SURNAMES = (
+    "Brennan Carey Doherty Fallon Gallagher Hennessy Keane Lynch Madden Nolan Quinlan Regan "
+    "Sheehan Tierney Whelan Ashby Barker Cartwright Dawson Ellison Fairley Hartley Kendall "
+    "Marsh Pickering Radley Stanton Thornton Wells Costello"
+).split()
 _METRES_PER_FURLONG = 201.168
 _KG_PER_LB = 0.45359237
 
@@ -65,12 +99,10 @@ FEATURE = _Venue("Aintree", "GB", True, ("Good to Soft",))
 FEATURE_AHEAD = timedelta(weeks=52)
 
 
-async def load_demo(
-    *, db: Database, today: date | None = None, seed: int = 7, now: datetime | None = None
-) -> int:
+async def load_demo(*, db: Database, today: date | None = None, seed: int = 7, now: datetime | None = None) -> int:
     """Loads the demo day unless `today` already has meetings, and the ante-post feature race
     unless one is still ahead; returns how many races it added."""
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
     day = today or now.date()
     async with db.read() as session:
         have_day = bool(await races.meetings_on(session, day))
@@ -91,12 +123,14 @@ async def load_demo(
 
 def feature_card(*, day: date, rng: random.Random) -> MeetingCard:
     """A one-race meeting a year ahead: a big field whose ante-post betting is open now."""
-    post = datetime.combine(day + FEATURE_AHEAD, time(15, 0), tzinfo=timezone.utc)
+    post = datetime.combine(day + FEATURE_AHEAD, time(15, 0), tzinfo=UTC)
     runners = tuple(_runners(FEATURE, rng, set(), _people(rng, 16), _people(rng, 10), count=14))
-    race = RaceCard(number=1, name="Racewire Grand National", post_time=post,
-                    distance_m=6907, runners=runners)  # 4m2f74y
-    return MeetingCard(venue=FEATURE.name, country=FEATURE.country, date=post.date(), races=(race,),
-                       going=FEATURE.goings[0])
+    race = RaceCard(
+        number=1, name="Racewire Grand National", post_time=post, distance_m=6907, runners=runners
+    )  # 4m2f74y
+    return MeetingCard(
+        venue=FEATURE.name, country=FEATURE.country, date=post.date(), races=(race,), going=FEATURE.goings[0]
+    )
 
 
 def demo_cards(*, day: date, anchor: datetime, rng: random.Random) -> tuple[MeetingCard, ...]:
@@ -120,17 +154,27 @@ def _meeting(venue: _Venue, day: date, first: datetime, rng: random.Random, hors
         runners = tuple(_runners(venue, rng, horses, jockeys, trainers))
         furlongs = rng.choice(_JUMPS_FURLONGS if venue.jumps else _FLAT_FURLONGS)
         kind = rng.choice(_JUMPS_RACES if venue.jumps else _FLAT_RACES)
-        cards.append(RaceCard(
-            number=number, name=f"{rng.choice(_SPONSORS)} {kind}", post_time=post,
-            distance_m=min(4800, round(furlongs * _METRES_PER_FURLONG)), runners=runners,
-        ))
+        cards.append(
+            RaceCard(
+                number=number,
+                name=f"{rng.choice(_SPONSORS)} {kind}",
+                post_time=post,
+                distance_m=min(4800, round(furlongs * _METRES_PER_FURLONG)),
+                runners=runners,
+            )
+        )
         post += timedelta(minutes=rng.choice((25, 30, 35)))
-    return MeetingCard(venue=venue.name, country=venue.country, date=day, races=tuple(cards),
-                       going=rng.choice(venue.goings))
+    return MeetingCard(
+        venue=venue.name, country=venue.country, date=day, races=tuple(cards), going=rng.choice(venue.goings)
+    )
 
 
 def _runners(
-    venue: _Venue, rng: random.Random, horses: set[str], jockeys: list[str], trainers: list[str],
+    venue: _Venue,
+    rng: random.Random,
+    horses: set[str],
+    jockeys: list[str],
+    trainers: list[str],
     count: int | None = None,
 ) -> list[RunnerCard]:
     count = count or rng.randint(8, 14)
@@ -140,8 +184,12 @@ def _runners(
     riders = rng.sample(jockeys, count)
     return [
         RunnerCard(
-            number=n + 1, horse=_horse(rng, horses), jockey=riders[n], trainer=rng.choice(trainers),
-            draw=None if venue.jumps else draws[n], weight_kg=round(weights[n] * _KG_PER_LB * 2) / 2,
+            number=n + 1,
+            horse=_horse(rng, horses),
+            jockey=riders[n],
+            trainer=rng.choice(trainers),
+            draw=None if venue.jumps else draws[n],
+            weight_kg=round(weights[n] * _KG_PER_LB * 2) / 2,
         )
         for n in range(count)
     ]
@@ -164,16 +212,28 @@ def _people(rng: random.Random, count: int) -> list[str]:
 
 # Prices: an exchange quotes on its tick ladder, bookmakers on the traditional fractional one.
 Ladder = tuple[float, ...]
-_TICKS = ((2.0, 0.01), (3.0, 0.02), (4.0, 0.05), (6.0, 0.1), (10.0, 0.2), (20.0, 0.5),
-          (30.0, 1.0), (50.0, 2.0), (100.0, 5.0), (1000.0, 10.0))
-_FRACTIONS = ("1/50 1/33 1/25 1/20 1/16 1/14 1/12 1/10 1/7 1/6 1/5 2/9 1/4 2/7 3/10 1/3 4/11 2/5 "
-              "4/9 1/2 8/15 4/7 8/13 4/6 8/11 4/5 5/6 10/11 1/1 11/10 6/5 5/4 11/8 7/5 6/4 8/5 13/8 "
-              "7/4 9/5 15/8 2/1 85/40 9/4 5/2 11/4 3/1 10/3 7/2 4/1 9/2 5/1 11/2 6/1 13/2 7/1 15/2 "
-              "8/1 17/2 9/1 10/1 11/1 12/1 14/1 16/1 18/1 20/1 22/1 25/1 28/1 33/1 40/1 50/1 66/1 "
-              "80/1 100/1 125/1 150/1 200/1 250/1 300/1 400/1 500/1").split()
+_TICKS = (
+    (2.0, 0.01),
+    (3.0, 0.02),
+    (4.0, 0.05),
+    (6.0, 0.1),
+    (10.0, 0.2),
+    (20.0, 0.5),
+    (30.0, 1.0),
+    (50.0, 2.0),
+    (100.0, 5.0),
+    (1000.0, 10.0),
+)
+_FRACTIONS = (
+    "1/50 1/33 1/25 1/20 1/16 1/14 1/12 1/10 1/7 1/6 1/5 2/9 1/4 2/7 3/10 1/3 4/11 2/5 "
+    "4/9 1/2 8/15 4/7 8/13 4/6 8/11 4/5 5/6 10/11 1/1 11/10 6/5 5/4 11/8 7/5 6/4 8/5 13/8 "
+    "7/4 9/5 15/8 2/1 85/40 9/4 5/2 11/4 3/1 10/3 7/2 4/1 9/2 5/1 11/2 6/1 13/2 7/1 15/2 "
+    "8/1 17/2 9/1 10/1 11/1 12/1 14/1 16/1 18/1 20/1 22/1 25/1 28/1 33/1 40/1 50/1 66/1 "
+    "80/1 100/1 125/1 150/1 200/1 250/1 300/1 400/1 500/1"
+).split()
 EXCHANGE: Ladder = tuple(
     round(low + step * i, 2)
-    for (low, _), (high, step) in zip(((1.01, 0.0), *_TICKS), _TICKS)
+    for (low, _), (high, step) in zip(((1.01, 0.0), *_TICKS), _TICKS, strict=False)
     for i in range(1, round((high - low) / step) + 1)
 )
 BOOKMAKER: Ladder = tuple(round(1 + int(n) / int(d), 2) for n, d in (f.split("/") for f in _FRACTIONS))
@@ -187,7 +247,7 @@ def ladder_for(source: str) -> Ladder:
 def snap(price: float, ladder: Ladder = EXCHANGE) -> float:
     """The ladder price nearest to `price`."""
     at = bisect.bisect_left(ladder, price)
-    return min(ladder[max(0, at - 1):at + 1], key=lambda candidate: abs(candidate - price))
+    return min(ladder[max(0, at - 1) : at + 1], key=lambda candidate: abs(candidate - price))
 
 
 def tick(price: float, ticks: int, ladder: Ladder = EXCHANGE) -> float:
@@ -204,9 +264,7 @@ def nudge(price: float, consensus: float, rng: random.Random, ladder: Ladder = E
     return moved if moved != price else tick(price, -1 if shorten else 1, ladder)
 
 
-def opening_prices(
-    rng: random.Random, runner_ids: Sequence[int], ladder: Ladder = EXCHANGE
-) -> dict[int, float]:
+def opening_prices(rng: random.Random, runner_ids: Sequence[int], ladder: Ladder = EXCHANGE) -> dict[int, float]:
     """A book with a 2.5-4 favourite, outsiders out to 50-100 and a 110-120% overround."""
     ids = list(runner_ids)
     rng.shuffle(ids)
@@ -224,4 +282,4 @@ def opening_prices(
         if excess < 1e-9 or room <= 0:
             break
         chances = [cap if c >= cap else c + excess * (c - floor) / room for c in chances]
-    return {runner: snap(1 / chance, ladder) for runner, chance in zip(ids, [1 / favourite, *chances])}
+    return {runner: snap(1 / chance, ladder) for runner, chance in zip(ids, [1 / favourite, *chances], strict=True)}

@@ -9,8 +9,9 @@ import random
 import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
+from demo.data import BOOKMAKER, DEMO_SOURCES, ladder_for, nudge, opening_prices, snap
 from pubsub.hub import Hub
 from resolvers.errors import ApiError
 from resolvers.feed_health import feed_heartbeat
@@ -19,7 +20,6 @@ from resolvers.odds_formats import to_fractional
 from resolvers.race_cards import scratch_runner
 from resolvers.race_status import allowed_next, set_race_status
 from resolvers.store_odds import OddsWriter, Quote, StoreOdds, store_odds
-from demo.data import BOOKMAKER, DEMO_SOURCES, ladder_for, nudge, opening_prices, snap
 from storage import prices, races
 from storage.database import Database
 from storage.models import RaceStatus
@@ -32,8 +32,13 @@ OFF_FOR = timedelta(minutes=2)
 FINISHED_FOR = timedelta(minutes=1)
 # How far along its day each status is; a race behind its post time's stage moves one step per tick.
 _STAGE = {S.SCHEDULED: 0, S.BETTING_OPEN: 1, S.SUSPENDED: 1, S.OFF: 2, S.FINISHED: 3, S.RESULTED: 4}
-_FORWARD = {S.SCHEDULED: S.BETTING_OPEN, S.SUSPENDED: S.BETTING_OPEN, S.BETTING_OPEN: S.OFF,
-            S.OFF: S.FINISHED, S.FINISHED: S.RESULTED}
+_FORWARD = {
+    S.SCHEDULED: S.BETTING_OPEN,
+    S.SUSPENDED: S.BETTING_OPEN,
+    S.BETTING_OPEN: S.OFF,
+    S.OFF: S.FINISHED,
+    S.FINISHED: S.RESULTED,
+}
 _TRADING = (S.SCHEDULED, S.BETTING_OPEN, S.SUSPENDED)
 
 Book = dict[int, float]  # runner id -> decimal price
@@ -70,9 +75,18 @@ class Feed:
     when it has sent nothing for a third of it, and `quiet_source`, when named, now and then
     falls silent for two to three times that long, so the board shows it go stale and recover."""
 
-    def __init__(self, *, db: Database, hub: Hub, odds: OddsWriter | None = None, rng: random.Random | None = None,
-                 sources: tuple[str, ...] = DEMO_SOURCES, stale_after: float | None = None,
-                 quiet_source: str | None = None, silence_rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        hub: Hub,
+        odds: OddsWriter | None = None,
+        rng: random.Random | None = None,
+        sources: tuple[str, ...] = DEMO_SOURCES,
+        stale_after: float | None = None,
+        quiet_source: str | None = None,
+        silence_rng: random.Random | None = None,
+    ) -> None:
         self._db = db
         self._hub = hub
         self._odds = odds or OddsWriter(db)  # the server's own, when it runs in one
@@ -133,8 +147,9 @@ class Feed:
         if open_races and rng.random() < 1 / 40:
             race = rng.choice(open_races)
             await self._attempt("suspend", race, self._suspend(race, now))
-        fields = [r for r in views if r.status in _TRADING and r.post_time > now and len(r.runners) >= 6
-                  and not r.ante_post]
+        fields = [
+            r for r in views if r.status in _TRADING and r.post_time > now and len(r.runners) >= 6 and not r.ante_post
+        ]
         if fields and rng.random() < 1 / 200:
             race = rng.choice(fields)
             await self._attempt("scratch", race, self._scratch(race))
@@ -155,10 +170,19 @@ class Feed:
             by_meeting = await races.races_of_meetings(session, [m.id for m in meetings])
             live = [(m, r) for m in meetings for r in by_meeting[m.id] if r.status in _FORWARD]
             runners = await races.runners_of_races(session, [r.id for _, r in live])
-        views = [RaceView(id=r.id, name=r.name, venue=m.venue, going=m.going, post_time=r.post_time,
-                          status=r.status, runners={x.id: x.horse for x in runners[r.id] if not x.scratched},
-                          ante_post=m.date > now.date())
-                 for m, r in live]
+        views = [
+            RaceView(
+                id=r.id,
+                name=r.name,
+                venue=m.venue,
+                going=m.going,
+                post_time=r.post_time,
+                status=r.status,
+                runners={x.id: x.horse for x in runners[r.id] if not x.scratched},
+                ante_post=m.date > now.date(),
+            )
+            for m, r in live
+        ]
         return sorted(views, key=lambda view: (view.post_time, view.id))
 
     async def _attempt(self, action: str, race: RaceView, work: Awaitable[None]) -> None:
@@ -239,8 +263,7 @@ class Feed:
     async def _finishing_order(self, race: RaceView) -> list[int]:
         """Runners in a random finishing order where a shorter price is likelier to win."""
         books = await self._market(race)
-        chance = {r: 1 / _consensus(books, r) if any(r in b for b in books.values()) else 0.02
-                  for r in race.runners}
+        chance = {r: 1 / _consensus(books, r) if any(r in b for b in books.values()) else 0.02 for r in race.runners}
         keys = {r: self._rng.random() ** (1 / chance[r]) for r in race.runners}
         return sorted(race.runners, key=lambda runner: keys[runner], reverse=True)
 
@@ -256,8 +279,12 @@ class Feed:
         horse = race.runners.pop(runner)
         for book in self._books.get(race.id, {}).values():
             book.pop(runner, None)
-        await self._publish(race, "non-runner", f"{horse} a non-runner in the {_title(race)}",
-                            f"{horse} has been withdrawn from the {race.name}. Bets on {horse} are void.")
+        await self._publish(
+            race,
+            "non-runner",
+            f"{horse} a non-runner in the {_title(race)}",
+            f"{horse} has been withdrawn from the {race.name}. Bets on {horse} are void.",
+        )
 
     async def _news(self, race: RaceView) -> None:
         books = self._books.get(race.id) or {}
@@ -266,17 +293,26 @@ class Feed:
             favourite = min(priced, key=lambda r: _consensus(books, r))
             horse = race.runners[favourite]
             price = to_fractional(snap(_consensus(books, favourite), BOOKMAKER))
-            await self._publish(race, "market-move", f"{horse} heads the betting for the {_title(race)}",
-                                f"{horse} is the {price} favourite for the {race.name}.")
+            await self._publish(
+                race,
+                "market-move",
+                f"{horse} heads the betting for the {_title(race)}",
+                f"{horse} is the {price} favourite for the {race.name}.",
+            )
             return
         going = race.going or "Good"
-        await self._publish(race, "going", f"{race.venue} going: {going}",
-                            f"The clerk of the course reports {going} ground ahead of the {_title(race)}.")
+        await self._publish(
+            race,
+            "going",
+            f"{race.venue} going: {going}",
+            f"The clerk of the course reports {going} ground ahead of the {_title(race)}.",
+        )
 
     async def _publish(self, race: RaceView, tag: str, headline: str, body: str) -> None:
         venue_tag = re.sub(r"[^a-z0-9]+", "-", race.venue.lower()).strip("-")[:40]
-        draft = NewsDraft(headline=headline, body=body, tags=(tag, venue_tag) if venue_tag else (tag,),
-                          race_ids=(race.id,))
+        draft = NewsDraft(
+            headline=headline, body=body, tags=(tag, venue_tag) if venue_tag else (tag,), race_ids=(race.id,)
+        )
         await publish_news(db=self._db, hub=self._hub, draft=draft)
 
 
@@ -290,17 +326,28 @@ def _title(race: RaceView) -> str:
 
 
 async def run_feed(
-    *, db: Database, hub: Hub, odds: OddsWriter | None = None, interval: float = 1.0,
-    rng: random.Random | None = None, stale_after: float | None = None,
+    *,
+    db: Database,
+    hub: Hub,
+    odds: OddsWriter | None = None,
+    interval: float = 1.0,
+    rng: random.Random | None = None,
+    stale_after: float | None = None,
     first_tick: asyncio.Event | None = None,
 ) -> None:
     """Ticks the feed on the wall clock until cancelled; with `stale_after`, its last source
     falls silent now and then. `first_tick` is set once the first tick is done, failed or not."""
-    feed = Feed(db=db, hub=hub, odds=odds, rng=rng, stale_after=stale_after,
-                quiet_source=DEMO_SOURCES[-1] if stale_after is not None else None)
+    feed = Feed(
+        db=db,
+        hub=hub,
+        odds=odds,
+        rng=rng,
+        stale_after=stale_after,
+        quiet_source=DEMO_SOURCES[-1] if stale_after is not None else None,
+    )
     while True:
         try:
-            await feed.step(datetime.now(timezone.utc))
+            await feed.step(datetime.now(UTC))
         except Exception:
             log.exception("feed: tick failed")
         if first_tick is not None:

@@ -40,8 +40,13 @@ class Envelope:
             raise Refused("invalid")
         seq, kind, payload, created_at = data.get("seq"), data.get("kind"), data.get("payload"), data.get("created_at")
         if not (
-            type(seq) is int and seq > 0 and isinstance(data.get("stream"), str) and isinstance(kind, str) and kind
-            and isinstance(payload, dict) and isinstance(created_at, str)
+            type(seq) is int
+            and seq > 0
+            and isinstance(data.get("stream"), str)
+            and isinstance(kind, str)
+            and kind
+            and isinstance(payload, dict)
+            and isinstance(created_at, str)
         ):
             raise Refused("invalid")
         if stream is not None and data["stream"] != stream:

@@ -17,8 +17,9 @@ from pubsub.redis_cluster_backend import RedisClusterBackend
 log = logging.getLogger(__name__)
 
 
-def create_broadcast(url: str, *, namespace: Namespace | None = None,
-                     on_reconnect: Callable[[], None] | None = None) -> Broadcast:
+def create_broadcast(
+    url: str, *, namespace: Namespace | None = None, on_reconnect: Callable[[], None] | None = None
+) -> Broadcast:
     scheme = urlparse(url).scheme
     if scheme == CLUSTER_SCHEME:
         prefix = (namespace or Namespace()).prefix

@@ -37,7 +37,7 @@ class Namespace:
     """A deployment's channels on a shared broadcaster: every channel is its prefix followed by
     the stream's name (the log and the cursors keep the bare stream names)."""
 
-    __slots__ = ("prefix", "control", "ping")
+    __slots__ = ("control", "ping", "prefix")
 
     def __init__(self, prefix: str = DEFAULT_PREFIX) -> None:
         if len(prefix) > _MAX_PREFIX or not all(c.isprintable() and not c.isspace() for c in prefix):

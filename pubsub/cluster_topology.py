@@ -57,9 +57,12 @@ def _seed(part: str) -> tuple[str, int]:
 def cluster_client(address: ClusterAddress) -> RedisCluster:
     return RedisCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in address.seeds],
-        username=address.username, password=address.password,
+        username=address.username,
+        password=address.password,
         # Pub/sub serves every slot it can while one shard fails over.
-        require_full_coverage=False, socket_connect_timeout=2, socket_timeout=5,
+        require_full_coverage=False,
+        socket_connect_timeout=2,
+        socket_timeout=5,
     )
 
 

@@ -14,14 +14,15 @@ that was published while Redis was away, still arrives (late, never lost, read o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
-from broadcaster import Broadcast
+from broadcaster import Broadcast, Event
 
 from events.envelope import Envelope, Refused
 from pubsub.channels import Namespace
@@ -88,8 +89,15 @@ class Hub:
     given the deployment's. `telemetry` hears what it does (publishes, drops, refusals)."""
 
     def __init__(
-        self, broadcast: Broadcast, *, log: EventLog | None = None, buffer: int = 256, watch_interval: float = 1.0,
-        seal: Seal | None = None, namespace: Namespace | None = None, telemetry: Telemetry = NO_TELEMETRY,
+        self,
+        broadcast: Broadcast,
+        *,
+        log: EventLog | None = None,
+        buffer: int = 256,
+        watch_interval: float = 1.0,
+        seal: Seal | None = None,
+        namespace: Namespace | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.telemetry = telemetry
         self._broadcast = broadcast
@@ -198,7 +206,9 @@ class Hub:
             if self._log is not None:
                 await self._learn_head(channel)
             ready.set()
-            async for message in subscriber:
+            # broadcaster 0.3.1 annotates Subscriber.__aiter__ as "AsyncGenerator[Event | None] | None";
+            # it yields only Events, and ends when unsubscribed.
+            async for message in cast(AsyncIterable[Event], subscriber):
                 try:
                     event = self._seal.open(wire, message.message, stream=channel)
                 except Refused as refused:
@@ -279,10 +289,8 @@ class Hub:
         assert self._log is not None
         failing = False
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poke.wait(), self._watch_interval)
-            except TimeoutError:
-                pass
             self._poke.clear()
             try:
                 await self._catch_up()

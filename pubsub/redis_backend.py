@@ -22,8 +22,15 @@ MAX_QUEUED = 10_000  # messages received and not yet taken by the hub
 
 
 class RedisBackend(BroadcastBackend):
-    def __init__(self, url: str, *, control_channel: str = "racewire:control", max_backoff: float = 5.0,
-                 on_reconnect: Callable[[], None] | None = None, max_queued: int = MAX_QUEUED) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        control_channel: str = "racewire:control",
+        max_backoff: float = 5.0,
+        on_reconnect: Callable[[], None] | None = None,
+        max_queued: int = MAX_QUEUED,
+    ) -> None:
         # Subscribed for the backend's whole life, so the pub/sub connection always has a reader.
         self._control_channel = control_channel
         self._redis = redis.Redis.from_url(url, health_check_interval=15, socket_connect_timeout=2)
@@ -48,7 +55,7 @@ class RedisBackend(BroadcastBackend):
         if self._listener is not None:
             self._listener.cancel()
             await asyncio.gather(self._listener, return_exceptions=True)
-        await self._pubsub.aclose()
+        await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py 8.1 leaves PubSub.aclose unannotated
         await self._redis.aclose()
 
     async def subscribe(self, channel: str) -> None:
@@ -99,7 +106,8 @@ class RedisBackend(BroadcastBackend):
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
             if not self._flooded:  # once per flood
-                log.warning("%d pub/sub messages wait for the hub: dropping more, the log fills the gap",
-                            self._queue.maxsize)
+                log.warning(
+                    "%d pub/sub messages wait for the hub: dropping more, the log fills the gap", self._queue.maxsize
+                )
             self._flooded = True
             self.dropped += 1

@@ -18,6 +18,7 @@ as down, which `/ready` reports."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -25,10 +26,10 @@ from typing import Any
 from broadcaster import Event
 from broadcaster._backends.base import BroadcastBackend
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError
-from redis.retry import Retry
 
 from pubsub import cluster_topology
 from pubsub.redis_backend import MAX_QUEUED
@@ -44,8 +45,15 @@ class _Shard:
     def __init__(self, name: str, host: str, port: int, *, username: str | None, password: str | None) -> None:
         self.name = name
         # No retries inside redis-py: a failure surfaces at once and the monitor decides what next.
-        self.client = Redis(host=host, port=port, username=username, password=password,
-                            socket_connect_timeout=2, socket_timeout=2, retry=Retry(NoBackoff(), 0))
+        self.client = Redis(
+            host=host,
+            port=port,
+            username=username,
+            password=password,
+            socket_connect_timeout=2,
+            socket_timeout=2,
+            retry=Retry(NoBackoff(), 0),
+        )
         self.pubsub = self.client.pubsub()
         self.channels: set[str] = set()
         self.leaving: set[str] = set()  # our own SUNSUBSCRIBEs, not yet confirmed
@@ -55,16 +63,22 @@ class _Shard:
         if self.reader is not None and self.reader is not asyncio.current_task():
             self.reader.cancel()
             await asyncio.gather(self.reader, return_exceptions=True)
-        for closing in (self.pubsub.aclose(), self.client.aclose()):
-            try:
+        # redis-py 8.1 leaves PubSub.aclose unannotated
+        for closing in (self.pubsub.aclose(), self.client.aclose()):  # type: ignore[no-untyped-call]
+            with contextlib.suppress(*_FAILURES):
                 await closing
-            except _FAILURES:
-                pass
 
 
 class RedisClusterBackend(BroadcastBackend):
-    def __init__(self, url: str, *, on_reconnect: Callable[[], None] | None = None, max_queued: int = MAX_QUEUED,
-                 monitor_interval: float = 0.5, refresh_interval: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        on_reconnect: Callable[[], None] | None = None,
+        max_queued: int = MAX_QUEUED,
+        monitor_interval: float = 0.5,
+        refresh_interval: float = 30.0,
+    ) -> None:
         self._address = cluster_topology.parse_cluster_url(url)
         self._cluster = cluster_topology.cluster_client(self._address)
         self._on_reconnect = on_reconnect
@@ -217,10 +231,8 @@ class RedisClusterBackend(BroadcastBackend):
 
     async def _watch(self) -> None:
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._repair.wait(), self._monitor_interval)
-            except TimeoutError:
-                pass
             trouble = self._repair.is_set()
             self._repair.clear()
             due = asyncio.get_running_loop().time() - self._refreshed_at > self._refresh_interval
@@ -298,7 +310,8 @@ class RedisClusterBackend(BroadcastBackend):
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
             if not self._flooded:
-                log.warning("%d pub/sub messages wait for the hub: dropping more, the log fills the gap",
-                            self._queue.maxsize)
+                log.warning(
+                    "%d pub/sub messages wait for the hub: dropping more, the log fills the gap", self._queue.maxsize
+                )
             self._flooded = True
             self.dropped += 1

@@ -15,8 +15,9 @@ class Rejections:
     """Counts every refusal in the telemetry; logs the first, then at most one line per
     `interval` seconds saying how many more there were."""
 
-    def __init__(self, telemetry: Callable[[], Telemetry], *, interval: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, telemetry: Callable[[], Telemetry], *, interval: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._telemetry = telemetry
         self._interval = interval
         self._clock = clock

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -74,7 +74,7 @@ async def _on_prices(db: Database, runner_ids: list[int]) -> list[Envelope]:
         candidates = await alerts.price_alerts_to_act_on(session, runner_ids, rearm_margin=REARM_MARGIN)
     if not candidates:
         return []
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with db.write() as session:
         horses = await _horses(session, sorted({a.runner_id for a, _ in candidates if a.runner_id}))
         firings: list[Firing] = []
@@ -90,10 +90,11 @@ async def _on_prices(db: Database, runner_ids: list[int]) -> list[Envelope]:
                     rearmed.append(alert.id)
             elif alert.reference is None:
                 await alerts.set_reference(session, alert.id, price)
-            elif abs(price - alert.reference) / alert.reference * 100 > (alert.percent or 0):
-                if await alerts.claim(session, alert, now=now, reference=price):
-                    way = "drifted" if price > alert.reference else "shortened"
-                    firings.append(Firing(alert, f"{horse} {way} from {alert.reference:g} to {price:g}", price=price))
+            elif abs(price - alert.reference) / alert.reference * 100 > (alert.percent or 0) and await alerts.claim(
+                session, alert, now=now, reference=price
+            ):
+                way = "drifted" if price > alert.reference else "shortened"
+                firings.append(Firing(alert, f"{horse} {way} from {alert.reference:g} to {price:g}", price=price))
         await alerts.rearm(session, rearmed)
         return await _notify(session, firings, now)
 
@@ -115,7 +116,7 @@ async def _on_scratch(db: Database, runner_id: int) -> list[Envelope]:
         candidates = [a for a in await alerts.for_runners(session, [runner_id], [AlertKind.SCRATCHED]) if a.armed]
     if not candidates:
         return []
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with db.write() as session:
         horse = (await _horses(session, [runner_id]))[runner_id]
         firings = [Firing(a, f"{horse} is scratched") for a in candidates if await alerts.claim(session, a, now=now)]
@@ -128,7 +129,7 @@ async def _on_status(db: Database, race_id: int, status: str) -> list[Envelope]:
         candidates = await alerts.for_races(session, [race_id], AlertKind.RACE_STATUS)
     if not candidates:
         return []
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with db.write() as session:
         await alerts.rearm(session, [a.id for a in candidates if a.status != status and not a.armed])
         firings = [
@@ -144,7 +145,7 @@ async def _on_news(db: Database, news_id: int, race_ids: list[int]) -> list[Enve
         candidates = await alerts.for_races(session, race_ids, AlertKind.NEWS)
     if not candidates:
         return []
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     # One notification per user and article, however many of their races it concerns.
     first_per_user = {a.user: a for a in sorted(candidates, key=lambda a: a.id, reverse=True)}
     async with db.write() as session:
@@ -165,22 +166,43 @@ async def _notify(session: AsyncSession, firings: list[Firing], now: datetime) -
     for firing in firings:
         alert = firing.alert
         row = Notification(
-            user=alert.user, alert_id=alert.id, kind=alert.kind, race_id=alert.race_id,
-            runner_id=alert.runner_id, price=firing.price, status=firing.status, news_id=firing.news_id,
-            message=firing.message[:300], created_at=now, read=False,
+            user=alert.user,
+            alert_id=alert.id,
+            kind=alert.kind,
+            race_id=alert.race_id,
+            runner_id=alert.runner_id,
+            price=firing.price,
+            status=firing.status,
+            news_id=firing.news_id,
+            message=firing.message[:300],
+            created_at=now,
+            read=False,
         )
         session.add(row)
         await session.flush()
         appended.append(
-            await events.append(session, stream=channels.user(alert.user), kind="notification",
-                                payload=notification_payload(row), now=now)
+            await events.append(
+                session,
+                stream=channels.user(alert.user),
+                kind="notification",
+                payload=notification_payload(row),
+                now=now,
+            )
         )
     return appended
 
 
 def notification_payload(row: Notification) -> dict[str, object]:
     return {
-        "id": row.id, "alertId": row.alert_id, "kind": row.kind.value, "raceId": row.race_id,
-        "runnerId": row.runner_id, "price": row.price, "status": row.status, "newsId": row.news_id,
-        "message": row.message, "createdAt": row.created_at.isoformat(), "read": row.read,
+        "id": row.id,
+        "alertId": row.alert_id,
+        "kind": row.kind.value,
+        "raceId": row.race_id,
+        "runnerId": row.runner_id,
+        "price": row.price,
+        "status": row.status,
+        "newsId": row.news_id,
+        "message": row.message,
+        "createdAt": row.created_at.isoformat(),
+        "read": row.read,
     }

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.errors import BadUserInput, Forbidden, NotFound
 from resolvers.market import build_market, quotes
 from storage import alerts, prices, races
 from storage.database import Database
 from storage.models import Alert, AlertKind, RaceStatus
-from sqlalchemy.ext.asyncio import AsyncSession
 
 MAX_ALERTS_PER_USER = 100
 MAX_USER = 200  # the token subject's length the alerts and notifications keep
@@ -33,18 +34,27 @@ async def create_alert(*, db: Database, user: str, draft: AlertDraft) -> Alert:
     if len(user) > MAX_USER:
         raise Forbidden(f"a token whose subject is over {MAX_USER} characters cannot keep alerts")
     _validate(draft)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with db.write() as session:
         if await alerts.count_of_user(session, user) >= MAX_ALERTS_PER_USER:
             raise BadUserInput(
                 f"at most {MAX_ALERTS_PER_USER} alerts per user: delete one first",
-                field="kind", limit=MAX_ALERTS_PER_USER,
+                field="kind",
+                limit=MAX_ALERTS_PER_USER,
             )
         race_id, reference = await _target(session, draft)
         alert = Alert(
-            user=user, kind=draft.kind, race_id=race_id, runner_id=draft.runner_id, above=draft.above,
-            level=draft.level, percent=draft.percent, status=draft.status.value if draft.status else None,
-            reference=reference, armed=True, created_at=now,
+            user=user,
+            kind=draft.kind,
+            race_id=race_id,
+            runner_id=draft.runner_id,
+            above=draft.above,
+            level=draft.level,
+            percent=draft.percent,
+            status=draft.status.value if draft.status else None,
+            reference=reference,
+            armed=True,
+            created_at=now,
         )
         session.add(alert)
         await session.flush()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from resolvers.errors import MAX_BIG_ID, MAX_ID, BadUserInput
 
@@ -44,7 +44,7 @@ def decode_keyset(cursor: str, *, max_id: int = MAX_ID) -> tuple[datetime, int]:
         parsed = datetime.fromisoformat(at)
         if parsed.tzinfo is None or not (row_id.isascii() and row_id.isdigit()) or int(row_id) > max_id:
             raise ValueError
-        return parsed.astimezone(timezone.utc), int(row_id)  # in range for the database, or OverflowError
+        return parsed.astimezone(UTC), int(row_id)  # in range for the database, or OverflowError
     except (ValueError, OverflowError):
         raise _invalid() from None
 

@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from events.envelope import Envelope
 from pubsub import channels
 from pubsub.hub import Hub
-from resolvers.errors import BadUserInput, Forbidden
+from resolvers.errors import BadUserInput
 from resolvers.publishing import publish_committed
 from resolvers.viewer import Viewer
 from storage import events, feeds, prices
@@ -100,7 +100,7 @@ async def feed_heartbeat(
         raise BadUserInput("source must be 1-40 characters of a-z, 0-9, '.', '_' or '-'", field="source")
     if writer is not None:
         authorize_source(writer, source, required=require_sources)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with db.write() as session:
         ids = await prices.source_ids(session, [source], now=now)
         published = await revive(session, [ids[source]], now)
@@ -115,7 +115,7 @@ async def feed_heartbeat(
 async def sweep(*, db: Database, hub: Hub, stale_after: timedelta, now: datetime | None = None) -> list[str]:
     """Marks stale the sources silent for longer than `stale_after` and publishes that; returns
     the sources this process marked (another process's sweep may have won the others)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     async with db.write() as session:
         changed = await feeds.mark_stale(session, silent_since=now - stale_after, now=now)
         published = await _transition_events(session, changed, stale=True, now=now) if changed else []
@@ -177,10 +177,16 @@ async def _transition_events(
     session: AsyncSession, changed: list[feeds.Changed], *, stale: bool, now: datetime
 ) -> list[Envelope]:
     status = STALE if stale else LIVE
-    published = await events.append_many(session, channels.FEEDS, FEED, [
-        {"source": c.code, "status": status, "lastSeenAt": c.last_seen_at.isoformat() if c.last_seen_at else None}
-        for c in changed
-    ], now=now)
+    published = await events.append_many(
+        session,
+        channels.FEEDS,
+        FEED,
+        [
+            {"source": c.code, "status": status, "lastSeenAt": c.last_seen_at.isoformat() if c.last_seen_at else None}
+            for c in changed
+        ],
+        now=now,
+    )
     codes = {c.source_id: c.code for c in changed}
     quoted = await feeds.open_quotes(session, list(codes), OPEN)
     by_race: dict[tuple[int, int], list[dict[str, Any]]] = {}
@@ -192,9 +198,16 @@ async def _transition_events(
     ordered = sorted(by_race, key=lambda key: (key[0], codes[key[1]]))
     for n, (race_id, source_id) in enumerate(ordered):
         # Each event says what holds once it is read: sources told of later are not stale yet.
-        untold = {s for r, s in ordered[n + 1:] if r == race_id}
-        payload = {"raceId": race_id, "source": codes[source_id], "status": status, "stale": stale,
-                   "marketStale": stale and not (live[race_id] | untold), "prices": by_race[race_id, source_id]}
-        published.append(await events.append(session, stream=channels.odds(race_id), kind=FEED,
-                                             payload=payload, now=now))
+        untold = {s for r, s in ordered[n + 1 :] if r == race_id}
+        payload = {
+            "raceId": race_id,
+            "source": codes[source_id],
+            "status": status,
+            "stale": stale,
+            "marketStale": stale and not (live[race_id] | untold),
+            "prices": by_race[race_id, source_id],
+        }
+        published.append(
+            await events.append(session, stream=channels.odds(race_id), kind=FEED, payload=payload, now=now)
+        )
     return published

@@ -12,8 +12,13 @@ from storage.models import Meeting, NewsArticle, Race, RaceStatus
 
 
 async def page_races(
-    *, db: Database, day: date | None, venue: str | None, statuses: Sequence[RaceStatus] | None,
-    after: tuple[datetime, int] | None, limit: int,
+    *,
+    db: Database,
+    day: date | None,
+    venue: str | None,
+    statuses: Sequence[RaceStatus] | None,
+    after: tuple[datetime, int] | None,
+    limit: int,
 ) -> list[Race]:
     async with db.read() as session:
         return await races.page_races(session, day=day, venue=venue, statuses=statuses, after=after, limit=limit)
@@ -25,7 +30,12 @@ async def meetings_on(*, db: Database, day: date) -> list[Meeting]:
 
 
 async def page_news(
-    *, db: Database, tag: str | None, race_id: int | None, after: tuple[datetime, int] | None, limit: int,
+    *,
+    db: Database,
+    tag: str | None,
+    race_id: int | None,
+    after: tuple[datetime, int] | None,
+    limit: int,
 ) -> list[NewsArticle]:
     async with db.read() as session:
         return await news.page_articles(session, tag=tag, race_id=race_id, after=after, limit=limit)

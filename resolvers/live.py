@@ -65,8 +65,15 @@ class NewsPublished:
 
 
 async def odds_updates(
-    *, db: Database, hub: Hub, race_ids: Sequence[int], after: str | None, snapshot: bool,
-    max_races: int, on_listening: Callable[[], None] | None = None, conflate_replay: bool = False,
+    *,
+    db: Database,
+    hub: Hub,
+    race_ids: Sequence[int],
+    after: str | None,
+    snapshot: bool,
+    max_races: int,
+    on_listening: Callable[[], None] | None = None,
+    conflate_replay: bool = False,
     conflate_ms: int = 0,
 ) -> AsyncIterator[OddsUpdate]:
     """With `conflate_ms`, at most one update per race per window of that many milliseconds
@@ -86,9 +93,14 @@ async def odds_updates(
     streams = [channels.odds(i) for i in ids]
     paced = Paced(window_ms=window, conflate=conflate_odds, positions=lambda: follower.positions) if window else None
     follower = StreamFollower(
-        db=db, hub=hub, streams=streams,
-        start={s: start[s] for s in streams if s in start}, snapshot=snapshot, conflate=conflate_odds,
-        on_listening=on_listening, conflate_replay=conflate_replay or paced is not None,
+        db=db,
+        hub=hub,
+        streams=streams,
+        start={s: start[s] for s in streams if s in start},
+        snapshot=snapshot,
+        conflate=conflate_odds,
+        on_listening=on_listening,
+        conflate_replay=conflate_replay or paced is not None,
         on_caught_up=paced.caught_up if paced is not None else None,
     )
     if paced is not None:
@@ -125,9 +137,16 @@ def conflate_odds(events: Sequence[Envelope]) -> Envelope:
             latest = {key: p for key, p in latest.items() if key[0] != runner_id}
     first, last = events[0], events[-1]
     return Envelope(
-        stream=last.stream, seq=last.seq, kind=CONFLATED, created_at=last.created_at,
-        payload={"seqFrom": first.payload.get("seqFrom", first.seq), "prices": list(latest.values()),
-                 "scratched": scratched, "marketStale": market_stale},
+        stream=last.stream,
+        seq=last.seq,
+        kind=CONFLATED,
+        created_at=last.created_at,
+        payload={
+            "seqFrom": first.payload.get("seqFrom", first.seq),
+            "prices": list(latest.values()),
+            "scratched": scratched,
+            "marketStale": market_stale,
+        },
     )
 
 
@@ -137,10 +156,25 @@ def _priced(event: Envelope) -> list[dict[str, Any]]:
     if event.kind == CONFLATED:
         return list(payload["prices"])
     if event.kind == FEED:
-        return [{"runnerId": p["runnerId"], "source": payload["source"], "decimal": p["decimal"],
-                 "observedAt": p["observedAt"], "stale": payload["stale"]} for p in payload["prices"]]
-    return [{"runnerId": p["runnerId"], "source": payload["source"], "decimal": p["decimal"],
-             "observedAt": payload["observedAt"]} for p in payload.get("prices", ())]
+        return [
+            {
+                "runnerId": p["runnerId"],
+                "source": payload["source"],
+                "decimal": p["decimal"],
+                "observedAt": p["observedAt"],
+                "stale": payload["stale"],
+            }
+            for p in payload["prices"]
+        ]
+    return [
+        {
+            "runnerId": p["runnerId"],
+            "source": payload["source"],
+            "decimal": p["decimal"],
+            "observedAt": payload["observedAt"],
+        }
+        for p in payload.get("prices", ())
+    ]
 
 
 def _market_stale(event: Envelope) -> bool | None:
@@ -160,13 +194,17 @@ def _odds_update(race_id: int, event: Envelope, cursor: str, *, live: bool = Fal
     payload = event.payload
     conflated = event.kind == CONFLATED
     return OddsUpdate(
-        race_id=race_id, seq=event.seq, cursor=cursor, snapshot=False,
+        race_id=race_id,
+        seq=event.seq,
+        cursor=cursor,
+        snapshot=False,
         source=None if conflated else payload.get("source"),
         observed_at=datetime.fromisoformat(payload["observedAt"]) if "observedAt" in payload else None,
         published_at=datetime.fromisoformat(event.created_at),
         prices=tuple(
-            Quote(p["runnerId"], p["source"], p["decimal"], datetime.fromisoformat(p["observedAt"]),
-                  p.get("stale", False))
+            Quote(
+                p["runnerId"], p["source"], p["decimal"], datetime.fromisoformat(p["observedAt"]), p.get("stale", False)
+            )
             for p in _priced(event)
         ),
         scratched_runner_ids=tuple(_scratched(event)),
@@ -184,15 +222,26 @@ async def _snapshot(db: Database, race_id: int, seq: int, cursor: str) -> OddsUp
         runners = (await races.runners_of_races(session, [race_id]))[race_id]
     current_quotes = quotes(current)
     return OddsUpdate(
-        race_id=race_id, seq=seq, cursor=cursor, snapshot=True, source=None,
-        observed_at=None, published_at=None, prices=tuple(current_quotes),
+        race_id=race_id,
+        seq=seq,
+        cursor=cursor,
+        snapshot=True,
+        source=None,
+        observed_at=None,
+        published_at=None,
+        prices=tuple(current_quotes),
         scratched_runner_ids=tuple(r.id for r in runners if r.scratched),
         market_stale=build_market(race_id, runners, current_quotes).stale,
     )
 
 
 async def status_changes(
-    *, db: Database, hub: Hub, race_ids: Sequence[int] | None, after: str | None, max_races: int,
+    *,
+    db: Database,
+    hub: Hub,
+    race_ids: Sequence[int] | None,
+    after: str | None,
+    max_races: int,
     on_listening: Callable[[], None] | None = None,
 ) -> AsyncIterator[StatusChange]:
     wanted = set(race_ids) if race_ids else None
@@ -200,7 +249,9 @@ async def status_changes(
         raise BadUserInput(f"at most {max_races} raceIds per subscription", field="raceIds")
     start = decode_positions(after) if after else {}
     follower = StreamFollower(
-        db=db, hub=hub, streams=[channels.STATUS],
+        db=db,
+        hub=hub,
+        streams=[channels.STATUS],
         start={channels.STATUS: start[channels.STATUS]} if channels.STATUS in start else None,
         on_listening=on_listening,
     )
@@ -209,15 +260,23 @@ async def status_changes(
         if event.kind == SNAPSHOT or (wanted is not None and payload["raceId"] not in wanted):
             continue
         yield StatusChange(
-            race_id=payload["raceId"], status=payload["status"], previous=payload.get("previous"),
+            race_id=payload["raceId"],
+            status=payload["status"],
+            previous=payload.get("previous"),
             result=tuple(payload["result"]) if payload.get("result") else None,
-            seq=event.seq, cursor=encode_positions(follower.positions),
-            changed_at=datetime.fromisoformat(event.created_at), live=follower.live,
+            seq=event.seq,
+            cursor=encode_positions(follower.positions),
+            changed_at=datetime.fromisoformat(event.created_at),
+            live=follower.live,
         )
 
 
 async def published_news(
-    *, db: Database, hub: Hub, tags: Sequence[str] | None, after: str | None,
+    *,
+    db: Database,
+    hub: Hub,
+    tags: Sequence[str] | None,
+    after: str | None,
     on_listening: Callable[[], None] | None = None,
 ) -> AsyncIterator[NewsPublished]:
     wanted = set(tags) if tags else None
@@ -230,16 +289,27 @@ async def published_news(
             article = await session.get(NewsArticle, payload["newsId"])
         if article is None:
             continue
-        yield NewsPublished(article=article, seq=event.seq, cursor=encode_positions(follower.positions),
-                            tags=tuple(payload["tags"]), live=follower.live)
+        yield NewsPublished(
+            article=article,
+            seq=event.seq,
+            cursor=encode_positions(follower.positions),
+            tags=tuple(payload["tags"]),
+            live=follower.live,
+        )
 
 
-def _one_stream(db: Database, hub: Hub, stream: str, after: str | None,
-                on_listening: Callable[[], None] | None) -> StreamFollower:
+def _one_stream(
+    db: Database, hub: Hub, stream: str, after: str | None, on_listening: Callable[[], None] | None
+) -> StreamFollower:
     """A follower of one stream, resumed from its position in `after` when the cursor holds one."""
     start = decode_positions(after) if after else {}
-    return StreamFollower(db=db, hub=hub, streams=[stream],
-                          start={stream: start[stream]} if stream in start else None, on_listening=on_listening)
+    return StreamFollower(
+        db=db,
+        hub=hub,
+        streams=[stream],
+        start={stream: start[stream]} if stream in start else None,
+        on_listening=on_listening,
+    )
 
 
 @dataclass(frozen=True)
@@ -254,7 +324,11 @@ class FeedChange:
 
 
 async def feed_changes(
-    *, db: Database, hub: Hub, sources: Sequence[str] | None, after: str | None,
+    *,
+    db: Database,
+    hub: Hub,
+    sources: Sequence[str] | None,
+    after: str | None,
     on_listening: Callable[[], None] | None = None,
 ) -> AsyncIterator[FeedChange]:
     """Price sources going STALE and coming back LIVE; only `sources` when given."""
@@ -266,10 +340,13 @@ async def feed_changes(
             continue
         seen = payload.get("lastSeenAt")
         yield FeedChange(
-            source=payload["source"], status=payload["status"],
+            source=payload["source"],
+            status=payload["status"],
             last_seen_at=datetime.fromisoformat(seen) if seen else None,
-            changed_at=datetime.fromisoformat(event.created_at), seq=event.seq,
-            cursor=encode_positions(follower.positions), live=follower.live,
+            changed_at=datetime.fromisoformat(event.created_at),
+            seq=event.seq,
+            cursor=encode_positions(follower.positions),
+            live=follower.live,
         )
 
 
@@ -283,8 +360,14 @@ class RaceUpdate:
 
 
 async def race_updates(
-    *, db: Database, hub: Hub, race_ids: Sequence[int], after: str | None, max_races: int,
-    snapshot: bool = False, on_listening: Callable[[], None] | None = None,
+    *,
+    db: Database,
+    hub: Hub,
+    race_ids: Sequence[int],
+    after: str | None,
+    max_races: int,
+    snapshot: bool = False,
+    on_listening: Callable[[], None] | None = None,
 ) -> AsyncIterator[RaceUpdate]:
     """A race screen's one stream: its odds events (prices, scratchings, freshness) and status
     changes, in the order they were stored, under one cursor. A replay is merged by store time."""
@@ -302,8 +385,13 @@ async def race_updates(
     wanted = set(ids)
     streams = [*(channels.odds(i) for i in ids), channels.STATUS]
     follower = StreamFollower(
-        db=db, hub=hub, streams=streams, start={s: start[s] for s in streams if s in start},
-        snapshot=snapshot, on_listening=on_listening, replay_in_time_order=True,
+        db=db,
+        hub=hub,
+        streams=streams,
+        start={s: start[s] for s in streams if s in start},
+        snapshot=snapshot,
+        on_listening=on_listening,
+        replay_in_time_order=True,
     )
     async for event in follower:
         cursor = encode_positions(follower.positions)
@@ -311,16 +399,29 @@ async def race_updates(
             payload = event.payload
             if event.kind == SNAPSHOT or payload["raceId"] not in wanted:
                 continue
-            yield RaceUpdate(race_id=payload["raceId"], cursor=cursor, live=follower.live, status=StatusChange(
-                race_id=payload["raceId"], status=payload["status"], previous=payload.get("previous"),
-                result=tuple(payload["result"]) if payload.get("result") else None,
-                seq=event.seq, cursor=cursor, changed_at=datetime.fromisoformat(event.created_at),
-            ))
+            yield RaceUpdate(
+                race_id=payload["raceId"],
+                cursor=cursor,
+                live=follower.live,
+                status=StatusChange(
+                    race_id=payload["raceId"],
+                    status=payload["status"],
+                    previous=payload.get("previous"),
+                    result=tuple(payload["result"]) if payload.get("result") else None,
+                    seq=event.seq,
+                    cursor=cursor,
+                    changed_at=datetime.fromisoformat(event.created_at),
+                ),
+            )
             continue
         race_id = channels.race_of(event.stream)
         assert race_id is not None
         if event.kind == SNAPSHOT:
             yield RaceUpdate(race_id=race_id, cursor=cursor, odds=await _snapshot(db, race_id, event.seq, cursor))
             continue
-        yield RaceUpdate(race_id=race_id, cursor=cursor, live=follower.live,
-                         odds=_odds_update(race_id, event, cursor, live=follower.live))
+        yield RaceUpdate(
+            race_id=race_id,
+            cursor=cursor,
+            live=follower.live,
+            odds=_odds_update(race_id, event, cursor, live=follower.live),
+        )

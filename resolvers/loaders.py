@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
@@ -35,15 +35,21 @@ class Loaders:
 
     def history(self, last: int) -> DataLoader[int, list[tuple[Price, str]]]:
         if last not in self._history:
-            self._history[last] = self._loader(
-                lambda session, ids: prices.history_for_runners(session, ids, last=last)
-            )
+            self._history[last] = self._loader(lambda session, ids: prices.history_for_runners(session, ids, last=last))
         return self._history[last]
 
     @staticmethod
     async def _race_quotes(session: AsyncSession, race_ids: Sequence[int]) -> dict[int, list[Quote]]:
         rows = await prices.current_for_races(session, race_ids)
         return {race_id: quotes(found) for race_id, found in rows.items()}
+
+    @overload
+    def _loader(self, fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[dict[K, V]]]) -> DataLoader[K, V]: ...
+
+    @overload
+    def _loader(
+        self, fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[dict[K, V]]], default: None
+    ) -> DataLoader[K, V | None]: ...
 
     def _loader(
         self,
@@ -56,4 +62,3 @@ class Loaders:
             return [found.get(key, default) if default is not ... else found[key] for key in keys]
 
         return DataLoader(load_fn=load)
-

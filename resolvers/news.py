@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pubsub import channels
 from pubsub.hub import Hub
@@ -29,7 +29,7 @@ class NewsDraft:
 
 async def publish_news(*, db: Database, hub: Hub, draft: NewsDraft) -> NewsArticle:
     _validate(draft)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with db.write() as session:
         if draft.race_ids:
             found = await races.races_by_ids(session, draft.race_ids)
@@ -37,13 +37,18 @@ async def publish_news(*, db: Database, hub: Hub, draft: NewsDraft) -> NewsArtic
             if missing:
                 raise NotFound(f"race {missing[0]} does not exist", field="raceIds")
         article = await news.add_article(
-            session, headline=draft.headline.strip(), body=draft.body, tags=sorted(set(draft.tags)),
-            race_ids=sorted(set(draft.race_ids)), published_at=now,
+            session,
+            headline=draft.headline.strip(),
+            body=draft.body,
+            tags=sorted(set(draft.tags)),
+            race_ids=sorted(set(draft.race_ids)),
+            published_at=now,
         )
         event = await events.append(
-            session, stream=channels.NEWS, kind="news",
-            payload={"newsId": article.id, "tags": sorted(set(draft.tags)),
-                     "raceIds": sorted(set(draft.race_ids))},
+            session,
+            stream=channels.NEWS,
+            kind="news",
+            payload={"newsId": article.id, "tags": sorted(set(draft.tags)), "raceIds": sorted(set(draft.race_ids))},
             now=now,
         )
     await publish_committed(hub, event)

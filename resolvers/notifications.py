@@ -30,7 +30,10 @@ async def live_notifications(
     stream = channels.user(user)
     start = decode_positions(after) if after else {}
     follower = StreamFollower(
-        db=db, hub=hub, streams=[stream], start={stream: start[stream]} if stream in start else None,
+        db=db,
+        hub=hub,
+        streams=[stream],
+        start={stream: start[stream]} if stream in start else None,
         on_listening=on_listening,
     )
     async for event in follower:

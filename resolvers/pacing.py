@@ -47,7 +47,11 @@ class Paced:
     follower's replay is over: that flushes it at once."""
 
     def __init__(
-        self, *, window_ms: int, conflate: Conflate, positions: Callable[[], dict[str, int]],
+        self,
+        *,
+        window_ms: int,
+        conflate: Conflate,
+        positions: Callable[[], dict[str, int]],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._window = window_ms / 1000
@@ -108,7 +112,7 @@ class Paced:
                     held.merged = event
                 else:
                     held.merged = self._conflate([held.merged, event])
-        except Exception as error:  # raised to the reader, which ends the subscription with it
+        except Exception as error:  # noqa: BLE001 - raised to the reader, which ends the subscription with it
             self._failure = error
         finally:
             self._ended = True

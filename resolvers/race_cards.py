@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -100,9 +100,7 @@ def _unique(numbers: list[int], what: str) -> None:
 
 
 async def _load(session: AsyncSession, card: MeetingCard) -> Meeting:
-    meeting = await session.scalar(
-        select(Meeting).where(Meeting.venue == card.venue, Meeting.date == card.date)
-    )
+    meeting = await session.scalar(select(Meeting).where(Meeting.venue == card.venue, Meeting.date == card.date))
     if meeting is None:
         meeting = Meeting(venue=card.venue, country=card.country.upper(), date=card.date, going=card.going)
         session.add(meeting)
@@ -113,13 +111,25 @@ async def _load(session: AsyncSession, card: MeetingCard) -> Meeting:
     for race_card in card.races:
         if race_card.number in existing:
             raise Conflict(f"{card.venue} {card.date} already has race {race_card.number}", field="number")
-        race = Race(meeting_id=meeting.id, number=race_card.number, name=race_card.name,
-                    post_time=race_card.post_time, distance_m=race_card.distance_m)
+        race = Race(
+            meeting_id=meeting.id,
+            number=race_card.number,
+            name=race_card.name,
+            post_time=race_card.post_time,
+            distance_m=race_card.distance_m,
+        )
         session.add(race)
         await session.flush()
         session.add_all(
-            Runner(race_id=race.id, number=r.number, horse=r.horse, jockey=r.jockey,
-                   trainer=r.trainer, draw=r.draw, weight_kg=r.weight_kg)
+            Runner(
+                race_id=race.id,
+                number=r.number,
+                horse=r.horse,
+                jockey=r.jockey,
+                trainer=r.trainer,
+                draw=r.draw,
+                weight_kg=r.weight_kg,
+            )
             for r in race_card.runners
         )
     await session.flush()
@@ -128,7 +138,7 @@ async def _load(session: AsyncSession, card: MeetingCard) -> Meeting:
 
 async def scratch_runner(*, db: Database, hub: Hub, runner_id: int) -> Runner:
     """Withdraws a runner: its prices leave the market and odds subscribers are told."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with db.write() as session:
         runner = (await races.runners_by_ids(session, [runner_id])).get(runner_id)
         if runner is None:
@@ -142,8 +152,11 @@ async def scratch_runner(*, db: Database, hub: Hub, runner_id: int) -> Runner:
         runner.scratched = True
         await session.execute(delete(CurrentPrice).where(CurrentPrice.runner_id == runner_id))
         event = await events.append(
-            session, stream=channels.odds(race.id), kind="scratch",
-            payload={"raceId": race.id, "runnerId": runner.id}, now=now,
+            session,
+            stream=channels.odds(race.id),
+            kind="scratch",
+            payload={"raceId": race.id, "runnerId": runner.id},
+            now=now,
         )
     await publish_committed(hub, event)
     await fire_alerts(db=db, hub=hub, event=event)

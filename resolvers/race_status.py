@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pubsub import channels
 from pubsub.hub import Hub
@@ -33,7 +35,7 @@ def allowed_next(status: RaceStatus) -> frozenset[RaceStatus]:
 async def set_race_status(
     *, db: Database, hub: Hub, race_id: int, status: RaceStatus, result: Sequence[int] | None = None
 ) -> Race:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with db.write() as session:
         race = await races.lock_race(session, race_id)
         if race is None:
@@ -43,14 +45,17 @@ async def set_race_status(
             allowed = ", ".join(sorted(s.value for s in _NEXT[previous])) or "none"
             raise BadUserInput(
                 f"race {race_id} cannot go from {previous.value} to {status.value} (allowed: {allowed})",
-                field="status", current=previous.value, requested=status.value,
+                field="status",
+                current=previous.value,
+                requested=status.value,
             )
         race.result = await _checked_result(session, race, status, result)
         race.status = status
         event = await events.append(
-            session, stream=channels.STATUS, kind="status",
-            payload={"raceId": race.id, "status": status.value, "previous": previous.value,
-                     "result": race.result},
+            session,
+            stream=channels.STATUS,
+            kind="status",
+            payload={"raceId": race.id, "status": status.value, "previous": previous.value, "result": race.result},
             now=now,
         )
     await publish_committed(hub, event)
@@ -59,19 +64,16 @@ async def set_race_status(
 
 
 async def _checked_result(
-    session: object, race: Race, status: RaceStatus, result: Sequence[int] | None
+    session: AsyncSession, race: Race, status: RaceStatus, result: Sequence[int] | None
 ) -> list[int] | None:
     if result is None:
         if status is S.RESULTED:
-            raise BadUserInput("a RESULTED race needs its result (runner ids in finishing order)",
-                               field="result")
+            raise BadUserInput("a RESULTED race needs its result (runner ids in finishing order)", field="result")
         return race.result
     if status is not S.RESULTED:
         raise BadUserInput("result is given only with status RESULTED", field="result")
-    runners = (await races.runners_of_races(session, [race.id]))[race.id]  # type: ignore[arg-type]
+    runners = (await races.runners_of_races(session, [race.id]))[race.id]
     runnable = {r.id for r in runners if not r.scratched}
     if not result or len(set(result)) != len(result) or not set(result) <= runnable:
-        raise BadUserInput(
-            f"result must list distinct, non-scratched runners of race {race.id}", field="result"
-        )
+        raise BadUserInput(f"result must list distinct, non-scratched runners of race {race.id}", field="result")
     return list(result)

@@ -4,12 +4,12 @@ arrive while a write is under way share the next transaction."""
 from __future__ import annotations
 
 import functools
-import logging
 import hashlib
+import logging
 import math
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -102,7 +102,8 @@ class OddsWriter:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._batches: WriteBatches[_Write, StoreOddsOutcome] = WriteBatches(
-            functools.partial(_store_and_publish, db), max_batch=MAX_BATCH,
+            functools.partial(_store_and_publish, db),
+            max_batch=MAX_BATCH,
             key=lambda write: write.owned_key,
         )
 
@@ -114,12 +115,14 @@ async def _store_and_publish(db: Database, writes: list[_Write]) -> list[StoreOd
     recent = recent_heartbeats(db)
     results, events, freshness, heard = await _store(db, writes, recent)
     recent.wrote(heard)
-    for event in freshness:
-        await publish_committed(writes[0].hub, event)
-    for write, event in zip(writes, events):
+    for status_change in freshness:
+        await publish_committed(writes[0].hub, status_change)
+    for write, event in zip(writes, events, strict=True):
         await publish_committed(write.hub, event)
     for hub in {id(write.hub): write.hub for write in writes}.values():
-        published = [event for write, event in zip(writes, events) if event is not None and write.hub is hub]
+        published = [
+            event for write, event in zip(writes, events, strict=True) if event is not None and write.hub is hub
+        ]
         await fire_price_alerts(db=db, hub=hub, events=published)
     return results
 
@@ -129,7 +132,9 @@ def authorize_source(writer: Viewer, source: str, *, required: bool) -> None:
         if required:
             raise Forbidden(
                 f"this server takes odds only from tokens that name their sources: the token has no "
-                f"sources claim, so it may not write source '{source}'", field="source", source=source,
+                f"sources claim, so it may not write source '{source}'",
+                field="source",
+                source=source,
             )
         return
     if source not in writer.sources:
@@ -138,12 +143,10 @@ def authorize_source(writer: Viewer, source: str, *, required: bool) -> None:
 
 def _validate(command: StoreOdds) -> None:
     if not SOURCE_CODE.match(command.source):
-        raise BadUserInput(
-            "source must be 1-40 characters of a-z, 0-9, '.', '_' or '-'", field="source"
-        )
+        raise BadUserInput("source must be 1-40 characters of a-z, 0-9, '.', '_' or '-'", field="source")
     if command.observed_at.tzinfo is None:
         raise BadUserInput("observedAt must carry a time zone", field="observedAt")
-    if command.observed_at > datetime.now(timezone.utc) + MAX_CLOCK_SKEW:
+    if command.observed_at > datetime.now(UTC) + MAX_CLOCK_SKEW:
         raise BadUserInput("observedAt is in the future", field="observedAt")
     if not command.quotes:
         raise BadUserInput("prices must hold at least one price", field="prices")
@@ -154,12 +157,16 @@ def _validate(command: StoreOdds) -> None:
         if not (math.isfinite(quote.decimal) and 1.0 < quote.decimal <= 1000.0):
             raise BadUserInput(
                 f"prices[{index}]: decimal odds must be above 1.0 and at most 1000, got {quote.decimal}",
-                field="prices", index=index, runnerId=str(quote.runner_id),
+                field="prices",
+                index=index,
+                runnerId=str(quote.runner_id),
             )
         if quote.runner_id in seen:
             raise BadUserInput(
                 f"prices[{index}]: runner {quote.runner_id} is priced twice",
-                field="prices", index=index, runnerId=str(quote.runner_id),
+                field="prices",
+                index=index,
+                runnerId=str(quote.runner_id),
             )
         seen.add(quote.runner_id)
 
@@ -170,7 +177,7 @@ async def _store(
     """Stores the writes in one transaction, in order, as if one after another: a refused
     write stores nothing and leaves the others alone. Also returns the freshness events of the
     sources the batch brought back to LIVE, and the sources whose heartbeat it wrote."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     results: list[StoreOddsOutcome | Exception] = []
     async with db.write() as session:
         earlier = await idempotency.find_many(session, [w.owned_key for w in writes if w.owned_key is not None])
@@ -182,12 +189,20 @@ async def _store(
                 results.append(_replay(earlier[key], write.command))
             else:
                 results.append(written[id(write.command)])
-        await idempotency.remember_many(session, [
-            {"subject": w.subject, "key": w.command.idempotency_key, "request_hash": _request_hash(w.command),
-             "response": asdict(outcome), "created_at": now}
-            for w, outcome in zip(writes, results)
-            if w.owned_key is not None and w.owned_key not in earlier and isinstance(outcome, StoreOddsOutcome)
-        ])
+        await idempotency.remember_many(
+            session,
+            [
+                {
+                    "subject": w.subject,
+                    "key": w.command.idempotency_key,
+                    "request_hash": _request_hash(w.command),
+                    "response": asdict(outcome),
+                    "created_at": now,
+                }
+                for w, outcome in zip(writes, results, strict=True)
+                if w.owned_key is not None and w.owned_key not in earlier and isinstance(outcome, StoreOddsOutcome)
+            ],
+        )
     return results, [appended.get(id(write.command)) for write in writes], freshness, heard
 
 
@@ -225,9 +240,13 @@ async def _write(
 
     appended: dict[int, Envelope] = {}
     for stream, pairs in changed.items():
-        payloads = [{"raceId": o.race_id, "source": o.source, "observedAt": o.observed_at, "prices": o.changed}
-                    for _, o in pairs]
-        for (command, outcome), event in zip(pairs, await events.append_many(session, stream, "odds", payloads, now=now)):
+        payloads = [
+            {"raceId": o.race_id, "source": o.source, "observedAt": o.observed_at, "prices": o.changed}
+            for _, o in pairs
+        ]
+        for (command, outcome), event in zip(
+            pairs, await events.append_many(session, stream, "odds", payloads, now=now), strict=True
+        ):
             outcome.seq = event.seq
             outcome.cursor = encode_positions({event.stream: event.seq})
             appended[id(command)] = event
@@ -240,7 +259,8 @@ def _refusal(command: StoreOdds, race: Race | None, runners: dict[int, Runner]) 
     if race.status not in ACCEPTS_PRICES:
         return BadUserInput(
             f"race {race.id} is {race.status.value} and accepts no prices",
-            field="raceId", status=race.status.value,
+            field="raceId",
+            status=race.status.value,
         )
     for index, quote in enumerate(command.quotes):
         runner = runners.get(quote.runner_id)
@@ -271,11 +291,20 @@ class _Book:
             key = (quote.runner_id, source)
             held = self._current.get(key)
             if held is not None and command.observed_at < held[1]:
-                outcome.stale.append({"runnerId": quote.runner_id, "decimal": quote.decimal,
-                                      "currentObservedAt": held[1].isoformat()})
+                outcome.stale.append(
+                    {"runnerId": quote.runner_id, "decimal": quote.decimal, "currentObservedAt": held[1].isoformat()}
+                )
                 continue
-            self.history.append({"race_id": command.race_id, "runner_id": quote.runner_id, "source_id": source,
-                                 "decimal": quote.decimal, "observed_at": command.observed_at, "stored_at": now})
+            self.history.append(
+                {
+                    "race_id": command.race_id,
+                    "runner_id": quote.runner_id,
+                    "source_id": source,
+                    "decimal": quote.decimal,
+                    "observed_at": command.observed_at,
+                    "stored_at": now,
+                }
+            )
             outcome.stored += 1
             self._current[key] = (quote.decimal, command.observed_at)
             self._races[key] = command.race_id
@@ -284,20 +313,32 @@ class _Book:
         return outcome
 
     def current_rows(self) -> list[dict[str, Any]]:
-        return [{"runner_id": runner, "source_id": source, "race_id": race,
-                 "decimal": self._current[runner, source][0], "observed_at": self._current[runner, source][1]}
-                for (runner, source), race in self._races.items()]
+        return [
+            {
+                "runner_id": runner,
+                "source_id": source,
+                "race_id": race,
+                "decimal": self._current[runner, source][0],
+                "observed_at": self._current[runner, source][1],
+            }
+            for (runner, source), race in self._races.items()
+        ]
 
 
 def _replay(earlier: IdempotencyKey, command: StoreOdds) -> StoreOddsOutcome | Exception:
     if earlier.request_hash != _request_hash(command):
         return Conflict("idempotencyKey was already used for a different request", field="idempotencyKey")
-    return StoreOddsOutcome(**{**earlier.response, "replayed": True})
+    stored: dict[str, Any] = earlier.response  # the outcome's fields, as JSON
+    return StoreOddsOutcome(**{**stored, "replayed": True})
 
 
 def _request_hash(command: StoreOdds) -> str:
     body = orjson.dumps(
-        [command.race_id, command.source, command.observed_at.isoformat(),
-         [[q.runner_id, q.decimal] for q in command.quotes]]
+        [
+            command.race_id,
+            command.source,
+            command.observed_at.isoformat(),
+            [[q.runner_id, q.decimal] for q in command.quotes],
+        ]
     )
     return hashlib.sha256(body).hexdigest()

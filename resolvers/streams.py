@@ -81,8 +81,8 @@ class StreamFollower:
                 replay = self._recover()
             else:
                 replay = self._replay_in_time_order() if self._in_time_order else self._replay()
-            async for event in replay:
-                yield event
+            async for replayed in replay:
+                yield replayed
             if self._on_caught_up is not None:
                 self._on_caught_up()
             while True:

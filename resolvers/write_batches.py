@@ -17,7 +17,10 @@ BatchFunction = Callable[[list[Item]], Awaitable[list[Result | Exception]]]
 
 class WriteBatches(Generic[Item, Result]):
     def __init__(
-        self, write: BatchFunction[Item, Result], *, max_batch: int,
+        self,
+        write: BatchFunction[Item, Result],
+        *,
+        max_batch: int,
         key: Callable[[Item], Hashable | None] = lambda _: None,
     ) -> None:
         self._write = write
@@ -38,7 +41,7 @@ class WriteBatches(Generic[Item, Result]):
         try:
             while self._waiting:
                 batch = self._take()
-                for (_, future), result in zip(batch, await self._results([item for item, _ in batch])):
+                for (_, future), result in zip(batch, await self._results([item for item, _ in batch]), strict=True):
                     if future.done():
                         continue  # its caller has gone
                     if isinstance(result, Exception):

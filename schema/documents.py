@@ -10,7 +10,7 @@ import sys
 from weakref import WeakKeyDictionary
 
 from cachetools import LRUCache
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, Token, parse
 
 MAX_CACHED_QUERY_BYTES = 64 * 1024
 PARSED_BYTES = 16 * 1024 * 1024
@@ -36,7 +36,8 @@ def document_bytes(document: DocumentNode) -> int:
     loc = document.loc
     if loc is None:
         return TOKEN_BYTES
-    size, token = text_bytes(loc.source.body), loc.start_token
+    size = text_bytes(loc.source.body)
+    token: Token | None = loc.start_token
     while token is not None:
         size += TOKEN_BYTES + len(token.value or "")
         token = token.next

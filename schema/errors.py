@@ -73,8 +73,11 @@ def log_error(error: GraphQLError) -> None:
 
 def _service_unavailable(error: GraphQLError) -> GraphQLError:
     return GraphQLError(
-        "The database is unavailable; retry shortly.", nodes=error.nodes, source=error.source,
-        positions=error.positions, path=error.path,
+        "The database is unavailable; retry shortly.",
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
         extensions={"code": UNAVAILABLE, "retryAfter": RETRY_AFTER_SECONDS},
     )
 

@@ -13,7 +13,7 @@ fails loudly if it moves)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Final, cast
 from weakref import WeakKeyDictionary
 
 import strawberry
@@ -26,11 +26,12 @@ from schema.types.news import NewsArticle
 from schema.types.races import Meeting, Race, Runner
 
 # The oldest version a router takes a subgraph's Subscription fields from (Apollo Router: 2.4).
-FEDERATION_VERSION = "2.4"
-ENTITIES: dict[str, Any] = {kind.__name__: kind for kind in (Meeting, NewsArticle, Race, Runner)}
+FEDERATION_VERSION: Final = "2.4"
+EntityType = Meeting | NewsArticle | Race | Runner
+ENTITIES: dict[str, type[EntityType]] = {kind.__name__: kind for kind in (Meeting, NewsArticle, Race, Runner)}
 
 Entity = Annotated[
-    Union[Meeting, NewsArticle, Race, Runner],
+    Meeting | NewsArticle | Race | Runner,
     strawberry.union("_Entity", description="Racewire's entities, each keyed by its `id`."),
 ]
 
@@ -50,21 +51,34 @@ class Service:
 @strawberry.type
 class FederationQuery:
     @strawberry.field(
-        name="_entities", metadata=sized_by("representations", per_item=True),
+        name="_entities",
+        metadata=sized_by("representations", per_item=True),
         description="Entities by their representations ({__typename, id}), in the same order; null for one "
-                    "that does not exist. At most the page size limit per request.",
+        "that does not exist. At most the page size limit per request.",
     )
     def entities(
-        self, info: Info,
-        representations: Annotated[list[FederationAny], strawberry.argument(
-            description="Each a `{__typename, id}` object naming an entity type and its id; at most the "
-                        "page size limit (100 by default).")],
+        self,
+        info: Info,
+        representations: Annotated[
+            list[FederationAny],
+            strawberry.argument(
+                description="Each a `{__typename, id}` object naming an entity type and its id; at most the "
+                "page size limit (100 by default)."
+            ),
+        ],
     ) -> list[Entity | None]:
         limit = info.context.limits.max_page_size
         if len(representations) > limit:
-            raise BadUserInput(f"representations: at most {limit} items, got {len(representations)}",
-                               field="representations", limit=limit)
-        return [_resolve(info, index, representation) for index, representation in enumerate(representations)]
+            raise BadUserInput(
+                f"representations: at most {limit} items, got {len(representations)}",
+                field="representations",
+                limit=limit,
+            )
+        # graphql-core completes each item: it awaits an awaitable, and an Exception is that item's error.
+        return cast(
+            "list[Entity | None]",
+            [_resolve(info, index, representation) for index, representation in enumerate(representations)],
+        )
 
     @strawberry.field(name="_service", description="This subgraph's SDL (needs a token when introspection is off).")
     def service(self, info: Info) -> Service:
@@ -73,7 +87,7 @@ class FederationQuery:
         return Service()
 
 
-def _resolve(info: Info, index: int, representation: object) -> Awaitable[Any] | Exception | None:
+def _resolve(info: Info, index: int, representation: object) -> Awaitable[EntityType | None] | Exception | None:
     """A representation's entity, still to be awaited; the error of a malformed one, in its place."""
     try:
         entity, key = _reference(index, representation)
@@ -84,15 +98,16 @@ def _resolve(info: Info, index: int, representation: object) -> Awaitable[Any] |
     return entity.resolve_reference(info=info, id=key)
 
 
-def _reference(index: int, representation: object) -> tuple[Any, int | None]:
+def _reference(index: int, representation: object) -> tuple[type[EntityType], int | None]:
     where = f"representations[{index}]"
     if not isinstance(representation, dict):
         raise BadUserInput(f"{where} must be an object {{__typename, id}}", field="representations", index=index)
     typename = representation.get("__typename")
     entity = ENTITIES.get(typename) if isinstance(typename, str) else None
-    if entity is None:
-        raise BadUserInput(f"{where}: __typename must be one of {', '.join(sorted(ENTITIES))}",
-                           field="representations", index=index)
+    if entity is None or not isinstance(typename, str):
+        raise BadUserInput(
+            f"{where}: __typename must be one of {', '.join(sorted(ENTITIES))}", field="representations", index=index
+        )
     key = representation.get("id")
     if isinstance(key, bool) or not isinstance(key, str | int):
         raise BadUserInput(f"{where}: id must be an ID", field="representations", index=index)

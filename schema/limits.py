@@ -27,7 +27,6 @@ from schema.documents import VALID_DOCUMENTS, parsed
 from schema.measure import Measure, coerce_variables, measure
 from schema.merge_budget import DEFAULT_BUDGET, budgeted_field_merging, with_budget
 
-
 MAX_VALIDATION_ERRORS = 20
 
 
@@ -105,9 +104,13 @@ class OperationGate(SchemaExtension):
             # Not even lexed (graphql-core's lexer reads a character at a time): refused in place of a
             # stand-in document, as Strawberry parses whenever an extension leaves no document.
             ctx.graphql_document = _REFUSED
-            ctx.pre_execution_errors = [QueryTooLarge(
-                f"the query is {len(ctx.query)} characters long, over the maximum of {self.limits.max_query_length}",
-                length=len(ctx.query), maximumLength=self.limits.max_query_length)]
+            ctx.pre_execution_errors = [
+                QueryTooLarge(
+                    f"the query is {len(ctx.query)} characters long, over the maximum of {self.limits.max_query_length}",
+                    length=len(ctx.query),
+                    maximumLength=self.limits.max_query_length,
+                )
+            ]
         # A document that fails to parse is left to Strawberry's own parse, which reports it.
         ctx.graphql_document = ctx.graphql_document or parsed(ctx.query, self.limits.max_tokens)
         yield
@@ -156,19 +159,26 @@ class OperationGate(SchemaExtension):
             if refusals := refusals_before_measuring(quota, ctx.query):
                 return refusals
         assert ctx.graphql_document is not None
-        schema = ctx.schema._schema  # noqa: SLF001
+        schema = ctx.schema._schema  # noqa: SLF001 - Strawberry's graphql-core schema
         variables = coerce_variables(schema, ctx.graphql_document, ctx.operation_name, ctx.variables)
         # A page larger than the page size limit is refused by its resolver, so counts at that size.
-        figures = measure(schema, ctx.graphql_document, ctx.operation_name,
-                          None if isinstance(variables, list) else variables,
-                          default_list_size=self.limits.default_list_size,
-                          page_size=context.limits.max_page_size if isinstance(context, Context) else None)
+        figures = measure(
+            schema,
+            ctx.graphql_document,
+            ctx.operation_name,
+            None if isinstance(variables, list) else variables,
+            default_list_size=self.limits.default_list_size,
+            page_size=context.limits.max_page_size if isinstance(context, Context) else None,
+        )
         if refusals := self._over_limits(figures):
             return refusals
         if not VALID_DOCUMENTS.seen(schema, ctx.query):
             # Strawberry's validation, with fewer errors: each is located by a scan of the text up to it.
-            rules = (*with_budget(tuple(ctx.validation_rules), self.merging),
-                     MaybeNullValidationRule, OneOfInputValidationRule)
+            rules = (
+                *with_budget(tuple(ctx.validation_rules), self.merging),
+                MaybeNullValidationRule,
+                OneOfInputValidationRule,
+            )
             errors = validate(schema, ctx.graphql_document, rules, max_errors=MAX_VALIDATION_ERRORS)
             if errors:
                 return [_client_error(e) for e in errors]
@@ -177,8 +187,13 @@ class OperationGate(SchemaExtension):
             return []  # execution refuses the variables itself, and runs nothing
         self.cost = _reported(figures.cost)
         if self.cost > self.max_cost:
-            return [QueryTooComplex(f"query cost {self.cost} exceeds the maximum of {self.max_cost}",
-                                    cost=self.cost, maximumCost=self.max_cost)]
+            return [
+                QueryTooComplex(
+                    f"query cost {self.cost} exceeds the maximum of {self.max_cost}",
+                    cost=self.cost,
+                    maximumCost=self.max_cost,
+                )
+            ]
         if isinstance(context, Context) and ctx.operation_type is OperationType.MUTATION:
             return _mutation_rate(context)
         if quota is not None and ctx.operation_type is OperationType.SUBSCRIPTION:
@@ -190,16 +205,30 @@ class OperationGate(SchemaExtension):
     def _over_limits(self, figures: Measure) -> list[GraphQLError]:
         limits = self.limits
         if figures.depth > limits.max_depth:
-            return [QueryTooDeep(f"query depth {figures.depth} exceeds the maximum of {limits.max_depth}",
-                                 depth=_reported(figures.depth), maximumDepth=limits.max_depth)]
+            return [
+                QueryTooDeep(
+                    f"query depth {figures.depth} exceeds the maximum of {limits.max_depth}",
+                    depth=_reported(figures.depth),
+                    maximumDepth=limits.max_depth,
+                )
+            ]
         if figures.spreads > limits.max_fragment_spreads:
-            return [TooManyFragmentSpreads(
-                f"{_reported(figures.spreads)} fragment spreads (each counted every time its fragment is spread) "
-                f"exceed the maximum of {limits.max_fragment_spreads}",
-                spreads=_reported(figures.spreads), maximumSpreads=limits.max_fragment_spreads)]
+            return [
+                TooManyFragmentSpreads(
+                    f"{_reported(figures.spreads)} fragment spreads (each counted every time its fragment is spread) "
+                    f"exceed the maximum of {limits.max_fragment_spreads}",
+                    spreads=_reported(figures.spreads),
+                    maximumSpreads=limits.max_fragment_spreads,
+                )
+            ]
         if figures.aliases > limits.max_aliases:
-            return [TooManyAliases(f"{_reported(figures.aliases)} aliases exceed the maximum of {limits.max_aliases}",
-                                   aliases=_reported(figures.aliases), maximumAliases=limits.max_aliases)]
+            return [
+                TooManyAliases(
+                    f"{_reported(figures.aliases)} aliases exceed the maximum of {limits.max_aliases}",
+                    aliases=_reported(figures.aliases),
+                    maximumAliases=limits.max_aliases,
+                )
+            ]
         return []
 
 

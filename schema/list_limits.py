@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from resolvers.errors import BadUserInput
-from resolvers.news import MAX_TAGS  # tags of an article, and tags a `news` subscription follows
+from resolvers.news import (
+    MAX_TAGS as MAX_TAGS,  # re-exported: tags of an article, and tags a `news` subscription follows
+)
 
 Item = TypeVar("Item")
 

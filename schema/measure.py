@@ -49,8 +49,13 @@ class Figures:
     cost_when_sized: int = 0
 
     def __add__(self, other: Figures) -> Figures:
-        return Figures(max(self.depth, other.depth), self.aliases + other.aliases, self.spreads + other.spreads,
-                       self.cost + other.cost, self.cost_when_sized + other.cost_when_sized)
+        return Figures(
+            max(self.depth, other.depth),
+            self.aliases + other.aliases,
+            self.spreads + other.spreads,
+            self.cost + other.cost,
+            self.cost_when_sized + other.cost_when_sized,
+        )
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,7 @@ class _Walk:
         # Introspection is not counted in the depth, as GraphiQL's own query is deeper than the limit.
         depth = 0 if node.name.value.startswith("__") else 1 + inner.depth
         size = self._size(definition, node) if definition is not None else None
-        is_list = definition is not None and isinstance(get_nullable_type(definition.type), GraphQLList)  # type: ignore[arg-type]
+        is_list = definition is not None and isinstance(get_nullable_type(definition.type), GraphQLList)
         if size is not None:
             # A sized list holds the items themselves (`_entities`, `priceHistory`); a sized
             # connection, the list below it that takes the size.
@@ -129,8 +134,15 @@ class _Walk:
         return value if maximum is None else min(value, maximum)
 
 
-def measure(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None,
-            variables: VariableValues | None, *, default_list_size: int, page_size: int | None = None) -> Measure:
+def measure(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: VariableValues | None,
+    *,
+    default_list_size: int,
+    page_size: int | None = None,
+) -> Measure:
     """`variables` are the operation's values as execution coerces them (`coerce_variables`)."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
@@ -149,8 +161,9 @@ def measure(schema: GraphQLSchema, document: DocumentNode, operation_name: str |
     return Measure(total.depth, total.aliases, total.spreads, cost, walk.visited)
 
 
-def coerce_variables(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None,
-                     raw: Mapping[str, Any] | None) -> VariableValues | list[GraphQLError]:
+def coerce_variables(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, raw: Mapping[str, Any] | None
+) -> VariableValues | list[GraphQLError]:
     """The variables as execution will coerce them (defaults applied), or why it will refuse them."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     operation = _chosen(operations, operation_name)
@@ -171,7 +184,8 @@ def _counted_type(schema: GraphQLSchema, name: str) -> GraphQLNamedType | None:
 
 def _field_definition(parent: GraphQLNamedType | None, name: str) -> GraphQLField | None:
     if isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType)):
-        return parent.fields.get(name)
+        field: GraphQLField | None = parent.fields.get(name)
+        return field
     return None
 
 
@@ -203,5 +217,5 @@ def _spread_names(selection_set: SelectionSetNode) -> Iterator[str]:
         for selection in pending.pop().selections:
             if isinstance(selection, FragmentSpreadNode):
                 yield selection.name.value
-            elif selection.selection_set is not None:  # type: ignore[union-attr]
-                pending.append(selection.selection_set)  # type: ignore[union-attr]
+            elif isinstance(selection, FieldNode | InlineFragmentNode) and selection.selection_set is not None:
+                pending.append(selection.selection_set)

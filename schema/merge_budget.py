@@ -20,8 +20,10 @@ DEFAULT_BUDGET = 2_000
 
 class FieldMergingTooComplex(ValidationAbortedError):
     def __init__(self, budget: int) -> None:
-        super().__init__(f"too many overlapping fields to check (a budget of {budget} comparisons)",
-                         extensions={"code": "QUERY_TOO_COMPLEX"})
+        super().__init__(
+            f"too many overlapping fields to check (a budget of {budget} comparisons)",
+            extensions={"code": "QUERY_TOO_COMPLEX"},
+        )
 
 
 def budgeted_field_merging(budget: int = DEFAULT_BUDGET) -> type[ASTValidationRule]:
@@ -33,7 +35,7 @@ def budgeted_field_merging(budget: int = DEFAULT_BUDGET) -> type[ASTValidationRu
         def enter_selection_set(self, *args: Any) -> None:
             try:
                 super().enter_selection_set(*args)
-            except ValidationAbortedError as error:
+            except ValidationAbortedError:
                 if self.rule_context.remaining_complexity_budget >= 0:
                     raise  # graphql-core's own limit on the number of errors
                 raise FieldMergingTooComplex(budget) from None
@@ -41,7 +43,8 @@ def budgeted_field_merging(budget: int = DEFAULT_BUDGET) -> type[ASTValidationRu
     return BudgetedFieldMerging
 
 
-def with_budget(rules: tuple[type[ASTValidationRule], ...],
-                budgeted: type[ASTValidationRule]) -> tuple[type[ASTValidationRule], ...]:
+def with_budget(
+    rules: tuple[type[ASTValidationRule], ...], budgeted: type[ASTValidationRule]
+) -> tuple[type[ASTValidationRule], ...]:
     """The rules, with graphql-core's field-merging rule replaced by `budgeted`."""
     return tuple(budgeted if rule is OverlappingFieldsCanBeMergedRule else rule for rule in rules)

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-
 from typing import Annotated
 
 import strawberry
 
-from resolvers.cursors import decode_keyset, encode_keyset
 from resolvers import alerts as alert_use_cases
 from resolvers import feed_health, listings, notifications
+from resolvers.cursors import decode_keyset, encode_keyset
 from resolvers.errors import MAX_BIG_ID, BadUserInput, known_id, parse_id
 from schema.context import Info
 from schema.federation import FederationQuery
-from schema.list_size import sized_by
 from schema.list_limits import MAX_FILTER_STATUSES, bounded
+from schema.list_size import sized_by
 from schema.permissions import IsAuthenticated
 from schema.types.alerts import Alert, Notification, NotificationConnection, NotificationEdge
 from schema.types.feeds import Feed
@@ -28,7 +27,9 @@ from storage import models
 class RaceFilter:
     date: dt.date | None = strawberry.field(default=None, description="Meeting date.")
     venue: str | None = strawberry.field(default=None, description="Venue, case-insensitive.")
-    status: list[RaceStatus] | None = strawberry.field(default=None, description=f"Any of these statuses (at most {MAX_FILTER_STATUSES}).")
+    status: list[RaceStatus] | None = strawberry.field(
+        default=None, description=f"Any of these statuses (at most {MAX_FILTER_STATUSES})."
+    )
 
 
 @strawberry.input(description="Which news to list.")
@@ -47,7 +48,9 @@ def _page_size(info: Info, first: int) -> int:
 @strawberry.type(description="Read race cards, markets and news.")
 class Query(FederationQuery):
     @strawberry.field(description="A race by id; null when there is none.")
-    async def race(self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The race's id.")]) -> Race | None:
+    async def race(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The race's id.")]
+    ) -> Race | None:
         race_id = known_id(id, what="race", field="id")
         row = await info.context.loaders.race.load(race_id) if race_id is not None else None
         return Race.from_row(row) if row else None
@@ -72,9 +75,12 @@ class Query(FederationQuery):
         filter = filter or RaceFilter()
         statuses = bounded(filter.status, limit=MAX_FILTER_STATUSES, field="status") if filter.status else None
         rows = await listings.page_races(
-            db=info.context.db, day=filter.date, venue=filter.venue,
+            db=info.context.db,
+            day=filter.date,
+            venue=filter.venue,
             statuses=[models.RaceStatus(s.value) for s in statuses] if statuses else None,
-            after=decode_keyset(after) if after else None, limit=size + 1,
+            after=decode_keyset(after) if after else None,
+            limit=size + 1,
         )
         edges = [RaceEdge(cursor=encode_keyset(r.post_time, r.id), node=Race.from_row(r)) for r in rows[:size]]
         return RaceConnection(
@@ -101,12 +107,14 @@ class Query(FederationQuery):
         filter = filter or NewsFilter()
         race_id = parse_id(filter.race_id, what="race", field="raceId") if filter.race_id is not None else None
         rows = await listings.page_news(
-            db=info.context.db, tag=filter.tag, race_id=race_id,
-            after=decode_keyset(after) if after else None, limit=size + 1,
+            db=info.context.db,
+            tag=filter.tag,
+            race_id=race_id,
+            after=decode_keyset(after) if after else None,
+            limit=size + 1,
         )
         edges = [
-            NewsEdge(cursor=encode_keyset(r.published_at, r.id), node=NewsArticle.from_row(r))
-            for r in rows[:size]
+            NewsEdge(cursor=encode_keyset(r.published_at, r.id), node=NewsArticle.from_row(r)) for r in rows[:size]
         ]
         return NewsConnection(
             edges=edges,
@@ -117,13 +125,18 @@ class Query(FederationQuery):
     async def feeds(self, info: Info) -> list[Feed]:
         return [Feed.from_state(state) for state in await feed_health.feed_states(info.context.db)]
 
-    @strawberry.field(description="The viewer's own alerts, oldest first (needs a token).", permission_classes=[IsAuthenticated])
+    @strawberry.field(
+        description="The viewer's own alerts, oldest first (needs a token).", permission_classes=[IsAuthenticated]
+    )
     async def alerts(self, info: Info) -> list[Alert]:
         rows = await alert_use_cases.list_alerts(db=info.context.db, user=info.context.viewer.subject or "")
         return [Alert.from_row(row) for row in rows]
 
-    @strawberry.field(description="The viewer's own notifications, newest first (needs a token).", permission_classes=[IsAuthenticated],
-                      metadata=sized_by("first"))
+    @strawberry.field(
+        description="The viewer's own notifications, newest first (needs a token).",
+        permission_classes=[IsAuthenticated],
+        metadata=sized_by("first"),
+    )
     async def notifications(
         self,
         info: Info,
@@ -132,8 +145,10 @@ class Query(FederationQuery):
     ) -> NotificationConnection:
         size = _page_size(info, first)
         rows = await notifications.page(
-            db=info.context.db, user=info.context.viewer.subject or "",
-            after=decode_keyset(after, max_id=MAX_BIG_ID) if after else None, limit=size + 1,
+            db=info.context.db,
+            user=info.context.viewer.subject or "",
+            after=decode_keyset(after, max_id=MAX_BIG_ID) if after else None,
+            limit=size + 1,
         )
         edges = [
             NotificationEdge(cursor=encode_keyset(r.created_at, r.id), node=Notification.from_row(r))

@@ -15,7 +15,7 @@ def _in_utc_range(text: str) -> dt.datetime:
     value = dateutil.parser.isoparse(text)
     if value.tzinfo is not None:
         try:
-            value.astimezone(dt.timezone.utc)
+            value.astimezone(dt.UTC)
         except OverflowError:
             raise ValueError("the time is out of range in UTC") from None
     return value

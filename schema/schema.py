@@ -43,7 +43,7 @@ class PerEventMemo(StrawberryGraphQLCoreExecutionContext):
 
     def build_per_event_executor(self, payload: Any) -> Any:
         executor = super().build_per_event_executor(payload)
-        executor._relevant_sub_fields = {}  # noqa: SLF001
+        executor._relevant_sub_fields = {}  # noqa: SLF001 - the memo, see the docstring
         return executor
 
 
@@ -53,8 +53,8 @@ class RacewireSchema(strawberry.federation.Schema):
     "Did you mean …?" (fields, arguments, types, enum values, input fields; in validation and in
     variables alike), and each error is logged at its level."""
 
-    def __init__(self, *args: Any, suggestions: bool = True, introspection: bool = True, **kwargs: Any) -> None:
-        super().__init__(*args, federation_version=FEDERATION_VERSION, **kwargs)
+    def __init__(self, *, suggestions: bool = True, introspection: bool = True, **kwargs: Any) -> None:
+        super().__init__(federation_version=FEDERATION_VERSION, **kwargs)
         self.suggestions = suggestions
         self.introspection = introspection
 
@@ -68,9 +68,13 @@ class RacewireSchema(strawberry.federation.Schema):
         for error in errors:
             log_error(error)
 
-    async def execute(  # noqa: PLR0917
-        self, query: str | None, variable_values: dict[str, Any] | None = None, context_value: Any | None = None,
-        root_value: Any | None = None, operation_name: str | None = None,
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
         allowed_operation_types: Iterable[OperationType] | None = None,
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
@@ -78,13 +82,22 @@ class RacewireSchema(strawberry.federation.Schema):
         it were a query; it is refused, naming the transports that carry subscriptions."""
         allowed = set(DEFAULT_ALLOWED_OPERATION_TYPES if allowed_operation_types is None else allowed_operation_types)
         try:
-            return await super().execute(query, variable_values, context_value, root_value, operation_name,
-                                         allowed - {OperationType.SUBSCRIPTION}, operation_extensions)
+            return await super().execute(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                allowed - {OperationType.SUBSCRIPTION},
+                operation_extensions,
+            )
         except InvalidOperationTypeError as error:
             if error.operation_type is not OperationType.SUBSCRIPTION or OperationType.SUBSCRIPTION not in allowed:
                 raise
-            refusal = BadRequest("a subscription needs a stream: graphql-transport-ws on WebSocket, or "
-                                 "Accept: text/event-stream (SSE) or multipart/mixed;subscriptionSpec=1.0")
+            refusal = BadRequest(
+                "a subscription needs a stream: graphql-transport-ws on WebSocket, or "
+                "Accept: text/event-stream (SSE) or multipart/mixed;subscriptionSpec=1.0"
+            )
             log_error(refusal)
             return ExecutionResult(data=None, errors=[refusal])
 
@@ -94,7 +107,8 @@ def build_schema(
 ) -> strawberry.Schema:
     """Production turns introspection and "Did you mean …?" suggestions off."""
     return RacewireSchema(
-        suggestions=suggestions, introspection=introspection,
+        suggestions=suggestions,
+        introspection=introspection,
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

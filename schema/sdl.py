@@ -20,8 +20,11 @@ def subgraph_sdl(schema: Schema) -> str:
 
 def plain_sdl(schema: Schema) -> str:
     graphql_schema: GraphQLSchema = schema._schema  # noqa: SLF001 - Strawberry's graphql-core schema
-    parts = [print_directive(d) for d in graphql_schema.directives
-             if d not in specified_directives and d.name not in FEDERATION_DIRECTIVES]
+    parts = [
+        print_directive(d)
+        for d in graphql_schema.directives
+        if d not in specified_directives and d.name not in FEDERATION_DIRECTIVES
+    ]
     for name in sorted(graphql_schema.type_map):
         kind = graphql_schema.type_map[name]
         # `link__Purpose` and the like: the types of federation's own directives

@@ -14,11 +14,16 @@ def canonical(name: str) -> str:
 
 
 def main(constraints: Path) -> None:
-    pins = {canonical(name): version
-            for name, version in re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", constraints.read_text(), re.M)}
+    pins = {
+        canonical(name): version
+        for name, version in re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", constraints.read_text(), re.M)
+    }
     installed = {canonical(dist.metadata["Name"]): dist.version for dist in distributions()}
-    changed = [(name, pins[name], installed[name]) for name in sorted(pins)
-               if name in installed and installed[name] != pins[name]]
+    changed = [
+        (name, pins[name], installed[name])
+        for name in sorted(pins)
+        if name in installed and installed[name] != pins[name]
+    ]
     new = sorted(set(installed) - set(pins) - {"pip", "racewire", "setuptools"})
     print(f"newest allowed versions: {len(changed)} differ from {constraints}")
     for name, pinned, latest in changed:

@@ -7,7 +7,7 @@ import contextlib
 import gc
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +36,8 @@ from server.metrics import Metrics
 from server.partners import PartnersError
 from server.settings import STARTUP_FAILURE, Settings, refuse_unsafe
 from storage import events
-from storage.events import LogReader
 from storage.database import Database
+from storage.events import LogReader
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,10 @@ class RacewireApp(Starlette):
         self._websocket_app = websocket_app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and scope["path"].removeprefix(scope.get("root_path", "")) == self._websocket_path:
+        if (
+            scope["type"] == "websocket"
+            and scope["path"].removeprefix(scope.get("root_path", "")) == self._websocket_path
+        ):
             scope["app"] = self
             tag_request(scope)
             await self._websocket_app(scope, receive, send)
@@ -80,9 +83,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
     db = Database(settings.database_url)
     odds = OddsWriter(db)
     metrics = Metrics(open_connections=lambda: graphql.open_connections, open_streams=lambda: graphql.streams.open)
-    broadcast = deployment_broadcast(settings, on_reconnect=lambda: (hub.poke(), metrics.broadcaster_reconnected()))
-    hub = deployment_hub(settings, broadcast, log=LogReader(db), buffer=settings.subscriber_buffer,
-                         watch_interval=settings.watch_interval_seconds, telemetry=metrics)
+
+    def on_reconnect() -> None:
+        hub.poke()
+        metrics.broadcaster_reconnected()
+
+    broadcast = deployment_broadcast(settings, on_reconnect=on_reconnect)
+    hub = deployment_hub(
+        settings,
+        broadcast,
+        log=LogReader(db),
+        buffer=settings.subscriber_buffer,
+        watch_interval=settings.watch_interval_seconds,
+        telemetry=metrics,
+    )
     try:
         graphql = RacewireGraphQL(schema=_schema_for(settings), settings=settings, db=db, hub=hub, odds=odds)
     except PartnersError as error:
@@ -98,10 +112,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await broadcast.connect()
         hub.start()
         _settle_heap()
-        background = [asyncio.create_task(_prune_forever(runtime)), asyncio.create_task(watch_feeds(
-            db=db, hub=hub, stale_after=settings.feed_stale_seconds,
-            interval=sweep_interval(settings.feed_stale_seconds),
-        ))]
+        background = [
+            asyncio.create_task(_prune_forever(runtime)),
+            asyncio.create_task(
+                watch_feeds(
+                    db=db,
+                    hub=hub,
+                    stale_after=settings.feed_stale_seconds,
+                    interval=sweep_interval(settings.feed_stale_seconds),
+                )
+            ),
+        ]
         if settings.demo:
             from demo.data import load_demo
             from demo.feed import run_feed
@@ -110,9 +131,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Ready only once the feed's first tick has opened the books: the README's tour
             # (race "1", betting open with prices) holds from the first request on.
             first_tick = asyncio.Event()
-            background.append(asyncio.create_task(run_feed(db=db, hub=hub, odds=odds, interval=settings.feed_interval_seconds,
-                                                           stale_after=settings.feed_stale_seconds,
-                                                           first_tick=first_tick)))
+            background.append(
+                asyncio.create_task(
+                    run_feed(
+                        db=db,
+                        hub=hub,
+                        odds=odds,
+                        interval=settings.feed_interval_seconds,
+                        stale_after=settings.feed_stale_seconds,
+                        first_tick=first_tick,
+                    )
+                )
+            )
             await first_tick.wait()
         try:
             yield
@@ -127,13 +157,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
     middleware = [Middleware(RequestIds)]
     if settings.cors_origins:
         middleware.append(
-            Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
-                       allow_methods=["GET", "POST"], allow_headers=["authorization", "content-type"])
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type"],
+            )
         )
-    middleware.append(Middleware(BodyLimit, max_body_bytes=settings.max_body_bytes,
-                                 max_query_string_bytes=settings.max_query_string_bytes))
+    middleware.append(
+        Middleware(
+            BodyLimit, max_body_bytes=settings.max_body_bytes, max_query_string_bytes=settings.max_query_string_bytes
+        )
+    )
     app = RacewireApp(
-        websocket_path="/graphql", websocket_app=graphql,
+        websocket_path="/graphql",
+        websocket_app=graphql,
         routes=[
             Route("/graphql", graphql),  # every method: the view answers the others with a GraphQL 405
             Route("/health", _health),
@@ -159,11 +197,16 @@ def _settle_heap() -> None:
 
 
 def _schema_for(settings: Settings) -> strawberry.Schema:
-    limits = QueryLimits(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
-                         max_fragment_spreads=settings.max_fragment_spreads, max_tokens=settings.max_tokens,
-                         max_query_length=settings.max_query_length,
-                         max_cost=settings.max_query_cost, default_list_size=settings.default_list_size,
-                         validation_budget=settings.validation_budget)
+    limits = QueryLimits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_fragment_spreads=settings.max_fragment_spreads,
+        max_tokens=settings.max_tokens,
+        max_query_length=settings.max_query_length,
+        max_cost=settings.max_query_cost,
+        default_list_size=settings.default_list_size,
+        validation_budget=settings.validation_budget,
+    )
     return build_schema(limits, introspection=settings.introspection_enabled, suggestions=not settings.production)
 
 
@@ -192,9 +235,9 @@ async def _ping_broadcast(runtime: Runtime) -> None:
     await runtime.broadcast.publish(runtime.hub.namespace.ping, "ping")
 
 
-async def _check(probe: object) -> str:
+async def _check(probe: Awaitable[object]) -> str:
     try:
-        await asyncio.wait_for(probe, timeout=2)  # type: ignore[arg-type]
+        await asyncio.wait_for(probe, timeout=2)
     except Exception as error:  # noqa: BLE001 - any failure means not ready
         return f"error: {type(error).__name__}"
     return "ok"

@@ -6,7 +6,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -40,12 +40,21 @@ _REFUSALS: tuple[tuple[type[Exception] | tuple[type[Exception], ...], str], ...]
     (jwt.InvalidAudienceError, "the token is for another audience"),
     (jwt.InvalidIssuerError, "the token is from another issuer"),
     (jwt.InvalidSignatureError, "the token's signature does not verify"),
-    ((jwt.MissingRequiredClaimError, jwt.InvalidIssuedAtError, jwt_errors.InvalidSubjectError,
-      jwt_errors.InvalidJTIError), "the token's claims are malformed"),
+    (
+        (
+            jwt.MissingRequiredClaimError,
+            jwt.InvalidIssuedAtError,
+            jwt_errors.InvalidSubjectError,
+            jwt_errors.InvalidJTIError,
+        ),
+        "the token's claims are malformed",
+    ),
     ((jwt.InvalidAlgorithmError, jwt.InvalidKeyError), ALGORITHM_REFUSED),
     (jwt.PyJWKClientConnectionError, "the signing keys cannot be fetched just now: try again shortly"),
-    ((jwt.PyJWKClientError, jwt_errors.PyJWKError, jwt_errors.PyJWKSetError),
-     "no signing key of this server matches the token"),
+    (
+        (jwt.PyJWKClientError, jwt_errors.PyJWKError, jwt_errors.PyJWKSetError),
+        "no signing key of this server matches the token",
+    ),
 )
 
 
@@ -73,8 +82,12 @@ class JwtConfig:
 
 def jwt_config(settings: Settings) -> JwtConfig:
     return JwtConfig(
-        secret=settings.own_jwt_secret, algorithms=settings.jwt_algorithms, public_key=settings.jwt_public_key,
-        jwks_url=settings.jwt_jwks_url, audience=settings.jwt_audience, issuer=settings.jwt_issuer,
+        secret=settings.own_jwt_secret,
+        algorithms=settings.jwt_algorithms,
+        public_key=settings.jwt_public_key,
+        jwks_url=settings.jwt_jwks_url,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
         leeway_seconds=settings.jwt_leeway_seconds,
     )
 
@@ -117,8 +130,11 @@ class TokenReader:
             if algorithm not in self.config.algorithms:
                 raise InvalidToken(ALGORITHM_REFUSED)
             claims = jwt.decode(
-                token, self._key_for(token, str(algorithm)), algorithms=[str(algorithm)],
-                audience=self.config.audience or None, issuer=self.config.issuer or None,
+                token,
+                self._key_for(token, str(algorithm)),
+                algorithms=[str(algorithm)],
+                audience=self.config.audience or None,
+                issuer=self.config.issuer or None,
                 leeway=self.config.leeway_seconds,
                 options={"require": list(self._required)},
             )
@@ -194,10 +210,15 @@ def _refusal(error: jwt.PyJWTError, required: tuple[str, ...]) -> InvalidToken:
 
 
 def create_access_token(
-    *, secret: str, subject: str, scopes: Iterable[str], sources: Iterable[str] | None = None,
-    ttl: timedelta = timedelta(hours=12), client: str | None = None,
+    *,
+    secret: str,
+    subject: str,
+    scopes: Iterable[str],
+    sources: Iterable[str] | None = None,
+    ttl: timedelta = timedelta(hours=12),
+    client: str | None = None,
 ) -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     claims: dict[str, Any] = {"sub": subject, "scope": " ".join(sorted(set(scopes))), "iat": now, "exp": now + ttl}
     if sources is not None:
         claims["sources"] = sorted(set(sources))

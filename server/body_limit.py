@@ -63,7 +63,8 @@ class BodyLimit:
     def _too_large(self) -> str:
         return f"the request body is over {self.max_body_bytes} bytes"
 
-    async def _refuse(self, status: int, message: str, headers: Headers, scope: Scope, receive: Receive,
-                      send: Send) -> None:
+    async def _refuse(
+        self, status: int, message: str, headers: Headers, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         error = RequestError(status, message, headers={"connection": "close"})
         await error_response(error, response_type(headers.get("accept", "")))(scope, receive, send)

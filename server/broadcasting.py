@@ -50,11 +50,25 @@ def deployment_broadcast(settings: Settings, *, on_reconnect: Callable[[], None]
     return create_broadcast(settings.broadcast_url, namespace=namespace(settings), on_reconnect=on_reconnect)
 
 
-def deployment_hub(settings: Settings, broadcast: Broadcast, *, log: EventLog | None = None, buffer: int = 256,
-                   watch_interval: float = 1.0, telemetry: Telemetry = NO_TELEMETRY) -> Hub:
+def deployment_hub(
+    settings: Settings,
+    broadcast: Broadcast,
+    *,
+    log: EventLog | None = None,
+    buffer: int = 256,
+    watch_interval: float = 1.0,
+    telemetry: Telemetry = NO_TELEMETRY,
+) -> Hub:
     """A hub that seals and opens with the deployment's key, on the deployment's channels."""
-    return Hub(broadcast, log=log, buffer=buffer, watch_interval=watch_interval,
-               seal=Seal(broadcast_key(settings)), namespace=namespace(settings), telemetry=telemetry)
+    return Hub(
+        broadcast,
+        log=log,
+        buffer=buffer,
+        watch_interval=watch_interval,
+        seal=Seal(broadcast_key(settings)),
+        namespace=namespace(settings),
+        telemetry=telemetry,
+    )
 
 
 def _development_secret(settings: Settings) -> bool:

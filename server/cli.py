@@ -30,58 +30,95 @@ def _parser() -> argparse.ArgumentParser:
     def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
         return commands.add_parser(name, help=summary, description=f"{description[0].upper()}{description[1:]}")
 
-    serve = command("serve", "run the API server (GraphQL and GraphiQL at /graphql)",
-                    "run the API server: GraphQL over HTTP and WebSocket and GraphiQL at /graphql, the odds "
-                    "board at /, /health, /ready and /metrics. Every setting is a RACEWIRE_* variable.")
+    serve = command(
+        "serve",
+        "run the API server (GraphQL and GraphiQL at /graphql)",
+        "run the API server: GraphQL over HTTP and WebSocket and GraphiQL at /graphql, the odds "
+        "board at /, /health, /ready and /metrics. Every setting is a RACEWIRE_* variable.",
+    )
     serve.add_argument("--host", help=f"bind address (now {now.host}: RACEWIRE_HOST, else 127.0.0.1)")
     serve.add_argument("--port", type=int, help=f"port (now {now.port}: RACEWIRE_PORT, else 8000)")
-    serve.add_argument("--workers", type=int, default=1, help="server processes (default %(default)s; more need a shared database and redis://)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes (default %(default)s; more need a shared database and redis://)",
+    )
     serve.add_argument("--demo", action="store_true", help="load today's demo cards and run the simulated feed")
     serve.set_defaults(run=_serve)
 
-    command("migrate", "bring the database to the newest schema",
-            f"bring the database at RACEWIRE_DATABASE_URL (now {now.database_url}) to the newest schema."
-            ).set_defaults(run=_migrate)
-    command("demo", "load today's demo meetings, races and runners",
-            "load today's demo meetings, races and runners, and the ante-post feature race, unless already loaded."
-            ).set_defaults(run=_demo)
-    command("feed", "run the simulated price feed against the database",
-            "run the simulated price feed against the database until stopped: races open, move, go off and "
-            "are resulted on the wall clock. With several server processes, needs RACEWIRE_BROADCAST_URL=redis://…"
-            ).set_defaults(run=_feed)
+    command(
+        "migrate",
+        "bring the database to the newest schema",
+        f"bring the database at RACEWIRE_DATABASE_URL (now {now.database_url}) to the newest schema.",
+    ).set_defaults(run=_migrate)
+    command(
+        "demo",
+        "load today's demo meetings, races and runners",
+        "load today's demo meetings, races and runners, and the ante-post feature race, unless already loaded.",
+    ).set_defaults(run=_demo)
+    command(
+        "feed",
+        "run the simulated price feed against the database",
+        "run the simulated price feed against the database until stopped: races open, move, go off and "
+        "are resulted on the wall clock. With several server processes, needs RACEWIRE_BROADCAST_URL=redis://…",
+    ).set_defaults(run=_feed)
 
-    token = command("token", "mint a development token signed with RACEWIRE_JWT_SECRET",
-                    "mint a development bearer token (HS256) signed with RACEWIRE_JWT_SECRET and print it.")
+    token = command(
+        "token",
+        "mint a development token signed with RACEWIRE_JWT_SECRET",
+        "mint a development bearer token (HS256) signed with RACEWIRE_JWT_SECRET and print it.",
+    )
     token.add_argument("--sub", default="dev", help="the token's subject (default %(default)s)")
-    token.add_argument("--scope", action="append", default=[],
-                       help=f"a scope, one of {', '.join(_SCOPES)} (repeat, or space-separated; none: read only)")
-    token.add_argument("--source", action="append", default=None,
-                       help="a source the token may write odds for (repeat; without it, any source)")
+    token.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        help=f"a scope, one of {', '.join(_SCOPES)} (repeat, or space-separated; none: read only)",
+    )
+    token.add_argument(
+        "--source",
+        action="append",
+        default=None,
+        help="a source the token may write odds for (repeat; without it, any source)",
+    )
     token.add_argument("--hours", type=float, default=12, help="lifetime in hours (default %(default)s)")
     token.add_argument("--client", help="the client it is issued to (a partner's id: selects its limits and documents)")
     token.set_defaults(run=_token)
 
-    documents = command("documents", "register a partner's operations (its trusted documents)",
-                        "register a partner client's operations in its manifest (<client>.json in "
-                        f"RACEWIRE_PARTNER_DOCUMENTS_DIR, now {now.partner_documents_dir or 'unset'}): a client with a "
-                        "manifest may run only those operations. The server reads manifests when it starts.")
+    documents = command(
+        "documents",
+        "register a partner's operations (its trusted documents)",
+        "register a partner client's operations in its manifest (<client>.json in "
+        f"RACEWIRE_PARTNER_DOCUMENTS_DIR, now {now.partner_documents_dir or 'unset'}): a client with a "
+        "manifest may run only those operations. The server reads manifests when it starts.",
+    )
     actions = documents.add_subparsers(required=True)
     add = actions.add_parser("add", help="add the operation of each .graphql file, checked against the schema")
     add.add_argument("files", nargs="+", type=Path, metavar="FILE", help="a .graphql file holding one named operation")
     listed = actions.add_parser("list", help="print the client's registered operations: id, type and name")
     for action in (add, listed):
         action.add_argument("--client", required=True, help="the partner's client id (its tokens' client or azp claim)")
-        action.add_argument("--dir", type=Path, help="the manifests' directory (default RACEWIRE_PARTNER_DOCUMENTS_DIR)")
+        action.add_argument(
+            "--dir", type=Path, help="the manifests' directory (default RACEWIRE_PARTNER_DOCUMENTS_DIR)"
+        )
     add.set_defaults(run=_documents_add)
     listed.set_defaults(run=_documents_list)
 
-    export = command("export-schema", "print the schema as SDL, or write it with --output",
-                     "print the GraphQL schema as SDL, or write it to a file: the API as clients see it, or with "
-                     "--federation the Federation 2 subgraph SDL a router composes.")
-    export.add_argument("--output", type=Path,
-                        help=f"file to write (the repository keeps {SCHEMA_FILE.name} and {SUBGRAPH_FILE.name})")
-    export.add_argument("--federation", action="store_true",
-                        help="the subgraph SDL, with @key and @link (what _service { sdl } answers)")
+    export = command(
+        "export-schema",
+        "print the schema as SDL, or write it with --output",
+        "print the GraphQL schema as SDL, or write it to a file: the API as clients see it, or with "
+        "--federation the Federation 2 subgraph SDL a router composes.",
+    )
+    export.add_argument(
+        "--output", type=Path, help=f"file to write (the repository keeps {SCHEMA_FILE.name} and {SUBGRAPH_FILE.name})"
+    )
+    export.add_argument(
+        "--federation",
+        action="store_true",
+        help="the subgraph SDL, with @key and @link (what _service { sdl } answers)",
+    )
     export.set_defaults(run=_export_schema)
     return parser
 
@@ -115,14 +152,23 @@ def _serve(args: argparse.Namespace) -> None:
     if args.workers > 1 and settings.demo:
         sys.exit("--demo runs one feed per process: with --workers, run `racewire demo` and `racewire feed` beside it")
     uvicorn.run(
-        "server.app:create_app", factory=True, host=settings.host, port=settings.port,
-        workers=args.workers, ws=uvicorn_ws_protocol(),
-        http="server.http_protocol:RacewireHttpProtocol", log_level="info",
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds, ws_per_message_deflate=settings.ws_compression,
-        ws_ping_interval=settings.ws_ping_interval_seconds, ws_ping_timeout=settings.ws_pong_timeout_seconds,
+        "server.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=args.workers,
+        ws=uvicorn_ws_protocol(),
+        http="server.http_protocol:RacewireHttpProtocol",
+        log_level="info",
+        # uvicorn annotates it int, and hands it to asyncio.wait_for, which takes seconds as a float
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,  # type: ignore[arg-type]
+        ws_per_message_deflate=settings.ws_compression,
+        ws_ping_interval=settings.ws_ping_interval_seconds,
+        ws_ping_timeout=settings.ws_pong_timeout_seconds,
         log_config=logging_config(settings.log_format, access_log=settings.access_log),
         access_log=settings.access_log,
-        ws_max_size=settings.ws_max_message_bytes, loop=settings.event_loop,
+        ws_max_size=settings.ws_max_message_bytes,
+        loop=settings.event_loop,
     )
 
 
@@ -167,8 +213,8 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _feed(args: argparse.Namespace) -> None:
-    from server.broadcasting import deployment_broadcast, deployment_hub
     from demo.feed import run_feed
+    from server.broadcasting import deployment_broadcast, deployment_hub
     from storage.database import Database
 
     async def run() -> None:
@@ -177,8 +223,12 @@ def _feed(args: argparse.Namespace) -> None:
         broadcast = deployment_broadcast(settings)
         await broadcast.connect()
         try:
-            await run_feed(db=db, hub=deployment_hub(settings, broadcast), interval=settings.feed_interval_seconds,
-                           stale_after=settings.feed_stale_seconds)
+            await run_feed(
+                db=db,
+                hub=deployment_hub(settings, broadcast),
+                interval=settings.feed_interval_seconds,
+                stale_after=settings.feed_stale_seconds,
+            )
         finally:
             await broadcast.disconnect()
             await db.dispose()
@@ -194,15 +244,25 @@ def _token(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     if not settings.own_jwt_secret:
-        sys.exit("racewire: no secret to sign with: set RACEWIRE_JWT_SECRET "
-                 "(with RACEWIRE_PRODUCTION=true the development secret is refused)")
+        sys.exit(
+            "racewire: no secret to sign with: set RACEWIRE_JWT_SECRET "
+            "(with RACEWIRE_PRODUCTION=true the development secret is refused)"
+        )
     scopes = [part for value in args.scope for part in value.split()]
     unknown = sorted(set(scopes) - set(_SCOPES))
     if unknown:
         print(f"racewire token: unknown scope {', '.join(unknown)} (known: {', '.join(_SCOPES)})", file=sys.stderr)
         return 2
-    print(create_access_token(secret=settings.own_jwt_secret, subject=args.sub, scopes=scopes, sources=args.source,
-                              ttl=timedelta(hours=args.hours), client=args.client))
+    print(
+        create_access_token(
+            secret=settings.own_jwt_secret,
+            subject=args.sub,
+            scopes=scopes,
+            sources=args.source,
+            ttl=timedelta(hours=args.hours),
+            client=args.client,
+        )
+    )
     return 0
 
 
@@ -211,7 +271,9 @@ def _manifest_of(args: argparse.Namespace) -> Path:
 
     directory = args.dir or Settings.from_env().partner_documents_dir
     if not directory:
-        sys.exit("racewire documents: set RACEWIRE_PARTNER_DOCUMENTS_DIR (the server reads the manifests there) or --dir")
+        sys.exit(
+            "racewire documents: set RACEWIRE_PARTNER_DOCUMENTS_DIR (the server reads the manifests there) or --dir"
+        )
     try:
         return manifest_path(Path(directory), args.client)
     except ManifestError as error:
@@ -224,7 +286,7 @@ def _documents_add(args: argparse.Namespace) -> None:
 
     path = _manifest_of(args)
     try:
-        operations = [operation_of(file.read_text(), schema._schema, source=str(file)) for file in args.files]  # noqa: SLF001
+        operations = [operation_of(file.read_text(), schema._schema, source=str(file)) for file in args.files]  # noqa: SLF001 - graphql-core's
         added = {operation.id for operation in add_operations(path, operations)}
     except (ManifestError, OSError) as error:
         sys.exit(f"racewire documents: {error}")

@@ -9,7 +9,7 @@ import dataclasses
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from cross_web import HTTPException
@@ -39,21 +39,20 @@ from schema.context import Context, Limits
 from schema.errors import RETRY_AFTER_SECONDS, unavailable
 from server.assets import graphiql_page
 from server.auth import InvalidToken, TokenReader, jwt_config
+from server.http_errors import RequestError, error_response, is_request_error, request_error_status
 from server.live.connection import LiveSettings
 from server.live.deadlines import Deadlines, tick_for
 from server.live.endpoint import LiveEndpoint, refuse
 from server.live.fanout import FanOut
 from server.live.heartbeat import MIN_HEARTBEAT_MS
 from server.live.messages import FORBIDDEN_CLOSE
-from server.http_errors import RequestError, error_response, is_request_error, request_error_status
 from server.negotiation import GRAPHQL_RESPONSE_JSON, prefers_stream, response_type
 from server.partners import UnsharedForPartners, load_partners
 from server.persisted import PersistedQueries, load_trusted
 from server.rate_limits import ConnectionCounter, KeyedBuckets
-from server.streams_guard import StreamGuard, refused_operation
 from server.settings import Settings
+from server.streams_guard import StreamGuard, refused_operation
 from storage.database import Database
-
 
 CONTEXT_KEY = "racewire.context"
 LEGACY_KEY = "racewire.legacy"
@@ -76,7 +75,11 @@ class ConnectionContext(Context):
 
 class RacewireGraphQL(GraphQL[Context, None]):
     def __init__(self, *, schema: Any, settings: Settings, db: Database, hub: Hub, odds: OddsWriter) -> None:
-        protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTION_PROTOCOL)
+        protocols: tuple[str, ...] = (
+            GRAPHQL_TRANSPORT_WS_PROTOCOL,
+            GRAPHQL_SSE_PROTOCOL,
+            MULTIPART_SUBSCRIPTION_PROTOCOL,
+        )
         if settings.ws_legacy_protocol:
             protocols += (GRAPHQL_WS_PROTOCOL,)
         super().__init__(
@@ -89,39 +92,65 @@ class RacewireGraphQL(GraphQL[Context, None]):
         )
         self.settings = settings
         trusted = load_trusted() if settings.trusted_documents else None
-        self.partners = load_partners(partners_file=settings.partners_file,
-                                      documents_dir=settings.partner_documents_dir,
-                                      default_documents=trusted.keys() if trusted is not None else None)
-        planner = UnsharedForPartners(self.partners, max_tokens=settings.max_tokens, max_length=settings.max_query_length)
+        self.partners = load_partners(
+            partners_file=settings.partners_file,
+            documents_dir=settings.partner_documents_dir,
+            default_documents=trusted.keys() if trusted is not None else None,
+        )
+        planner = UnsharedForPartners(
+            self.partners, max_tokens=settings.max_tokens, max_length=settings.max_query_length
+        )
         self.fanout = FanOut(schema, context_for=self._context_for, planner=planner) if settings.fanout else None
         self.tokens = TokenReader(jwt_config(settings))
         self.persisted = PersistedQueries(
-            enabled=settings.persisted_queries, max_bytes=settings.persisted_query_cache_bytes,
-            trusted=trusted, registered=self.partners.documents,
+            enabled=settings.persisted_queries,
+            max_bytes=settings.persisted_query_cache_bytes,
+            trusted=trusted,
+            registered=self.partners.documents,
         )
         self._db = db
         self._hub = hub
         self._odds = odds
-        self._limits = Limits(max_page_size=settings.max_page_size, max_race_ids=settings.max_race_ids,
-                              require_auth=settings.require_auth,
-                              require_token_sources=settings.token_sources_required)
+        self._limits = Limits(
+            max_page_size=settings.max_page_size,
+            max_race_ids=settings.max_race_ids,
+            require_auth=settings.require_auth,
+            require_token_sources=settings.token_sources_required,
+        )
         self._mutations = KeyedBuckets(settings.mutations_per_second, settings.mutation_burst)
         self._connections = ConnectionCounter(settings.max_connections_per_client)
-        self.streams = StreamGuard(self._connections, allowed_origins=self.allowed_origins,
-                                   leeway=settings.jwt_leeway_seconds, encode=self.encode_json_string)
+        self.streams = StreamGuard(
+            self._connections,
+            allowed_origins=self.allowed_origins,
+            leeway=settings.jwt_leeway_seconds,
+            encode=self.encode_json_string,
+        )
         self.open_connections = 0
         self.live = LiveEndpoint(
             LiveSettings(
-                schema=schema, fanout=self.fanout, persisted=self.persisted,
-                deadlines=Deadlines(tick_for(settings.ws_init_timeout_seconds, settings.ws_ping_interval_seconds,
-                                             settings.ws_pong_timeout_seconds, MIN_HEARTBEAT_MS / 1000)),
-                connect=self.accept_connection, init_timeout=settings.ws_init_timeout_seconds,
-                ping_interval=settings.ws_ping_interval_seconds, pong_timeout=settings.ws_pong_timeout_seconds,
-                send_buffer=settings.ws_send_buffer_bytes, max_operations=settings.max_subscriptions_per_connection,
-                messages_per_second=settings.ws_messages_per_second, message_burst=settings.ws_message_burst,
+                schema=schema,
+                fanout=self.fanout,
+                persisted=self.persisted,
+                deadlines=Deadlines(
+                    tick_for(
+                        settings.ws_init_timeout_seconds,
+                        settings.ws_ping_interval_seconds,
+                        settings.ws_pong_timeout_seconds,
+                        MIN_HEARTBEAT_MS / 1000,
+                    )
+                ),
+                connect=self.accept_connection,
+                init_timeout=settings.ws_init_timeout_seconds,
+                ping_interval=settings.ws_ping_interval_seconds,
+                pong_timeout=settings.ws_pong_timeout_seconds,
+                send_buffer=settings.ws_send_buffer_bytes,
+                max_operations=settings.max_subscriptions_per_connection,
+                messages_per_second=settings.ws_messages_per_second,
+                message_burst=settings.ws_message_burst,
                 jwt_leeway=settings.jwt_leeway_seconds,
             ),
-            subprotocols=self.websocket_subprotocols, origin_allowed=self.streams.origin_allowed,
+            subprotocols=self.websocket_subprotocols,
+            origin_allowed=self.streams.origin_allowed,
             context_for=lambda websocket: self.get_context(websocket, websocket),
             legacy=self._legacy_protocol if settings.ws_legacy_protocol else None,
         )
@@ -175,8 +204,9 @@ class RacewireGraphQL(GraphQL[Context, None]):
         return graphiql_page()  # served from the API itself, so it works without internet access
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> Context:
-        context = ConnectionContext(db=self._db, hub=self._hub, odds=self._odds, limits=self._limits,
-                                    rate_limit=self._mutations.take)
+        context = ConnectionContext(
+            db=self._db, hub=self._hub, odds=self._odds, limits=self._limits, rate_limit=self._mutations.take
+        )
         if isinstance(request, WebSocket) and request.scope.get(LEGACY_KEY):
             context.legacy_websocket = request
             request.scope[CONTEXT_KEY] = context
@@ -200,17 +230,26 @@ class RacewireGraphQL(GraphQL[Context, None]):
         """The legacy protocol's hook (Strawberry's handler calls it)."""
         if not await self.accept_connection(context):
             raise ConnectionRejectionError()
-        if isinstance(context, ConnectionContext) and context.expires_at is not None \
-                and context.legacy_websocket is not None:
+        if (
+            isinstance(context, ConnectionContext)
+            and context.expires_at is not None
+            and context.legacy_websocket is not None
+        ):
             websocket = context.legacy_websocket
             delay = max(0.0, context.expires_at + self.settings.jwt_leeway_seconds - time.time())
             context.expiry = asyncio.get_running_loop().call_later(
-                delay, lambda: asyncio.ensure_future(_close_expired(websocket)))
+                delay, lambda: asyncio.ensure_future(_close_expired(websocket))
+            )
         return None
 
-    async def execute_operation(  # noqa: PLR0917
-        self, request: Request, request_adapter: Any, request_data: Any, context: Context,
-        root_value: None, sub_response: Response,
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: Any,
+        request_data: Any,
+        context: Context,
+        root_value: None,
+        sub_response: Response,
     ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
         if isinstance(request_data, GraphQLRequestData) and request_data.protocol != "http":
             # A stream's operation does not pass through execute_single, which resolves the others.
@@ -218,13 +257,20 @@ class RacewireGraphQL(GraphQL[Context, None]):
             try:
                 query = self.persisted.resolve(request_data.query, request_data.extensions)
             except GraphQLError as error:
-                return refused_operation(error)
+                # strawberry's protocol has a coroutine __anext__; an async generator's returns an awaitable.
+                return cast(SubscriptionExecutionResult, refused_operation(error))
             request_data = dataclasses.replace(request_data, query=query)
-        return await super().execute_operation(request, request_adapter, request_data, context, root_value,
-                                               sub_response)
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
 
-    async def create_streaming_response(
-        self, request: Request, stream: Callable[[], AsyncGenerator[str, None]], sub_response: Response,
+    # strawberry's signature is shared with WebSockets' handlers; a stream's request is always an HTTP
+    # Request, and its stream strawberry's own async generator (closed with aclose when cut short).
+    async def create_streaming_response(  # type: ignore[override]
+        self,
+        request: Request,
+        stream: Callable[[], AsyncGenerator[str, None]],
+        sub_response: Response,
         headers: Mapping[str, str],
     ) -> Response:
         if not self.streams.origin_allowed(request.headers):
@@ -232,13 +278,20 @@ class RacewireGraphQL(GraphQL[Context, None]):
             return error_response(refusal, "application/json")
         context = request.scope.get(CONTEXT_KEY)
         return self.streams.response(
-            stream, headers={**sub_response.headers, **headers}, status_code=sub_response.status_code or 200,
+            stream,
+            headers={**sub_response.headers, **headers},
+            status_code=sub_response.status_code or 200,
             expires_at=context.expires_at if isinstance(context, ConnectionContext) else None,
         )
 
-    async def execute_single(  # noqa: PLR0917
-        self, request: Request, request_adapter: Any, sub_response: Response, context: Context,
-        root_value: None, request_data: GraphQLRequestData,
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         try:
             query = self.persisted.resolve(request_data.query, request_data.extensions)
@@ -247,7 +300,11 @@ class RacewireGraphQL(GraphQL[Context, None]):
         else:
             try:
                 result = await super().execute_single(
-                    request, request_adapter, sub_response, context, root_value,
+                    request,
+                    request_adapter,
+                    sub_response,
+                    context,
+                    root_value,
                     dataclasses.replace(request_data, query=query),
                 )
             except HTTPException as error:
@@ -257,8 +314,11 @@ class RacewireGraphQL(GraphQL[Context, None]):
         if unavailable(result.errors):  # retryable: say so to clients, proxies and load balancers
             sub_response.status_code = 503
             sub_response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        elif sub_response.media_type == GRAPHQL_RESPONSE_JSON and sub_response.status_code is None \
-                and is_request_error(result):
+        elif (
+            sub_response.media_type == GRAPHQL_RESPONSE_JSON
+            and sub_response.status_code is None
+            and is_request_error(result)
+        ):
             sub_response.status_code = request_error_status(result.errors or [])
         return result
 
@@ -270,8 +330,11 @@ class RacewireGraphQL(GraphQL[Context, None]):
     def create_response(
         self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
     ) -> Response:
-        response = Response(self.encode_json(response_data), status_code=sub_response.status_code or 200,
-                            media_type=sub_response.media_type or "application/json")
+        response = Response(
+            self.encode_json(response_data),
+            status_code=sub_response.status_code or 200,
+            media_type=sub_response.media_type or "application/json",
+        )
         response.headers.raw.extend(sub_response.headers.raw)
         response.background = sub_response.background
         return response

@@ -23,16 +23,22 @@ CODES = {
     415: "UNSUPPORTED_MEDIA_TYPE",
 }
 # Request errors whose code says more than "bad request"; any other is 400.
-STATUS_OF_CODE = {"UNAUTHENTICATED": 401, "FORBIDDEN": 403, "RATE_LIMITED": 429, "SERVICE_UNAVAILABLE": 503,
-                  "INTERNAL_SERVER_ERROR": 500}
+STATUS_OF_CODE = {
+    "UNAUTHENTICATED": 401,
+    "FORBIDDEN": 403,
+    "RATE_LIMITED": 429,
+    "SERVICE_UNAVAILABLE": 503,
+    "INTERNAL_SERVER_ERROR": 500,
+}
 ALLOWED_METHODS = "GET, POST"
 
 
 class RequestError(HTTPException):
     """An HTTP refusal with its GraphQL error code and any headers it needs (Allow, Connection)."""
 
-    def __init__(self, status_code: int, message: str, *, code: str | None = None,
-                 headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, status_code: int, message: str, *, code: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(status_code, message)
         self.code = code or CODES.get(status_code, "BAD_REQUEST")
         self.headers = dict(headers or {})
@@ -54,7 +60,8 @@ def error_response(error: HTTPException, media_type: str) -> Response:
 
 def is_request_error(result: ExecutionResult) -> bool:
     """Errors before execution began: no data, and no error has a path into the response."""
-    return result.data is None and bool(result.errors) and all(error.path is None for error in result.errors)
+    errors = result.errors or []
+    return result.data is None and bool(errors) and all(error.path is None for error in errors)
 
 
 def request_error_status(errors: Sequence[GraphQLError]) -> int:

@@ -25,13 +25,15 @@ def shutdown_of(scope: Mapping[str, Any]) -> asyncio.Event | None:
 
 
 class RacewireHttpProtocol(HttpToolsProtocol):
+    # uvicorn's own signature is narrower than asyncio.Protocol's (a Transport, not a BaseTransport).
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self.stopping = asyncio.Event()
         super().connection_made(transport)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.scope.setdefault("extensions", {})[SHUTDOWN] = self.stopping  # type: ignore[typeddict-unknown-key]
+        # asgiref's types make every extension's value a dict; Racewire's own is an asyncio.Event.
+        self.scope.setdefault("extensions", {})[SHUTDOWN] = self.stopping  # type: ignore[assignment]
 
     def shutdown(self) -> None:
         self.stopping.set()

@@ -6,7 +6,7 @@ import json
 import logging
 import uuid
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,7 +27,7 @@ class ContextIds(logging.Filter):
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -46,8 +46,9 @@ def logging_config(log_format: str, *, access_log: bool = False) -> dict[str, An
     if log_format not in {"text", "json"}:
         raise ValueError(f"RACEWIRE_LOG_FORMAT must be 'text' or 'json', not {log_format!r}")
     formatter = {"()": JsonFormatter} if log_format == "json" else {"format": TEXT_FORMAT}
-    loggers: dict[str, Any] = {name: {"handlers": [], "propagate": True}
-                               for name in ("uvicorn", "uvicorn.error", "uvicorn.access")}
+    loggers: dict[str, Any] = {
+        name: {"handlers": [], "propagate": True} for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+    }
     # The WebSocket protocol's logger (server.live.uvicorn_fast_path): its one INFO line is the handshake's.
     loggers["racewire.websocket"] = {"level": "INFO" if access_log else "WARNING"}
     return {
@@ -55,8 +56,14 @@ def logging_config(log_format: str, *, access_log: bool = False) -> dict[str, An
         "disable_existing_loggers": False,
         "filters": {"ids": {"()": ContextIds}},
         "formatters": {"default": formatter},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
-                                "formatter": "default", "filters": ["ids"]}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "default",
+                "filters": ["ids"],
+            }
+        },
         "root": {"handlers": ["stderr"], "level": "INFO"},
         "loggers": loggers,
     }

@@ -36,7 +36,9 @@ class Operation:
 
 def manifest_path(directory: Path, client: str) -> Path:
     if not CLIENT_ID.match(client):
-        raise ManifestError(f"client {client!r}: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise ManifestError(
+            f"client {client!r}: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
     return directory / f"{client}.json"
 
 
@@ -50,7 +52,9 @@ def read_manifest(path: Path) -> list[Operation]:
         raise ManifestError(f'{path}: expected {{"format": "{FORMAT}", "version": 1, "operations": [...]}}')
     operations = []
     for index, entry in enumerate(manifest.get("operations") or []):
-        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("id", "name", "type", "body")):
+        if not isinstance(entry, dict) or not all(
+            isinstance(entry.get(k), str) for k in ("id", "name", "type", "body")
+        ):
             raise ManifestError(f"{path}: operations[{index}] needs string id, name, type and body")
         if hashlib.sha256(entry["body"].encode()).hexdigest() != entry["id"]:
             raise ManifestError(f"{path}: operations[{index}] ({entry['name']}): id is not the sha256 of its body")

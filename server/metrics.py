@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
@@ -39,39 +39,61 @@ class Metrics(Telemetry):
         self.registry = CollectorRegistry()
         r = self.registry
         Gauge("racewire_open_connections", "Open WebSocket connections.", registry=r).set_function(open_connections)
-        Gauge("racewire_open_streams", "Open SSE and multipart subscription streams.",
-              registry=r).set_function(open_streams)
-        self.subscriptions = Gauge("racewire_active_subscriptions", "Active subscriptions by field.",
-                                   ["field"], registry=r)
-        self.published_events = Counter("racewire_events_published", "Events handed to the broadcaster.",
-                                        ["stream"], registry=r)
-        self.delivered = Counter("racewire_events_delivered", "Updates sent to subscribers, by field.",
-                                 ["field"], registry=r)
-        self.latency = Histogram("racewire_delivery_latency_seconds",
-                                 "From an event's commit to its update leaving the subscription.",
-                                 ["field"], buckets=LATENCY_BUCKETS, registry=r)
-        self.conflations = Counter("racewire_conflated_updates", "Merged updates sent to lagging subscribers.",
-                                   registry=r)
-        self.drops = Counter("racewire_dropped_events", "Buffered events dropped for lagging subscribers.",
-                             registry=r)
-        self.refusals = Counter("racewire_broadcast_refused",
-                                "Broadcaster messages not passed on, by reason (a forgery, another deployment, "
-                                "or a seq the log does not hold).", ["reason"], registry=r)
-        self.reconnects = Counter("racewire_broadcaster_reconnects", "Times the broadcaster reconnected.",
-                                  registry=r)
-        self.mutations = Histogram("racewire_mutation_seconds", "Mutation latency.", ["mutation"],
-                                   buckets=LATENCY_BUCKETS, registry=r)
-        self.mutation_errors = Counter("racewire_mutation_errors", "Mutations that failed, by error.",
-                                       ["mutation", "error"], registry=r)
-        self.client_requests = Counter("racewire_client_requests", "Operations by the token's client "
-                                       "(a listed partner's id, `other` or `none`).", ["client"], registry=r)
-        self.client_errors = Counter("racewire_client_errors", "Operations that ended with errors, by client.",
-                                     ["client"], registry=r)
-        self.client_cost = Counter("racewire_client_cost_spent", "Query cost of the operations run, by client.",
-                                   ["client"], registry=r)
-        self.client_active = Gauge("racewire_client_active_subscriptions",
-                                   "Active subscriptions by client (a listed partner's are each its own).",
-                                   ["client"], registry=r)
+        Gauge("racewire_open_streams", "Open SSE and multipart subscription streams.", registry=r).set_function(
+            open_streams
+        )
+        self.subscriptions = Gauge(
+            "racewire_active_subscriptions", "Active subscriptions by field.", ["field"], registry=r
+        )
+        self.published_events = Counter(
+            "racewire_events_published", "Events handed to the broadcaster.", ["stream"], registry=r
+        )
+        self.delivered = Counter(
+            "racewire_events_delivered", "Updates sent to subscribers, by field.", ["field"], registry=r
+        )
+        self.latency = Histogram(
+            "racewire_delivery_latency_seconds",
+            "From an event's commit to its update leaving the subscription.",
+            ["field"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.conflations = Counter(
+            "racewire_conflated_updates", "Merged updates sent to lagging subscribers.", registry=r
+        )
+        self.drops = Counter("racewire_dropped_events", "Buffered events dropped for lagging subscribers.", registry=r)
+        self.refusals = Counter(
+            "racewire_broadcast_refused",
+            "Broadcaster messages not passed on, by reason (a forgery, another deployment, "
+            "or a seq the log does not hold).",
+            ["reason"],
+            registry=r,
+        )
+        self.reconnects = Counter("racewire_broadcaster_reconnects", "Times the broadcaster reconnected.", registry=r)
+        self.mutations = Histogram(
+            "racewire_mutation_seconds", "Mutation latency.", ["mutation"], buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.mutation_errors = Counter(
+            "racewire_mutation_errors", "Mutations that failed, by error.", ["mutation", "error"], registry=r
+        )
+        self.client_requests = Counter(
+            "racewire_client_requests",
+            "Operations by the token's client (a listed partner's id, `other` or `none`).",
+            ["client"],
+            registry=r,
+        )
+        self.client_errors = Counter(
+            "racewire_client_errors", "Operations that ended with errors, by client.", ["client"], registry=r
+        )
+        self.client_cost = Counter(
+            "racewire_client_cost_spent", "Query cost of the operations run, by client.", ["client"], registry=r
+        )
+        self.client_active = Gauge(
+            "racewire_client_active_subscriptions",
+            "Active subscriptions by client (a listed partner's are each its own).",
+            ["client"],
+            registry=r,
+        )
 
     def published(self, stream: str) -> None:
         self.published_events.labels("odds" if channel_names.race_of(stream) is not None else stream).inc()
@@ -85,8 +107,8 @@ class Metrics(Telemetry):
         self.delivered.labels(field).inc(copies)
         if stored_at is not None:
             if stored_at.tzinfo is None:
-                stored_at = stored_at.replace(tzinfo=timezone.utc)
-            lag = (datetime.now(timezone.utc) - stored_at).total_seconds()
+                stored_at = stored_at.replace(tzinfo=UTC)
+            lag = (datetime.now(UTC) - stored_at).total_seconds()
             self.latency.labels(field).observe(max(lag, 0.0))
 
     def conflated(self, stream: str) -> None:

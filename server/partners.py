@@ -53,8 +53,9 @@ class _NoMeter:
 class Quota:
     """One client's controls and meter (schema.clients.ClientQuota), shared by all its tokens."""
 
-    def __init__(self, label: str, settings: PartnerSettings, documents: frozenset[str] | None,
-                 partners: Partners) -> None:
+    def __init__(
+        self, label: str, settings: PartnerSettings, documents: frozenset[str] | None, partners: Partners
+    ) -> None:
         self.label = label
         self.max_cost = settings.max_query_cost
         self.documents = documents
@@ -85,16 +86,24 @@ class Quota:
 class Partners:
     """The listed partners' quotas, and the shared ones of every other client."""
 
-    def __init__(self, settings: Mapping[str, PartnerSettings] | None = None,
-                 manifests: Mapping[str, Iterable[Operation]] | None = None, *,
-                 default_documents: Iterable[str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Mapping[str, PartnerSettings] | None = None,
+        manifests: Mapping[str, Iterable[Operation]] | None = None,
+        *,
+        default_documents: Iterable[str] | None = None,
+    ) -> None:
         self.meter: ClientMeter = _NoMeter()
         settings, manifests = dict(settings or {}), {c: list(o) for c, o in (manifests or {}).items()}
         default = frozenset(default_documents) if default_documents is not None else None
         self.documents = {operation.id: operation.body for ops in manifests.values() for operation in ops}
         self._quotas = {
-            client: Quota(client, settings.get(client, PartnerSettings()),
-                          frozenset(o.id for o in manifests[client]) if client in manifests else default, self)
+            client: Quota(
+                client,
+                settings.get(client, PartnerSettings()),
+                frozenset(o.id for o in manifests[client]) if client in manifests else default,
+                self,
+            )
             for client in sorted({*settings, *manifests})
         }
         self._other = Quota(OTHER, PartnerSettings(), default, self)
@@ -137,7 +146,9 @@ def read_settings(path: Path) -> dict[str, PartnerSettings]:
 def _check(path: Path, client: str, name: str, value: Any) -> None:
     number = (int, float) if name == "requests_per_second" else (int,)
     if isinstance(value, bool) or not isinstance(value, number) or value <= 0:
-        raise PartnersError(f"{path}: [{client}] {name} must be a positive {'number' if len(number) > 1 else 'integer'}")
+        raise PartnersError(
+            f"{path}: [{client}] {name} must be a positive {'number' if len(number) > 1 else 'integer'}"
+        )
 
 
 def load_partners(*, partners_file: str, documents_dir: str, default_documents: Iterable[str] | None) -> Partners:
@@ -159,8 +170,9 @@ class UnsharedForPartners(Planner):
         super().__init__(**kwargs)
         self._partners = partners
 
-    def plan(self, query: str, variables: dict[str, Any] | None, operation_name: str | None,
-             viewer: Viewer) -> Plan | None:
+    def plan(
+        self, query: str, variables: dict[str, Any] | None, operation_name: str | None, viewer: Viewer
+    ) -> Plan | None:
         if self._partners.listed(viewer):
             return None
         return super().plan(query, variables, operation_name, viewer)

@@ -48,8 +48,14 @@ def load_trusted(directory: Path = OPERATIONS_DIR) -> dict[str, str]:
 
 
 class PersistedQueries:
-    def __init__(self, *, enabled: bool = True, max_bytes: int = 8 * 1024 * 1024,
-                 trusted: Mapping[str, str] | None = None, registered: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        enabled: bool = True,
+        max_bytes: int = 8 * 1024 * 1024,
+        trusted: Mapping[str, str] | None = None,
+        registered: Mapping[str, str] | None = None,
+    ) -> None:
         self.enabled = enabled
         self.trusted = trusted
         self.registered = dict(registered or {})
@@ -82,7 +88,7 @@ class PersistedQueries:
         return query
 
     def _is_trusted(self, digest: str) -> bool:
-        return self.trusted is not None and digest in self.trusted or digest in self.registered
+        return (self.trusted is not None and digest in self.trusted) or digest in self.registered
 
     def _lookup(self, digest: str) -> str:
         found = self.registered.get(digest)

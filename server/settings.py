@@ -110,8 +110,9 @@ class Settings(BaseModel):
         """The settings `environ` (the process's environment by default) gives; raises InvalidSettings
         naming every variable whose value does not read as its field's type."""
         environ = os.environ if environ is None else environ
-        values: dict[str, object] = {name: environ[PREFIX + name.upper()] for name in cls.model_fields
-                                     if PREFIX + name.upper() in environ}
+        values: dict[str, object] = {
+            name: environ[PREFIX + name.upper()] for name in cls.model_fields if PREFIX + name.upper() in environ
+        }
         values.update(overrides)
         return cls(**values)
 

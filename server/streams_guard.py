@@ -11,7 +11,6 @@ nothing to count on a stream beyond the cap itself."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import time
 from collections.abc import AsyncGenerator, Callable, Collection, Mapping
@@ -20,6 +19,7 @@ from typing import Any
 from graphql import GraphQLError
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.streaming import HTTPStreamTransport, MultipartSubscriptionTransport, SSETransport
 from strawberry.http.websocket_origin import is_same_origin, normalize_origin
 from strawberry.types import ExecutionResult
@@ -37,7 +37,7 @@ class End(enum.Enum):
     SHUTDOWN = ("SERVICE_UNAVAILABLE", "server shutting down: reconnect and resume with `after: <cursor>`")
 
     @property
-    def result(self) -> dict[str, Any]:
+    def result(self) -> GraphQLHTTPResponse:
         code, message = self.value
         return {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
 
@@ -52,8 +52,9 @@ async def refused_operation(error: GraphQLError) -> AsyncGenerator[ExecutionResu
 
 
 class StreamGuard:
-    def __init__(self, connections: ConnectionCounter, *, allowed_origins: Collection[str], leeway: float,
-                 encode: Encode) -> None:
+    def __init__(
+        self, connections: ConnectionCounter, *, allowed_origins: Collection[str], leeway: float, encode: Encode
+    ) -> None:
         self.connections = connections
         self.allowed_origins = allowed_origins
         self.leeway = leeway
@@ -64,12 +65,17 @@ class StreamGuard:
     def origin_allowed(self, headers: Mapping[str, str]) -> bool:
         """Strawberry's WebSocket rule: no `Origin` (not a browser) or the same origin passes; else the list."""
         origin = headers.get("origin")
-        if origin is None or headers.get("sec-fetch-site") == "same-origin" or is_same_origin(origin, headers.get("host")):
+        if (
+            origin is None
+            or headers.get("sec-fetch-site") == "same-origin"
+            or is_same_origin(origin, headers.get("host"))
+        ):
             return True
         return "*" in self.allowed_origins or normalize_origin(origin) in self.allowed_origins
 
-    def response(self, stream: TextStream, *, headers: Mapping[str, str], status_code: int,
-                 expires_at: float | None) -> Response:
+    def response(
+        self, stream: TextStream, *, headers: Mapping[str, str], status_code: int, expires_at: float | None
+    ) -> Response:
         transport = self._transport_for(headers.get("Content-Type", ""))
         at = None if expires_at is None else expires_at + self.leeway
         return _SlotStream(self, stream, transport, expires_at=at, status_code=status_code, headers=headers)
@@ -81,8 +87,16 @@ class StreamGuard:
 class _SlotStream(StreamingResponse):
     """Holds one of its address's connection slots while it streams; without one, a 429."""
 
-    def __init__(self, guard: StreamGuard, stream: TextStream, transport: HTTPStreamTransport | None, *,
-                 expires_at: float | None, status_code: int, headers: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        guard: StreamGuard,
+        stream: TextStream,
+        transport: HTTPStreamTransport | None,
+        *,
+        expires_at: float | None,
+        status_code: int,
+        headers: Mapping[str, str],
+    ) -> None:
         super().__init__(self._ending(), status_code=status_code, headers=headers)  # runs once iterated
         self._guard = guard
         self._stream = stream
@@ -93,8 +107,9 @@ class _SlotStream(StreamingResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         address = client_address(scope)
         if not self._guard.connections.acquire(address):
-            refusal = error_response(RequestError(429, "too many connections from this address", code="RATE_LIMITED"),
-                                     "application/json")
+            refusal = error_response(
+                RequestError(429, "too many connections from this address", code="RATE_LIMITED"), "application/json"
+            )
             await refusal(scope, receive, send)
             return
         self._guard.open += 1
@@ -134,7 +149,7 @@ class _SlotStream(StreamingResponse):
     def _final(self, end: End) -> list[str]:
         if self._transport is None:
             return []
-        final = [self._transport.encode_next(end.result, self._guard.encode)]  # type: ignore[arg-type]
+        final = [self._transport.encode_next(end.result, self._guard.encode)]
         # On shutdown no `complete`: the operation is not over, its stream was cut, so clients reconnect
         # (graphql-sse retries; Apollo reports the premature end), as a WebSocket's 1012 tells them.
         return [*final, self._transport.encode_complete()] if end is End.EXPIRED else final

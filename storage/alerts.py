@@ -6,8 +6,22 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, bindparam, delete, func, not_, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    CursorResult,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Alert, AlertKind, CurrentPrice, Notification
@@ -22,7 +36,10 @@ async def of_user(session: AsyncSession, user: str) -> list[Alert]:
 
 
 async def remove(session: AsyncSession, *, user: str, alert_id: int) -> bool:
-    result = await session.execute(delete(Alert).where(Alert.id == alert_id, Alert.user == user))
+    # A DML statement's result is a CursorResult (it has rowcount): SQLAlchemy types it as Result.
+    result = cast(
+        "CursorResult[Any]", await session.execute(delete(Alert).where(Alert.id == alert_id, Alert.user == user))
+    )
     return bool(result.rowcount)
 
 
@@ -42,9 +59,9 @@ async def price_alerts_to_act_on(
 
 
 @functools.cache
-def _price_alerts_query(rearm_margin: float) -> Select[tuple[Alert, float]]:
+def _price_alerts_query(rearm_margin: float) -> Select[Alert, float]:
     """Built once: it runs after every batch of prices."""
-    runners = bindparam("runners", expanding=True)
+    runners: BindParameter[list[int]] = bindparam("runners", expanding=True)
     best = (
         select(CurrentPrice.runner_id, func.max(CurrentPrice.decimal).label("price"))
         .where(CurrentPrice.runner_id.in_(runners))
@@ -53,8 +70,10 @@ def _price_alerts_query(rearm_margin: float) -> Select[tuple[Alert, float]]:
     )
     price, above = best.c.price, Alert.above.is_(True)
     crossed = or_(and_(above, price >= Alert.level), and_(not_(above), price <= Alert.level))
-    back = or_(and_(above, price < Alert.level * (1 - rearm_margin)),
-               and_(not_(above), price > Alert.level * (1 + rearm_margin)))
+    back = or_(
+        and_(above, price < Alert.level * (1 - rearm_margin)),
+        and_(not_(above), price > Alert.level * (1 + rearm_margin)),
+    )
     moved = or_(Alert.reference.is_(None), func.abs(price - Alert.reference) * 100 > Alert.reference * Alert.percent)
     return (
         select(Alert, price)
@@ -75,12 +94,10 @@ async def for_races(session: AsyncSession, race_ids: Sequence[int], kind: AlertK
     return list(await session.scalars(select(Alert).where(Alert.race_id.in_(race_ids), Alert.kind == kind)))
 
 
-async def claim(
-    session: AsyncSession, alert: Alert, *, now: datetime, reference: float | None = None
-) -> bool:
+async def claim(session: AsyncSession, alert: Alert, *, now: datetime, reference: float | None = None) -> bool:
     """Takes the alert's firing: True for exactly one caller per crossing. A move alert is
     claimed on its reference price instead of `armed`, and moves it on."""
-    condition = Alert.armed.is_(True)
+    condition: ColumnElement[bool] = Alert.armed.is_(True)
     values: dict[str, object] = {"fired_at": now}
     if alert.kind is AlertKind.PRICE_MOVE:
         condition = Alert.reference == alert.reference
@@ -97,9 +114,7 @@ async def rearm(session: AsyncSession, alert_ids: Sequence[int]) -> None:
 
 
 async def set_reference(session: AsyncSession, alert_id: int, price: float) -> None:
-    await session.execute(
-        update(Alert).where(Alert.id == alert_id, Alert.reference.is_(None)).values(reference=price)
-    )
+    await session.execute(update(Alert).where(Alert.id == alert_id, Alert.reference.is_(None)).values(reference=price))
 
 
 async def page_notifications(

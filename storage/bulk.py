@@ -13,19 +13,26 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Insert, Table, bindparam, func, literal_column, select
+from sqlalchemy import FromClause, Insert, bindparam, func, literal_column, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.database import dialect_insert
+from storage.database import dialect_insert, dialect_of
 
 Processor = Callable[[Any], Any]
+DialectInsert = postgresql.Insert | sqlite.Insert  # both have on_conflict_do_update / _do_nothing
 
 
 class BulkInsert:
-    def __init__(self, table: Table, columns: Sequence[str], *,
-                 finish: Callable[[Insert], Insert] = lambda insert: insert) -> None:
+    def __init__(
+        self,
+        table: FromClause,
+        columns: Sequence[str],
+        *,
+        finish: Callable[[DialectInsert], Insert] = lambda insert: insert,
+    ) -> None:
         self._table = table
         self._columns = list(columns)
         self._finish = finish  # adds what the INSERT does on conflict, if anything
@@ -34,7 +41,7 @@ class BulkInsert:
     async def run(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
-        dialect = session.bind.dialect
+        dialect = dialect_of(session)
         sql, processors = self._compile(dialect)
         converted: dict[int, Any] = {}
 
@@ -47,25 +54,31 @@ class BulkInsert:
 
         connection = await session.connection()
         if dialect.name == "postgresql":
-            arrays = tuple([driver(row[name], processor) for row in rows]
-                           for name, processor in zip(self._columns, processors))
+            arrays = tuple(
+                [driver(row[name], processor) for row in rows]
+                for name, processor in zip(self._columns, processors, strict=True)
+            )
             await connection.exec_driver_sql(sql, arrays)
         else:
-            parameters = [tuple(driver(row[name], processor) for name, processor in zip(self._columns, processors))
-                          for row in rows]
+            parameters = [
+                tuple(driver(row[name], processor) for name, processor in zip(self._columns, processors, strict=True))
+                for row in rows
+            ]
             await connection.exec_driver_sql(sql, parameters)
 
     def _compile(self, dialect: Dialect) -> tuple[str, list[Processor | None]]:
         if dialect.name not in self._compiled:
-            insert = dialect_insert(dialect.name)(self._table)
+            insert: DialectInsert = dialect_insert(dialect.name)(self._table)
             columns = [self._table.c[name] for name in self._columns]
             if dialect.name == "postgresql":
                 arrays = [bindparam(c.name, type_=ARRAY(c.type)) for c in columns]
-                insert = insert.from_select(self._columns, select(literal_column("*")).select_from(func.unnest(*arrays)))
+                insert = insert.from_select(
+                    self._columns, select(literal_column("*")).select_from(func.unnest(*arrays))
+                )
             else:
                 insert = insert.values({c.name: bindparam(c.name) for c in columns})
             compiled = self._finish(insert).compile(dialect=dialect)
             assert list(compiled.positiontup or []) == self._columns
-            processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+            processors: list[Processor | None] = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
             self._compiled[dialect.name] = (str(compiled), processors)
         return self._compiled[dialect.name]

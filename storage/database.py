@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -79,9 +80,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def dialect_of(session: AsyncSession) -> Dialect:
+    """The dialect of the engine a session is bound to (every Database session is)."""
+    if session.bind is None:
+        raise RuntimeError("the session is bound to no engine")
+    return session.bind.dialect
+
+
 def upsert_insert(session: AsyncSession) -> Any:
     """The dialect's INSERT, which has `on_conflict_do_*` on both SQLite and PostgreSQL."""
-    return dialect_insert(session.bind.dialect.name)
+    return dialect_insert(dialect_of(session).name)
 
 
 def dialect_insert(dialect: str) -> Any:

@@ -5,20 +5,18 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import BindParameter, CursorResult, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.envelope import Envelope
 from storage.bulk import BulkInsert
-from storage.database import Database, dialect_insert
+from storage.database import Database, dialect_insert, dialect_of
 from storage.models import Event, Stream
 
 
-async def append(
-    session: AsyncSession, *, stream: str, kind: str, payload: dict[str, Any], now: datetime
-) -> Envelope:
+async def append(session: AsyncSession, *, stream: str, kind: str, payload: dict[str, Any], now: datetime) -> Envelope:
     """Adds an event with the stream's next seq. The upsert takes the stream row's lock, so
     concurrent writers to one stream queue up and seq stays unique and contiguous."""
     return (await append_many(session, stream, kind, [payload], now=now))[0]
@@ -30,12 +28,15 @@ async def append_many(
     """Adds events with the stream's next seqs, in order, in two statements."""
     last = await _next_seq(session, stream, len(payloads))
     first = last - len(payloads) + 1
-    rows = [{"stream": stream, "seq": first + n, "kind": kind, "payload": payload, "created_at": now}
-            for n, payload in enumerate(payloads)]
+    rows: list[dict[str, Any]] = [
+        {"stream": stream, "seq": first + n, "kind": kind, "payload": payload, "created_at": now}
+        for n, payload in enumerate(payloads)
+    ]
     await _INSERT.run(session, rows)
     created = now.isoformat()
-    return [Envelope(stream=stream, seq=row["seq"], kind=kind, payload=row["payload"], created_at=created)
-            for row in rows]
+    return [
+        Envelope(stream=stream, seq=row["seq"], kind=kind, payload=row["payload"], created_at=created) for row in rows
+    ]
 
 
 _INSERT = BulkInsert(Event.__table__, ("stream", "seq", "kind", "payload", "created_at"))
@@ -43,13 +44,13 @@ _INSERT = BulkInsert(Event.__table__, ("stream", "seq", "kind", "payload", "crea
 
 async def _next_seq(session: AsyncSession, stream: str, count: int) -> int:
     """Reserves `count` seqs and returns the last; the upsert holds the stream row until commit."""
-    statement = _reserve(session.bind.dialect.name)
+    statement = _reserve(dialect_of(session).name)
     return int((await session.execute(statement, {"name": stream, "count": count})).scalar_one())
 
 
 @functools.cache
 def _reserve(dialect: str) -> Any:
-    count = bindparam("count")
+    count: BindParameter[int] = bindparam("count")
     return (
         dialect_insert(dialect)(Stream)
         .values(name=bindparam("name"), last_seq=count)
@@ -84,7 +85,8 @@ async def oldest_kept(session: AsyncSession, stream: str) -> int | None:
 async def prune(session: AsyncSession, *, keep: int) -> int:
     """Deletes all but the newest `keep` events of every stream; returns how many went."""
     head = select(Stream.last_seq).where(Stream.name == Event.stream).scalar_subquery()
-    result = await session.execute(delete(Event).where(Event.seq <= head - keep))
+    # A DML statement's result is a CursorResult (it has rowcount): SQLAlchemy types it as Result.
+    result = cast("CursorResult[Any]", await session.execute(delete(Event).where(Event.seq <= head - keep)))
     return int(result.rowcount or 0)
 
 
@@ -96,7 +98,6 @@ def _envelope(row: Event) -> Envelope:
         payload=row.payload,
         created_at=row.created_at.isoformat(),
     )
-
 
 
 class LogReader:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import CurrentPrice, PriceSource, Race, RaceStatus
@@ -39,15 +40,18 @@ async def heartbeat(session: AsyncSession, source_ids: Sequence[int], now: datet
     newest `stale`, so a source it finds stale is this transaction's to revive."""
     if not source_ids:
         return []
-    table = PriceSource.__table__
+    table = cast(Table, PriceSource.__table__)  # SQLAlchemy types a mapped class's table as any FromClause
     seen = await session.execute(
-        update(table).where(table.c.id.in_(sorted(set(source_ids)))).values(last_seen_at=now)
+        update(table)
+        .where(table.c.id.in_(sorted(set(source_ids))))
+        .values(last_seen_at=now)
         .returning(table.c.id, table.c.code, table.c.stale)
     )
     changed = [Changed(source_id, code, now) for source_id, code, stale in seen if stale]
     if changed:
         await session.execute(
-            update(table).where(table.c.id.in_([c.source_id for c in changed]), table.c.stale.is_(True))
+            update(table)
+            .where(table.c.id.in_([c.source_id for c in changed]), table.c.stale.is_(True))
             .values(stale=False, status_changed_at=now)
         )
     return sorted(changed, key=lambda c: c.code)
@@ -55,7 +59,7 @@ async def heartbeat(session: AsyncSession, source_ids: Sequence[int], now: datet
 
 async def mark_stale(session: AsyncSession, *, silent_since: datetime, now: datetime) -> list[Changed]:
     """Marks stale every live source not heard from since `silent_since`; returns them."""
-    table = PriceSource.__table__
+    table = cast(Table, PriceSource.__table__)  # SQLAlchemy types a mapped class's table as any FromClause
     rows = await session.execute(
         update(table)
         .where(table.c.stale.is_(False), or_(table.c.last_seen_at.is_(None), table.c.last_seen_at < silent_since))
@@ -78,8 +82,13 @@ async def open_quotes(
 ) -> list[OpenQuote]:
     """The sources' current quotes in races that take prices, by race and runner."""
     rows = await session.execute(
-        select(CurrentPrice.race_id, CurrentPrice.runner_id, CurrentPrice.source_id, CurrentPrice.decimal,
-               CurrentPrice.observed_at)
+        select(
+            CurrentPrice.race_id,
+            CurrentPrice.runner_id,
+            CurrentPrice.source_id,
+            CurrentPrice.decimal,
+            CurrentPrice.observed_at,
+        )
         .join(Race, Race.id == CurrentPrice.race_id)
         .where(CurrentPrice.source_id.in_(list(source_ids)), Race.status.in_(list(statuses)))
         .order_by(CurrentPrice.race_id, CurrentPrice.runner_id, CurrentPrice.source_id)

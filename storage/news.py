@@ -27,9 +27,7 @@ async def add_article(
     if tags:
         await session.execute(insert(news_tags), [{"news_id": article.id, "tag": t} for t in tags])
     if race_ids:
-        await session.execute(
-            insert(news_races), [{"news_id": article.id, "race_id": r} for r in race_ids]
-        )
+        await session.execute(insert(news_races), [{"news_id": article.id, "race_id": r} for r in race_ids])
     return article
 
 
@@ -44,13 +42,9 @@ async def page_articles(
     """Newest first, starting after the keyset position `after`."""
     query = select(NewsArticle)
     if tag is not None:
-        query = query.where(
-            NewsArticle.id.in_(select(news_tags.c.news_id).where(news_tags.c.tag == tag))
-        )
+        query = query.where(NewsArticle.id.in_(select(news_tags.c.news_id).where(news_tags.c.tag == tag)))
     if race_id is not None:
-        query = query.where(
-            NewsArticle.id.in_(select(news_races.c.news_id).where(news_races.c.race_id == race_id))
-        )
+        query = query.where(NewsArticle.id.in_(select(news_races.c.news_id).where(news_races.c.race_id == race_id)))
     if after is not None:
         published_at, article_id = after
         query = query.where(
@@ -64,7 +58,9 @@ async def page_articles(
 
 
 async def articles_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, NewsArticle]:
-    return {article.id: article for article in await session.scalars(select(NewsArticle).where(NewsArticle.id.in_(ids)))}
+    return {
+        article.id: article for article in await session.scalars(select(NewsArticle).where(NewsArticle.id.in_(ids)))
+    }
 
 
 async def tags_of(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, list[str]]:

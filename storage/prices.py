@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Insert, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.bulk import BulkInsert
+from storage.bulk import BulkInsert, DialectInsert
 from storage.database import upsert_insert
 from storage.grouping import group_by
 from storage.models import CurrentPrice, Price, PriceSource
@@ -55,15 +55,16 @@ async def store_quotes(
     await _SET_CURRENT.run(session, current)
 
 
-def _on_conflict_newer(upsert: Insert) -> Insert:
-    return upsert.on_conflict_do_update(  # type: ignore[attr-defined] - the dialects' INSERT
+def _on_conflict_newer(upsert: DialectInsert) -> Insert:
+    return upsert.on_conflict_do_update(
         index_elements=[CurrentPrice.runner_id, CurrentPrice.source_id],
-        set_={"decimal": upsert.excluded.decimal, "observed_at": upsert.excluded.observed_at},  # type: ignore[attr-defined]
+        set_={"decimal": upsert.excluded.decimal, "observed_at": upsert.excluded.observed_at},
     )
 
 
-_SET_CURRENT = BulkInsert(CurrentPrice.__table__, ("runner_id", "source_id", "race_id", "decimal", "observed_at"),
-                          finish=_on_conflict_newer)
+_SET_CURRENT = BulkInsert(
+    CurrentPrice.__table__, ("runner_id", "source_id", "race_id", "decimal", "observed_at"), finish=_on_conflict_newer
+)
 
 
 async def source_codes(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:

@@ -72,9 +72,7 @@ async def page_races(
         query = query.where(Race.status.in_(statuses))
     if after is not None:
         post_time, race_id = after
-        query = query.where(
-            or_(Race.post_time > post_time, and_(Race.post_time == post_time, Race.id > race_id))
-        )
+        query = query.where(or_(Race.post_time > post_time, and_(Race.post_time == post_time, Race.id > race_id)))
     rows = await session.scalars(query.order_by(Race.post_time, Race.id).limit(limit))
     return list(rows)
 

@@ -7,7 +7,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -26,7 +26,7 @@ from storage.migrate import upgrade
 from storage.models import Base
 
 # The suite's other shared fixtures, as plugins: tests/fixtures/ (no test module imports another's).
-pytest_plugins = ["fixtures.tiers", "fixtures.live", "fixtures.cluster", "fixtures.js"]
+pytest_plugins = ["fixtures.tiers", "fixtures.live", "fixtures.cluster", "fixtures.js", "fixtures.hostile"]
 
 POSTGRES_ADMIN_URL = os.environ.get("RACEWIRE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 ALL_SCOPES = frozenset({"odds:write", "races:write", "news:write"})
@@ -121,15 +121,21 @@ async def hub() -> AsyncIterator[Hub]:
 
 
 def card(*, venue: str = "Ascot", races: int = 1, runners: int = 8, day: date | None = None) -> MeetingCard:
-    post = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=1)
+    post = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
     return MeetingCard(
-        venue=venue, country="GB", date=day or post.date(), going="Good",
+        venue=venue,
+        country="GB",
+        date=day or post.date(),
+        going="Good",
         races=tuple(
             RaceCard(
-                number=n, name=f"{venue} Stakes {n}", post_time=post + timedelta(minutes=30 * n),
+                number=n,
+                name=f"{venue} Stakes {n}",
+                post_time=post + timedelta(minutes=30 * n),
                 distance_m=1600,
-                runners=tuple(RunnerCard(number=i, horse=f"Horse {n}-{i}", jockey=f"J {i}", draw=i)
-                              for i in range(1, runners + 1)),
+                runners=tuple(
+                    RunnerCard(number=i, horse=f"Horse {n}-{i}", jockey=f"J {i}", draw=i) for i in range(1, runners + 1)
+                ),
             )
             for n in range(1, races + 1)
         ),
@@ -183,14 +189,16 @@ class Tick:
     def __init__(self, api: Api, race: dict[str, Any]) -> None:
         self.api = api
         self.race = race
-        self.at = datetime.now(timezone.utc) - timedelta(hours=1)
+        self.at = datetime.now(UTC) - timedelta(hours=1)
         self.price = 2.0
 
     async def __call__(self) -> dict[str, Any]:
         self.at += timedelta(seconds=1)
         self.price = round(self.price + 0.1, 2)
         body = {
-            "raceId": str(self.race["id"]), "source": "betfair", "observedAt": self.at.isoformat(),
+            "raceId": str(self.race["id"]),
+            "source": "betfair",
+            "observedAt": self.at.isoformat(),
             "prices": [{"runnerId": str(self.race["runners"][0]), "decimal": self.price}],
         }
         return (await self.api.data(STORE_ODDS, input=body))["storeOdds"]

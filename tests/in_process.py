@@ -19,8 +19,15 @@ async def serving(app: Any, *, deflate: bool) -> AsyncIterator[int]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, ws=RacewireWebSocketProtocol,
-                            ws_per_message_deflate=deflate, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        ws=RacewireWebSocketProtocol,
+        ws_per_message_deflate=deflate,
+        log_level="warning",
+        lifespan="off",
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -10,7 +10,7 @@ import subprocess
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -36,8 +36,9 @@ class ClientServer:
     def __init__(self, database_url: str, env: Mapping[str, str] | None = None) -> None:
         self.database_url = database_url
         self.race_id, self.runner_ids = asyncio.run(self._load())
-        self.process = ServerProcess({"RACEWIRE_DATABASE_URL": database_url, "RACEWIRE_JWT_SECRET": SECRET,
-                                      **(env or {})}).start()
+        self.process = ServerProcess(
+            {"RACEWIRE_DATABASE_URL": database_url, "RACEWIRE_JWT_SECRET": SECRET, **(env or {})}
+        ).start()
 
     async def _load(self) -> tuple[str, list[str]]:
         db = Database(self.database_url)
@@ -67,9 +68,12 @@ class ClientServer:
         try:
             seqs = []
             for n in range(count):
-                command = StoreOdds(race_id=int(self.race_id), source="offline-feed",
-                                    observed_at=datetime.now(timezone.utc),
-                                    quotes=(Quote(runner_id=int(self.runner_ids[1]), decimal=5.0 + n),))
+                command = StoreOdds(
+                    race_id=int(self.race_id),
+                    source="offline-feed",
+                    observed_at=datetime.now(UTC),
+                    quotes=(Quote(runner_id=int(self.runner_ids[1]), decimal=5.0 + n),),
+                )
                 outcome = await store_odds(odds=OddsWriter(db), hub=Hub(broadcast), command=command)
                 assert outcome.seq is not None
                 seqs.append(outcome.seq)
@@ -81,10 +85,15 @@ class ClientServer:
     def env(self, control: str) -> dict[str, str]:
         token = create_access_token(secret=SECRET, subject="node-feed", scopes=["odds:write"])
         steward = create_access_token(secret=SECRET, subject="node-steward", scopes=["races:write"])
-        return {"RACEWIRE_HTTP": self.process.http, "RACEWIRE_TOKEN": token, "RACEWIRE_RACES_TOKEN": steward,
-                "RACEWIRE_RACE_ID": self.race_id,
-                "RACEWIRE_RUNNER_IDS": ",".join(self.runner_ids), "RACEWIRE_CONTROL": control,
-                "RACEWIRE_TEST_SECRET": SECRET}  # for tests that mint a token about to expire
+        return {
+            "RACEWIRE_HTTP": self.process.http,
+            "RACEWIRE_TOKEN": token,
+            "RACEWIRE_RACES_TOKEN": steward,
+            "RACEWIRE_RACE_ID": self.race_id,
+            "RACEWIRE_RUNNER_IDS": ",".join(self.runner_ids),
+            "RACEWIRE_CONTROL": control,
+            "RACEWIRE_TEST_SECRET": SECRET,
+        }  # for tests that mint a token about to expire
 
     def stop(self) -> None:
         self.process.stop()
@@ -129,10 +138,16 @@ def run_node_tests(*files: str, env: Mapping[str, str], timeout: float = 180) ->
     """Runs `node --test` on files under clients/test; fails the calling test with node's report."""
     node = shutil.which("node")
     assert node, "node is not installed: Racewire's client tests need Node.js 20+ on the PATH"
-    assert (CLIENTS / "node_modules").is_dir(), "clients/node_modules is missing: run scripts/bootstrap (it runs npm ci)"
+    assert (CLIENTS / "node_modules").is_dir(), (
+        "clients/node_modules is missing: run scripts/bootstrap (it runs npm ci)"
+    )
     completed = subprocess.run(
         [node, "--test", "--test-concurrency=1", "--test-reporter=spec", *(f"test/{name}" for name in files)],
-        cwd=CLIENTS, env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout,
+        cwd=CLIENTS,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     report = completed.stdout + completed.stderr
     assert completed.returncode == 0, f"node --test failed:\n{report}"

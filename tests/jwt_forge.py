@@ -17,14 +17,20 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 def rsa_key_pair() -> tuple[str, str]:
     """(private PEM, public PEM)"""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
-def claims(subject: str = "partner", scope: str | None = "odds:write", ttl: float = 600, **extra: Any) -> dict[str, Any]:
+def claims(
+    subject: str = "partner", scope: str | None = "odds:write", ttl: float = 600, **extra: Any
+) -> dict[str, Any]:
     now = int(time.time())
     values = {"sub": subject, "scope": scope, "iat": now, "exp": now + ttl, **extra}
     return {name: value for name, value in values.items() if value is not None}

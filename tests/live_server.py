@@ -12,7 +12,7 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +53,12 @@ class ServerProcess:
     def _start(self, timeout: float) -> bool:
         env = {**os.environ, **self.env, "RACEWIRE_PORT": str(self.port), "RACEWIRE_HOST": "127.0.0.1"}
         self.process = subprocess.Popen(
-            list(self.command), cwd=self.cwd, env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            list(self.command),
+            cwd=self.cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         up = threading.Event()
 
@@ -143,13 +147,20 @@ def token(*scopes: str) -> str:
     return create_access_token(secret=SECRET, subject="feed", scopes=scopes)
 
 
-async def store(server: ServerProcess, race: dict[str, Any], price: float, *, bearer: str | None = None,
-                at: datetime | None = None) -> httpx.Response:
-    body = {"query": STORE, "variables": {"input": {
-        "raceId": race["id"], "source": "betfair",
-        "observedAt": (at or datetime.now(timezone.utc)).isoformat(),
-        "prices": [{"runnerId": race["runners"][0], "decimal": price}],
-    }}}
+async def store(
+    server: ServerProcess, race: dict[str, Any], price: float, *, bearer: str | None = None, at: datetime | None = None
+) -> httpx.Response:
+    body = {
+        "query": STORE,
+        "variables": {
+            "input": {
+                "raceId": race["id"],
+                "source": "betfair",
+                "observedAt": (at or datetime.now(UTC)).isoformat(),
+                "prices": [{"runnerId": race["runners"][0], "decimal": price}],
+            }
+        },
+    }
     headers = {"Authorization": f"Bearer {bearer or token('odds:write')}"}
     async with httpx.AsyncClient(base_url=server.http) as client:
         return await client.post("/graphql", json=body, headers=headers)

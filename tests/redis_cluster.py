@@ -33,10 +33,14 @@ class RedisClusterNodes:
         return "redis-cluster://" + ",".join(f"127.0.0.1:{port}" for port in self.ports[:3])
 
     def _script(self, command: str) -> None:
-        env = {**os.environ, "RACEWIRE_TEST_CLUSTER_NODES": str(self.nodes),
-               "RACEWIRE_TEST_CLUSTER_REPLICAS": "1" if self.nodes >= 6 else "0"}
-        subprocess.run([str(SCRIPT), command, str(self.base)], check=True, env=env, timeout=60,
-                       stdout=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            "RACEWIRE_TEST_CLUSTER_NODES": str(self.nodes),
+            "RACEWIRE_TEST_CLUSTER_REPLICAS": "1" if self.nodes >= 6 else "0",
+        }
+        subprocess.run(
+            [str(SCRIPT), command, str(self.base)], check=True, env=env, timeout=60, stdout=subprocess.DEVNULL
+        )
 
     def start(self) -> RedisClusterNodes:
         """Starts every node that is not running and waits until the cluster is whole."""
@@ -106,8 +110,11 @@ class RedisClusterNodes:
 
     def wait_promoted(self, dead_port: int, timeout: float = 30) -> None:
         """Waits until a replica has taken over every slot the dead primary held."""
-        self._wait(lambda: dead_port not in self.primaries() and len(self.primaries()) == 3,
-                   f"a replica to replace 127.0.0.1:{dead_port}", timeout)
+        self._wait(
+            lambda: dead_port not in self.primaries() and len(self.primaries()) == 3,
+            f"a replica to replace 127.0.0.1:{dead_port}",
+            timeout,
+        )
 
     def _answers(self, port: int) -> bool:
         try:

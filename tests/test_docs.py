@@ -14,10 +14,20 @@ from server.settings import PREFIX, Settings
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PAGES = [ROOT / "README.md", ROOT / "bench" / "README.md", *sorted(DOCS.glob("*.md"))]
-SERVER_SOURCES = sorted(path for package in ("server", "resolvers", "schema", "pubsub", "storage", "demo", "events")
-                        for path in (ROOT / package).rglob("*.py"))
+SERVER_SOURCES = sorted(
+    path
+    for package in ("server", "resolvers", "schema", "pubsub", "storage", "demo", "events")
+    for path in (ROOT / package).rglob("*.py")
+)
 # Variables that the scripts and tests read, not the server: configuration.md lists them as such.
-TOOL_VARIABLES = {"TEST_POSTGRES", "VENV", "CHROMIUM", "TEST_CLUSTER_PORT", "TEST_CLUSTER_NODES", "TEST_CLUSTER_REPLICAS"}
+TOOL_VARIABLES = {
+    "TEST_POSTGRES",
+    "VENV",
+    "CHROMIUM",
+    "TEST_CLUSTER_PORT",
+    "TEST_CLUSTER_NODES",
+    "TEST_CLUSTER_REPLICAS",
+}
 NOT_CODES = {"COMMAND", "RACEWIRE_"}  # argparse's metavar, the settings prefix
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", re.M | re.S)
@@ -49,8 +59,11 @@ def anchors(page: Path) -> set[str]:
 
 
 def string_constants(path: Path) -> set[str]:
-    return {node.value for node in ast.walk(ast.parse(path.read_text()))
-            if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    return {
+        node.value
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
 
 
 def test_the_manual_has_its_pages() -> None:
@@ -69,15 +82,20 @@ def test_every_racewire_variable_the_pages_name_exists() -> None:
     named = set(re.findall(rf"\b{PREFIX}([A-Z][A-Z0-9_]*[A-Z0-9])\b", all_docs()))
     assert named & settings  # the pattern finds the settings the pages do name
     assert named - settings - TOOL_VARIABLES == set()
-    scripts = "\n".join(path.read_text() for folder in ("scripts", "tests") for path in (ROOT / folder).rglob("*")
-                        if path.is_file() and path.suffix in {"", ".py", ".sh"} and path.name != "test_docs.py")
+    scripts = "\n".join(
+        path.read_text()
+        for folder in ("scripts", "tests")
+        for path in (ROOT / folder).rglob("*")
+        if path.is_file() and path.suffix in {"", ".py", ".sh"} and path.name != "test_docs.py"
+    )
     assert all(PREFIX + name in scripts for name in TOOL_VARIABLES)
 
 
 def test_every_error_code_and_enum_value_of_the_server_is_documented() -> None:
     docs = all_docs()
-    names = {value for path in SERVER_SOURCES for value in string_constants(path)
-             if re.fullmatch(r"[A-Z][A-Z_]{4,}", value)} - NOT_CODES
+    names = {
+        value for path in SERVER_SOURCES for value in string_constants(path) if re.fullmatch(r"[A-Z][A-Z_]{4,}", value)
+    } - NOT_CODES
     assert {"BAD_USER_INPUT", "SERVICE_UNAVAILABLE", "URI_TOO_LONG"} <= names  # the scan sees them
     assert sorted(name for name in names if f"`{name}`" not in docs and name not in docs) == []
 
@@ -86,11 +104,18 @@ def test_every_close_code_of_the_server_is_in_the_limits_page() -> None:
     codes = set()
     for path in SERVER_SOURCES:
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and any(
-                    isinstance(target, ast.Name) and target.id.endswith("_CLOSE") for target in node.targets):
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Constant)
+                and any(isinstance(target, ast.Name) and target.id.endswith("_CLOSE") for target in node.targets)
+            ):
                 codes.add(node.value.value)
-            if isinstance(node, ast.keyword) and node.arg == "code" and isinstance(node.value, ast.Constant) \
-                    and isinstance(node.value.value, int):
+            if (
+                isinstance(node, ast.keyword)
+                and node.arg == "code"
+                and isinstance(node.value, ast.Constant)
+                and isinstance(node.value.value, int)
+            ):
                 codes.add(node.value.value)
     assert {4400, 4403, 4429, 4504} <= codes  # the scan sees them
     limits = (DOCS / "limits.md").read_text()
@@ -98,8 +123,12 @@ def test_every_close_code_of_the_server_is_in_the_limits_page() -> None:
 
 
 def relative_links() -> list[tuple[str, str]]:
-    return [(str(page.relative_to(ROOT)), target) for page in PAGES for target in LINK.findall(text_of(page))
-            if not re.match(r"[a-z]+:", target)]
+    return [
+        (str(page.relative_to(ROOT)), target)
+        for page in PAGES
+        for target in LINK.findall(text_of(page))
+        if not re.match(r"[a-z]+:", target)
+    ]
 
 
 def test_the_pages_have_relative_links() -> None:

@@ -18,18 +18,24 @@ EXPECTED = {
     "tests/server/test_live_server.py::test_health_and_readiness[sqlite]": {"process"},
     "tests/server/test_settings.py::test_serve_with_a_bad_value_exits_at_once_naming_it": {"process"},
     "tests/server/test_cli.py::test_export_schema_prints_the_sdl": {"process"},
-    "tests/server/test_scale_out.py::test_concurrent_writers_on_three_processes_keep_seq_unique_and_contiguous[redis]":
-        {"process", "cluster"},
+    "tests/server/test_scale_out.py::test_concurrent_writers_on_three_processes_keep_seq_unique_and_contiguous[redis]": {
+        "process",
+        "cluster",
+    },
     "tests/clients/test_http_clients.py::test_subscriptions_over_sse_and_multipart_http": {"process", "js"},
-    "tests/clients/test_browser.py::test_graphiql_and_the_odds_board_work_offline_in_chromium":
-        {"process", "js", "browser"},
+    "tests/clients/test_browser.py::test_graphiql_and_the_odds_board_work_offline_in_chromium": {
+        "process",
+        "js",
+        "browser",
+    },
 }
 
 
 def start_python() -> subprocess.CompletedProcess[str]:
     """Out of the tests' own code, so that only the guard, not the name rule, sees the process."""
-    return subprocess.run([sys.executable, "-c", "print('ran')"], capture_output=True, text=True, check=True,
-                          timeout=30)
+    return subprocess.run(
+        [sys.executable, "-c", "print('ran')"], capture_output=True, text=True, check=True, timeout=30
+    )
 
 
 def test_tests_of_each_kind_get_their_tiers(request: pytest.FixtureRequest) -> None:
@@ -44,14 +50,15 @@ def test_tests_of_each_kind_get_their_tiers(request: pytest.FixtureRequest) -> N
 
 
 def test_every_test_has_a_tier(request: pytest.FixtureRequest) -> None:
-    untiered = [item.nodeid for item in request.session.items
-                if not {mark.name for mark in item.iter_markers()} & TIER_NAMES]
+    untiered = [
+        item.nodeid for item in request.session.items if not {mark.name for mark in item.iter_markers()} & TIER_NAMES
+    ]
     assert untiered == []
 
 
 def test_a_test_not_marked_process_cannot_start_one(request: pytest.FixtureRequest) -> None:
     assert request.node.get_closest_marker("process") is None
-    with pytest.raises(RuntimeError, match="starts a process .* but is not marked `process`"):
+    with pytest.raises(RuntimeError, match=r"starts a process .* but is not marked `process`"):
         start_python()
 
 
@@ -67,8 +74,14 @@ def test_no_test_module_imports_another() -> None:
     importing = []
     for path in sorted(tests.rglob("test_*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
-                [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
-            importing += [f"{path.relative_to(tests)} imports {name}" for name in names
-                          if name.split(".")[-1].startswith("test_")]
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            importing += [
+                f"{path.relative_to(tests)} imports {name}" for name in names if name.split(".")[-1].startswith("test_")
+            ]
     assert importing == []

@@ -25,8 +25,12 @@ class AlertInput:
     runner_id: strawberry.ID | None = strawberry.field(
         default=None, description="The runner: needed for PRICE_LEVEL, PRICE_MOVE and SCRATCHED."
     )
-    direction: PriceDirection | None = strawberry.field(default=None, description="PRICE_LEVEL: which side of the level.")
-    level: float | None = strawberry.field(default=None, description="PRICE_LEVEL: decimal odds, above 1.0, at most 1000.")
+    direction: PriceDirection | None = strawberry.field(
+        default=None, description="PRICE_LEVEL: which side of the level."
+    )
+    level: float | None = strawberry.field(
+        default=None, description="PRICE_LEVEL: decimal odds, above 1.0, at most 1000."
+    )
     percent: float | None = strawberry.field(default=None, description="PRICE_MOVE: the move in percent, above 0.")
     status: RaceStatus | None = strawberry.field(default=None, description="RACE_STATUS: the status to be told of.")
 
@@ -45,7 +49,8 @@ async def create_alert(
         race_id=parse_id(input.race_id, what="race", field="raceId") if input.race_id is not None else None,
         runner_id=parse_id(input.runner_id, what="runner", field="runnerId") if input.runner_id is not None else None,
         above=None if input.direction is None else input.direction is PriceDirection.AT_OR_ABOVE,
-        level=input.level, percent=input.percent,
+        level=input.level,
+        percent=input.percent,
         status=models.RaceStatus(input.status.value) if input.status is not None else None,
     )
     row = await use_case.create_alert(db=info.context.db, user=_user(info), draft=draft)
@@ -61,10 +66,17 @@ async def delete_alert(
 
 
 async def mark_notifications_read(
-    info: Info, ids: Annotated[list[strawberry.ID], strawberry.argument(description=f"Notifications to mark read (at most {MAX_MARK_READ}).")]
+    info: Info,
+    ids: Annotated[
+        list[strawberry.ID], strawberry.argument(description=f"Notifications to mark read (at most {MAX_MARK_READ}).")
+    ],
 ) -> list[strawberry.ID]:
-    wanted = [known_id(i, what="notification", field="ids", limit=MAX_BIG_ID)
-              for i in bounded(ids, limit=MAX_MARK_READ, field="ids")]
+    wanted = [
+        known_id(i, what="notification", field="ids", limit=MAX_BIG_ID)
+        for i in bounded(ids, limit=MAX_MARK_READ, field="ids")
+    ]
     # An id too large to exist is not the viewer's: ignored, as every other id that is not.
-    marked = await notifications.mark_read(db=info.context.db, user=_user(info), ids=[i for i in wanted if i is not None])
+    marked = await notifications.mark_read(
+        db=info.context.db, user=_user(info), ids=[i for i in wanted if i is not None]
+    )
     return [strawberry.ID(str(i)) for i in marked]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-
 from typing import Annotated
 
 import strawberry
@@ -46,17 +45,32 @@ class MeetingCardInput:
 
 
 async def load_race_cards(
-    info: Info, meetings: Annotated[list[MeetingCardInput], strawberry.argument(description=f"The cards to load (at most {MAX_MEETINGS}).")]
+    info: Info,
+    meetings: Annotated[
+        list[MeetingCardInput], strawberry.argument(description=f"The cards to load (at most {MAX_MEETINGS}).")
+    ],
 ) -> list[Meeting]:
     cards = [
         use_case.MeetingCard(
-            venue=m.venue, country=m.country, date=m.date, going=m.going,
+            venue=m.venue,
+            country=m.country,
+            date=m.date,
+            going=m.going,
             races=tuple(
                 use_case.RaceCard(
-                    number=r.number, name=r.name, post_time=r.post_time, distance_m=r.distance_meters,
+                    number=r.number,
+                    name=r.name,
+                    post_time=r.post_time,
+                    distance_m=r.distance_meters,
                     runners=tuple(
-                        use_case.RunnerCard(number=x.number, horse=x.horse, jockey=x.jockey,
-                                            trainer=x.trainer, draw=x.draw, weight_kg=x.weight_kg)
+                        use_case.RunnerCard(
+                            number=x.number,
+                            horse=x.horse,
+                            jockey=x.jockey,
+                            trainer=x.trainer,
+                            draw=x.draw,
+                            weight_kg=x.weight_kg,
+                        )
                         for x in bounded(r.runners, limit=MAX_RUNNERS, field="runners")
                     ),
                 )

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.types import get_object_definition
 
 from resolvers import store_odds as use_case
 from resolvers.errors import BadUserInput, parse_id
@@ -23,7 +24,9 @@ class RunnerPriceInput:
 
 @strawberry.input(description="One source's prices for runners of one race at one moment.")
 class StoreOddsInput:
-    race_id: strawberry.ID = strawberry.field(description="The race; it must accept prices (before OFF, not ABANDONED).")
+    race_id: strawberry.ID = strawberry.field(
+        description="The race; it must accept prices (before OFF, not ABANDONED)."
+    )
     source: str = strawberry.field(
         description="The bookmaker or exchange code, e.g. 'bet365' (a-z, 0-9, . _ -); one the token's `sources` "
         "claim names, when it has one (FORBIDDEN otherwise)."
@@ -33,8 +36,9 @@ class StoreOddsInput:
     )
     prices: list[RunnerPriceInput] = strawberry.field(description="1 to 100 runner prices, one per runner.")
     idempotency_key: str | None = strawberry.field(
-        default=None, description="Retries with the same key get the first answer and store nothing twice. "
-        "Keys are the token subject's own: another subject's same key is another key."
+        default=None,
+        description="Retries with the same key get the first answer and store nothing twice. "
+        "Keys are the token subject's own: another subject's same key is another key.",
     )
 
 
@@ -42,13 +46,15 @@ def _build_input(cls: type[StoreOddsInput], value: Mapping[str, Any], _context: 
     """Builds the input from graphql-core's coerced value (the scalars are parsed already):
     Strawberry's generic conversion cost more than storing the prices (profiled)."""
     return cls(
-        race_id=value["raceId"], source=value["source"], observed_at=value["observedAt"],
+        race_id=value["raceId"],
+        source=value["source"],
+        observed_at=value["observedAt"],
         prices=[RunnerPriceInput(runner_id=p["runnerId"], decimal=p["decimal"]) for p in value["prices"]],
         idempotency_key=value.get("idempotencyKey"),
     )
 
 
-StoreOddsInput.__strawberry_definition__.from_input = _build_input
+get_object_definition(StoreOddsInput, strict=True).from_input = _build_input
 
 
 async def store_odds(
@@ -68,8 +74,11 @@ async def store_odds(
         idempotency_key=key,
     )
     outcome = await use_case.store_odds(
-        odds=info.context.odds, hub=info.context.hub, command=command,
-        writer=info.context.viewer, require_sources=info.context.limits.require_token_sources,
+        odds=info.context.odds,
+        hub=info.context.hub,
+        command=command,
+        writer=info.context.viewer,
+        require_sources=info.context.limits.require_token_sources,
     )
     observed = datetime.fromisoformat(outcome.observed_at)
     return StoreOddsResult(
@@ -78,13 +87,20 @@ async def store_odds(
         cursor=outcome.cursor,
         stored=outcome.stored,
         changed=[
-            Price(runner_id=strawberry.ID(str(c["runnerId"])), source=outcome.source,
-                  decimal=c["decimal"], observed_at=observed)
+            Price(
+                runner_id=strawberry.ID(str(c["runnerId"])),
+                source=outcome.source,
+                decimal=c["decimal"],
+                observed_at=observed,
+            )
             for c in outcome.changed
         ],
         stale=[
-            StaleQuote(runner_id=strawberry.ID(str(s["runnerId"])), decimal=s["decimal"],
-                       current_observed_at=datetime.fromisoformat(s["currentObservedAt"]))
+            StaleQuote(
+                runner_id=strawberry.ID(str(s["runnerId"])),
+                decimal=s["decimal"],
+                current_observed_at=datetime.fromisoformat(s["currentObservedAt"]),
+            )
             for s in outcome.stale
         ],
         replayed=outcome.replayed,

@@ -52,12 +52,22 @@ class Alert:
 
     @classmethod
     def from_row(cls, row: models.Alert) -> Alert:
-        direction = None if row.above is None else (PriceDirection.AT_OR_ABOVE if row.above else PriceDirection.AT_OR_BELOW)
+        direction = (
+            None if row.above is None else (PriceDirection.AT_OR_ABOVE if row.above else PriceDirection.AT_OR_BELOW)
+        )
         return cls(
-            id=strawberry.ID(str(row.id)), kind=AlertKind(row.kind.value), race_id=strawberry.ID(str(row.race_id)),
-            runner_id=_id(row.runner_id), direction=direction, level=row.level, percent=row.percent,
-            reference_price=row.reference, status=RaceStatus(row.status) if row.status else None,
-            armed=row.armed, created_at=row.created_at, last_fired_at=row.fired_at,
+            id=strawberry.ID(str(row.id)),
+            kind=AlertKind(row.kind.value),
+            race_id=strawberry.ID(str(row.race_id)),
+            runner_id=_id(row.runner_id),
+            direction=direction,
+            level=row.level,
+            percent=row.percent,
+            reference_price=row.reference,
+            status=RaceStatus(row.status) if row.status else None,
+            armed=row.armed,
+            created_at=row.created_at,
+            last_fired_at=row.fired_at,
         )
 
 
@@ -77,20 +87,36 @@ class Notification:
 
     @classmethod
     def from_row(cls, row: models.Notification) -> Notification:
-        return cls.from_payload({
-            "id": row.id, "alertId": row.alert_id, "kind": row.kind.value, "raceId": row.race_id,
-            "runnerId": row.runner_id, "price": row.price, "status": row.status, "newsId": row.news_id,
-            "message": row.message, "createdAt": row.created_at, "read": row.read,
-        })
+        return cls.from_payload(
+            {
+                "id": row.id,
+                "alertId": row.alert_id,
+                "kind": row.kind.value,
+                "raceId": row.race_id,
+                "runnerId": row.runner_id,
+                "price": row.price,
+                "status": row.status,
+                "newsId": row.news_id,
+                "message": row.message,
+                "createdAt": row.created_at,
+                "read": row.read,
+            }
+        )
 
     @classmethod
     def from_payload(cls, p: dict[str, Any]) -> Notification:
         created = p["createdAt"]
         return cls(
-            id=strawberry.ID(str(p["id"])), alert_id=strawberry.ID(str(p["alertId"])), kind=AlertKind(p["kind"]),
-            race_id=strawberry.ID(str(p["raceId"])), runner_id=_id(p["runnerId"]), price=p["price"],
-            status=RaceStatus(p["status"]) if p["status"] else None, news_id=_id(p["newsId"]),
-            message=p["message"], created_at=created if isinstance(created, datetime) else datetime.fromisoformat(created),
+            id=strawberry.ID(str(p["id"])),
+            alert_id=strawberry.ID(str(p["alertId"])),
+            kind=AlertKind(p["kind"]),
+            race_id=strawberry.ID(str(p["raceId"])),
+            runner_id=_id(p["runnerId"]),
+            price=p["price"],
+            status=RaceStatus(p["status"]) if p["status"] else None,
+            news_id=_id(p["newsId"]),
+            message=p["message"],
+            created_at=created if isinstance(created, datetime) else datetime.fromisoformat(created),
             read=p["read"],
         )
 

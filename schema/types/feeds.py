@@ -29,8 +29,12 @@ class Feed:
 
     @classmethod
     def from_state(cls, state: feed_health.FeedState) -> Feed:
-        return cls(source=state.source, status=FeedStatus(state.status), last_seen_at=state.last_seen_at,
-                   status_changed_at=state.changed_at)
+        return cls(
+            source=state.source,
+            status=FeedStatus(state.status),
+            last_seen_at=state.last_seen_at,
+            status_changed_at=state.changed_at,
+        )
 
 
 @strawberry.type(description="A price source went STALE or came back LIVE.")

@@ -30,8 +30,7 @@ class NewsArticle:
 
     @classmethod
     def from_row(cls, row: models.NewsArticle) -> NewsArticle:
-        return cls(id=strawberry.ID(str(row.id)), headline=row.headline, body=row.body,
-                   published_at=row.published_at)
+        return cls(id=strawberry.ID(str(row.id)), headline=row.headline, body=row.body, published_at=row.published_at)
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: int) -> NewsArticle | None:
@@ -56,4 +55,3 @@ class NewsEvent:
     seq: int = strawberry.field(description="The news stream's sequence number.")
     cursor: str = strawberry.field(description="Pass as `after` to resume after this event.")
     article: NewsArticle = strawberry.field(description="The article.")
-

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 class Price:
     runner_id: strawberry.ID = strawberry.field(description="The runner quoted.")
     source: str | None = strawberry.field(description="The bookmaker or exchange quoting.")
-    decimal: float = strawberry.field(description="Decimal (European) odds, stake included: 2.5 returns 2.5 per 1 staked.")
+    decimal: float = strawberry.field(
+        description="Decimal (European) odds, stake included: 2.5 returns 2.5 per 1 staked."
+    )
     observed_at: datetime | None = strawberry.field(description="When the source offered this price.")
     stale: bool = strawberry.field(
         default=False,
@@ -49,8 +51,11 @@ class Price:
     @classmethod
     def from_quote(cls, quote: market.Quote) -> Price:
         return cls(
-            runner_id=strawberry.ID(str(quote.runner_id)), source=quote.source,
-            decimal=quote.decimal, observed_at=quote.observed_at, stale=quote.stale,
+            runner_id=strawberry.ID(str(quote.runner_id)),
+            source=quote.source,
+            decimal=quote.decimal,
+            observed_at=quote.observed_at,
+            stale=quote.stale,
         )
 
 
@@ -80,7 +85,9 @@ class Market:
             race_id=strawberry.ID(str(found.race_id)),
             best_prices=[Price.from_quote(q) for q in found.best],
             favourite_runner_id=strawberry.ID(str(favourite)) if favourite is not None else None,
-            overround=found.overround, updated_at=found.updated_at, stale=found.stale,
+            overround=found.overround,
+            updated_at=found.updated_at,
+            stale=found.stale,
         )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import Enum
-
 from typing import Annotated
 
 import strawberry
@@ -45,8 +44,7 @@ class Meeting:
 
     @classmethod
     def from_row(cls, row: models.Meeting) -> Meeting:
-        return cls(id=strawberry.ID(str(row.id)), venue=row.venue, country=row.country,
-                   date=row.date, going=row.going)
+        return cls(id=strawberry.ID(str(row.id)), venue=row.venue, country=row.country, date=row.date, going=row.going)
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: int) -> Meeting | None:
@@ -69,7 +67,9 @@ class Race:
 
     @strawberry.field(description="The meeting the race belongs to.")
     async def meeting(self, info: Info) -> Meeting:
-        return Meeting.from_row(await info.context.loaders.meeting.load(self.meeting_id))
+        row = await info.context.loaders.meeting.load(self.meeting_id)
+        assert row is not None, "races.meeting_id is a foreign key"
+        return Meeting.from_row(row)
 
     @strawberry.field(description="The runners, by saddle-cloth number, scratched ones included.")
     async def runners(self, info: Info) -> list[Runner]:
@@ -87,8 +87,12 @@ class Race:
     @classmethod
     def from_row(cls, row: models.Race) -> Race:
         return cls(
-            id=strawberry.ID(str(row.id)), meeting_id=row.meeting_id, number=row.number,
-            name=row.name, post_time=row.post_time, distance_meters=row.distance_m,
+            id=strawberry.ID(str(row.id)),
+            meeting_id=row.meeting_id,
+            number=row.number,
+            name=row.name,
+            post_time=row.post_time,
+            distance_meters=row.distance_m,
             status=RaceStatus(row.status.value),
             result_runner_ids=[strawberry.ID(str(r)) for r in row.result] if row.result else None,
         )
@@ -116,14 +120,18 @@ class Runner:
         quotes = await info.context.loaders.quotes_of_race.load(int(self.race_id))
         return [Price.from_quote(q) for q in quotes if q.runner_id == int(self.id)]
 
-    @strawberry.field(description="The longest current price across LIVE sources; null while unpriced by any (a stale "
-                      "source's price stays on `prices`, flagged).")
+    @strawberry.field(
+        description="The longest current price across LIVE sources; null while unpriced by any (a stale "
+        "source's price stays on `prices`, flagged)."
+    )
     async def best_price(self, info: Info) -> Price | None:
         prices = [p for p in await self.prices(info) if not p.stale]
         return max(prices, key=lambda p: p.decimal, default=None)
 
-    @strawberry.field(description="How the price moved: the newest quotes from all sources, oldest first.",
-                      metadata=sized_by("last", MAX_HISTORY))
+    @strawberry.field(
+        description="How the price moved: the newest quotes from all sources, oldest first.",
+        metadata=sized_by("last", MAX_HISTORY),
+    )
     async def price_history(
         self,
         info: Info,
@@ -132,17 +140,20 @@ class Runner:
         if not 1 <= last <= MAX_HISTORY:
             raise BadUserInput(f"last must be between 1 and {MAX_HISTORY}", field="last")
         rows = await info.context.loaders.history(last).load(int(self.id))
-        return [
-            Price(runner_id=self.id, source=code, decimal=p.decimal, observed_at=p.observed_at)
-            for p, code in rows
-        ]
+        return [Price(runner_id=self.id, source=code, decimal=p.decimal, observed_at=p.observed_at) for p, code in rows]
 
     @classmethod
     def from_row(cls, row: models.Runner) -> Runner:
         return cls(
-            id=strawberry.ID(str(row.id)), race_id=strawberry.ID(str(row.race_id)), number=row.number,
-            horse=row.horse, jockey=row.jockey, trainer=row.trainer, draw=row.draw,
-            weight_kg=row.weight_kg, scratched=row.scratched,
+            id=strawberry.ID(str(row.id)),
+            race_id=strawberry.ID(str(row.race_id)),
+            number=row.number,
+            horse=row.horse,
+            jockey=row.jockey,
+            trainer=row.trainer,
+            draw=row.draw,
+            weight_kg=row.weight_kg,
+            scratched=row.scratched,
         )
 
     @classmethod

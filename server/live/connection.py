@@ -63,9 +63,26 @@ class LiveSettings:
 
 class LiveConnection:
     # Slots: thousands of idle connections each hold only these.
-    __slots__ = ("_acknowledged", "_bucket", "_closed", "_closing", "_expiry", "_heard", "_init_received",
-                 "_interval", "_pinged_at", "_request_id", "_slot", "_timed_out", "_waiting", "_websocket",
-                 "context", "live", "operations", "outbox")
+    __slots__ = (
+        "_acknowledged",
+        "_bucket",
+        "_closed",
+        "_closing",
+        "_expiry",
+        "_heard",
+        "_init_received",
+        "_interval",
+        "_pinged_at",
+        "_request_id",
+        "_slot",
+        "_timed_out",
+        "_waiting",
+        "_websocket",
+        "context",
+        "live",
+        "operations",
+        "outbox",
+    )
 
     def __init__(self, live: LiveSettings, websocket: WebSocket, context: Context) -> None:
         self.live = live
@@ -118,7 +135,7 @@ class LiveConnection:
                     await self.close(messages.INTERNAL_ERROR_CLOSE, "Internal server error")
                     break
                 del message
-        except Exception:  # noqa: BLE001 - the peer went away mid-receive
+        except Exception:  # the peer went away mid-receive
             log.debug("connection ended while reading", exc_info=True)
         finally:
             await self._shutdown()
@@ -168,7 +185,8 @@ class LiveConnection:
         if expires_at is not None:
             delay = max(0.0, expires_at + self.live.jwt_leeway - time.time())
             self._expiry = asyncio.get_running_loop().call_later(
-                delay, self._close_soon, messages.FORBIDDEN_CLOSE, "Token expired")
+                delay, self._close_soon, messages.FORBIDDEN_CLOSE, "Token expired"
+            )
         if interval > 0 and self._waiting is None:
             self._wait("ping", interval)
 
@@ -188,18 +206,23 @@ class LiveConnection:
             return
         limit = self.live.max_operations
         if limit is not None and len(self.operations) >= limit:
-            error = GraphQLError("Subscription limit reached")
-            self._send({"id": operation_id, "type": "error", "payload": [error.formatted]})
+            refused = GraphQLError("Subscription limit reached")
+            self._send({"id": operation_id, "type": "error", "payload": [refused.formatted]})
             return
         variables, operation_name = payload.get("variables"), payload.get("operationName")
         subscription_id.set(f"{self._request_id}/{operation_id}")  # copied by the operation's task
         try:
             fanout = self.live.fanout
-            plan = fanout.planner.plan(query, variables, operation_name, self.context.viewer) \
-                if fanout is not None and query is not None else None
+            plan = (
+                fanout.planner.plan(query, variables, operation_name, self.context.viewer)
+                if fanout is not None and query is not None
+                else None
+            )
             if fanout is not None and plan is not None:
                 # No task per subscription: the member's `done` stands for it (cancelled to unsubscribe).
-                operation: asyncio.Future[Any] = fanout.join(Member(operation_id, self.outbox, plan, self.context.viewer))
+                operation: asyncio.Future[Any] = fanout.join(
+                    Member(operation_id, self.outbox, plan, self.context.viewer)
+                )
             else:
                 operation = asyncio.create_task(self._run(operation_id, query, variables, operation_name))
             self.operations[operation_id] = operation
@@ -221,7 +244,10 @@ class LiveConnection:
         id_json = orjson.dumps(operation_id).decode()
         try:
             stream = await self.live.schema.stream(
-                query, variable_values=variables, context_value=self.context, root_value=StreamTap(),
+                query,
+                variable_values=variables,
+                context_value=self.context,
+                root_value=StreamTap(),
                 operation_name=operation_name,
             )
             async with contextlib.aclosing(stream):

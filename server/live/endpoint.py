@@ -18,8 +18,13 @@ from server.rate_limits import TokenBucket
 
 class LiveEndpoint:
     def __init__(
-        self, live: LiveSettings, *, subprotocols: list[str], origin_allowed: Callable[[Mapping[str, str]], bool],
-        context_for: Callable[[WebSocket], Awaitable[Context]], legacy: ASGIApp | None,
+        self,
+        live: LiveSettings,
+        *,
+        subprotocols: list[str],
+        origin_allowed: Callable[[Mapping[str, str]], bool],
+        context_for: Callable[[WebSocket], Awaitable[Context]],
+        legacy: ASGIApp | None,
     ) -> None:
         self.live = live
         self.subprotocols = subprotocols
@@ -62,5 +67,7 @@ async def refuse(scope: Scope, receive: Receive, send: Send, *, code: int, reaso
     """Accepts only to close with a code the client can read (a refused handshake says only 403)."""
     websocket = WebSocket(scope, receive, send)
     offered = scope.get("subprotocols") or []
-    await websocket.accept(subprotocol=GRAPHQL_TRANSPORT_WS_PROTOCOL if GRAPHQL_TRANSPORT_WS_PROTOCOL in offered else None)
+    await websocket.accept(
+        subprotocol=GRAPHQL_TRANSPORT_WS_PROTOCOL if GRAPHQL_TRANSPORT_WS_PROTOCOL in offered else None
+    )
     await websocket.close(code=code, reason=reason)

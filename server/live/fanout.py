@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import orjson
@@ -113,8 +113,11 @@ class Group:
         first = True
         try:
             stream = await self._engine.schema.subscribe(
-                self.key.query, variable_values=self._plan.group_variables, context_value=self.context,
-                root_value=self.tap, operation_name=self.key.operation_name,
+                self.key.query,
+                variable_values=self._plan.group_variables,
+                context_value=self.context,
+                root_value=self.tap,
+                operation_name=self.key.operation_name,
             )
             async with contextlib.aclosing(stream):
                 async for result in stream:
@@ -213,8 +216,9 @@ class Group:
 
 
 class FanOut:
-    def __init__(self, schema: strawberry.Schema, *, context_for: Callable[[Viewer], Context],
-                 planner: Planner | None = None) -> None:
+    def __init__(
+        self, schema: strawberry.Schema, *, context_for: Callable[[Viewer], Context], planner: Planner | None = None
+    ) -> None:
         self.schema = schema
         self.planner = planner or Planner()
         self._context_for = context_for
@@ -288,8 +292,11 @@ class FanOut:
         stream has ended."""
         tap = StreamTap(resume_cursor=resume_cursor)
         stream = await self.schema.subscribe(
-            member.plan.key.query, variable_values=variables, context_value=self._context_for(member.viewer),
-            root_value=tap, operation_name=member.plan.key.operation_name,
+            member.plan.key.query,
+            variable_values=variables,
+            context_value=self._context_for(member.viewer),
+            root_value=tap,
+            operation_name=member.plan.key.operation_name,
         )
         member.switched = asyncio.Event()
         own = asyncio.create_task(self._pump(member, group, stream, tap))
@@ -303,9 +310,15 @@ class FanOut:
             await asyncio.gather(own, switched, return_exceptions=True)
         return own in done and not own.cancelled() and own.result()
 
-    async def _pump(self, member: Member, group: Group, stream: AsyncIterator[Any], tap: StreamTap) -> bool:
+    async def _pump(
+        self,
+        member: Member,
+        group: Group,
+        stream: AsyncGenerator[PreExecutionError | ExecutionResult, None],
+        tap: StreamTap,
+    ) -> bool:
         first = True
-        async with contextlib.aclosing(stream):  # type: ignore[type-var]
+        async with contextlib.aclosing(stream):
             async for result in stream:
                 if first and isinstance(result, PreExecutionError):
                     await self._send(member, member.end_frame([e.formatted for e in result.errors or ()]))

@@ -7,7 +7,7 @@ viewer are shared; anything else runs on its own."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from cachetools import LRUCache
@@ -110,8 +110,8 @@ class Planner:
         canonical = orjson.dumps(shared, option=orjson.OPT_SORT_KEYS).decode()
         key = GroupKey(query, operation_name, canonical, viewer.scopes, viewer.authenticated)
         group_variables = {**shared, resume_variable: None} if resume_variable else shared
-        field = operation.selection_set.selections[0].name.value  # type: ignore[attr-defined]
-        return Plan(key, variables, group_variables, resume_variable, resumes, snapshot, field)
+        root_field = cast(FieldNode, operation.selection_set.selections[0]).name.value  # each one checked above
+        return Plan(key, variables, group_variables, resume_variable, resumes, snapshot, root_field)
 
     def _operation(self, query: str, operation_name: str | None) -> tuple[str, OperationDefinitionNode | None]:
         """The query text as first seen (one copy for all), and its one operation if shareable."""

@@ -46,8 +46,11 @@ def _operation_problem(payload: Any) -> str | None:
     persisted = isinstance(extensions, dict) and "persistedQuery" in extensions  # the query may come from the store
     if not isinstance(query, str) and not (query is None and persisted):
         return "`query` must be a string"
-    for key, kind, name in (("variables", dict, "an object"), ("extensions", dict, "an object"),
-                            ("operationName", str, "a string")):
+    for key, kind, name in (
+        ("variables", dict, "an object"),
+        ("extensions", dict, "an object"),
+        ("operationName", str, "a string"),
+    ):
         if not isinstance(payload.get(key), kind | None):
             return f"`{key}` must be {name} or null"
     return None

@@ -30,7 +30,8 @@ import asyncio
 import importlib.metadata
 import logging
 import weakref
-from typing import TYPE_CHECKING, Any
+from types import GeneratorType
+from typing import TYPE_CHECKING, Any, cast
 
 from uvicorn.config import Config
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -145,11 +146,21 @@ class PerServer:
     """What all the connections of one server have alike, which uvicorn's protocol keeps in
     each connection's own dict."""
 
-    __slots__ = ("app", "app_state", "asgi_version", "config", "connections", "default_headers", "loop",
-                 "root_path", "tasks")
+    __slots__ = (
+        "app",
+        "app_state",
+        "asgi_version",
+        "config",
+        "connections",
+        "default_headers",
+        "loop",
+        "root_path",
+        "tasks",
+    )
 
-    def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
-                 loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, config: Config, server_state: ServerState, app_state: dict[str, Any], loop: asyncio.AbstractEventLoop
+    ) -> None:
         self.config = config
         self.app = config.loaded_app
         self.loop = loop
@@ -192,16 +203,22 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
     tasks = _of_server("tasks")
     default_headers: list[tuple[bytes, bytes]] = _of_server("default_headers")
 
+    # Class-level properties in place of uvicorn's per-instance attributes (one fewer per connection).
     @property
-    def ping_interval(self) -> float | None:  # type: ignore[override]
+    def ping_interval(self) -> float | None:  # type: ignore[override]  # uvicorn declares a plain attribute
         return self.config.ws_ping_interval
 
     @property
-    def ping_timeout(self) -> float | None:  # type: ignore[override]
+    def ping_timeout(self) -> float | None:  # type: ignore[override]  # uvicorn declares a plain attribute
         return self.config.ws_ping_timeout
 
-    def __init__(self, config: Config, server_state: ServerState, app_state: dict[str, Any],
-                 _loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         # Not uvicorn's __init__: of its 34 attributes, 13 are the same for every connection, and
         # past 29 an instance's attributes no longer fit its class's shared key table: each
         # connection had a dict of its own (1.6 KB). These are the per-connection ones, all of
@@ -209,11 +226,11 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
         if not config.loaded:
             config.load()
         self._server = server_of(config, server_state, app_state)
-        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]  # set by connection_made, as in uvicorn
         self.server: tuple[str, int | None] | None = None
         self.client: tuple[str, int] | None = None
         self.scheme = "ws"
-        self.queue = Inbox()  # type: ignore[assignment]
+        self.queue = Inbox()  # type: ignore[assignment]  # the part of asyncio.Queue uvicorn uses
         self.handshake_initiated = False
         self.handshake_complete = False
         self.close_sent = False
@@ -224,14 +241,20 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
         if config.ws_per_message_deflate:
             # No context takeover either way: no zlib state per connection between messages, and
             # one compressed frame per event serves every connection (clients must accept it).
-            extensions = [ServerPerMessageDeflateFactory(server_no_context_takeover=True,
-                                                         client_no_context_takeover=True,
-                                                         server_max_window_bits=12, client_max_window_bits=12,
-                                                         compress_settings={"memLevel": 5})]
-        self.conn = ServerProtocol(extensions=extensions, max_size=config.ws_max_size,
-                                   logger=logging.getLogger("uvicorn.error"))
+            extensions = [
+                ServerPerMessageDeflateFactory(
+                    server_no_context_takeover=True,
+                    client_no_context_takeover=True,
+                    server_max_window_bits=12,
+                    client_max_window_bits=12,
+                    compress_settings={"memLevel": 5},
+                )
+            ]
+        self.conn = ServerProtocol(
+            extensions=extensions, max_size=config.ws_max_size, logger=logging.getLogger("uvicorn.error")
+        )
         self.read_paused = False
-        self.writable = Writable()  # type: ignore[assignment]
+        self.writable = Writable()  # type: ignore[assignment]  # the part of asyncio.Event uvicorn uses
         self.ping_timer: asyncio.TimerHandle | None = None
         self.pong_timer: asyncio.TimerHandle | None = None
         self.pending_ping_payload: bytes | None = None
@@ -239,15 +262,18 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
         self.last_ping_rtt = 0.0
         self.frames: list[bytes] = []
         self.curr_msg_data_type = "bytes"
-        self.request: Request | None = None
-        self.response: Response | None = None
+        # uvicorn types these as always set; here they are None before the handshake, and after it
+        # (_drop_handshake), when uvicorn reads them no more.
+        self.request: Request | None = None  # type: ignore[assignment]
+        self.response: Response | None = None  # type: ignore[assignment]
         self.scope: WebSocketScope = None  # type: ignore[assignment]
         self._frame_kind: int | None = None  # once accepted: which frames write_frame may write
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         if not self.close_sent:  # the handshake goes on to the app
-            self.scope["extensions"][WRITE_FRAME] = self.write_frame  # type: ignore[index]
+            # asgiref's types make every extension's value a dict; Racewire's own is a callable.
+            self.scope["extensions"][WRITE_FRAME] = self.write_frame  # type: ignore[assignment]
 
     async def send(self, message: ASGISendEvent) -> None:
         await super().send(message)
@@ -262,10 +288,15 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
         assert self.request is not None
         self.request.headers.clear()  # copied into the scope, and read no more
         self.request = self.response = None
-        frames = self.conn.parser.gi_yieldfrom
-        waiting = frames.gi_yieldfrom if frames is not None else None
-        if (frames is not None and frames.gi_code is _PARSE_FRAMES and waiting is not None
-                and waiting.gi_code is _AT_EOF and not self.conn.reader.buffer):
+        frames = _yielding_from(self.conn.parser)
+        waiting = _yielding_from(frames) if frames is not None else None
+        if (
+            frames is not None
+            and frames.gi_code is _PARSE_FRAMES
+            and waiting is not None
+            and waiting.gi_code is _AT_EOF
+            and not self.conn.reader.buffer
+        ):
             self.conn.parser = Protocol.parse(self.conn)
             next(self.conn.parser)
 
@@ -294,13 +325,44 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
 
 # What uvicorn 0.54's WebSocketsSansIOProtocol.__init__ sets: RacewireWebSocketProtocol sets the
 # same, the ones alike for every connection as properties of one PerServer object.
-UVICORN_ATTRIBUTES = frozenset({
-    "config", "app", "loop", "logger", "root_path", "asgi_version", "app_state", "connections", "tasks",
-    "default_headers", "transport", "server", "client", "scheme", "queue", "handshake_initiated",
-    "handshake_complete", "close_sent", "disconnected", "close_timer", "close_timeout", "initial_response",
-    "conn", "read_paused", "writable", "ping_interval", "ping_timeout", "ping_timer", "pong_timer",
-    "pending_ping_payload", "ping_sent_at", "last_ping_rtt", "frames", "curr_msg_data_type",
-})
+UVICORN_ATTRIBUTES = frozenset(
+    {
+        "config",
+        "app",
+        "loop",
+        "logger",
+        "root_path",
+        "asgi_version",
+        "app_state",
+        "connections",
+        "tasks",
+        "default_headers",
+        "transport",
+        "server",
+        "client",
+        "scheme",
+        "queue",
+        "handshake_initiated",
+        "handshake_complete",
+        "close_sent",
+        "disconnected",
+        "close_timer",
+        "close_timeout",
+        "initial_response",
+        "conn",
+        "read_paused",
+        "writable",
+        "ping_interval",
+        "ping_timeout",
+        "ping_timer",
+        "pong_timer",
+        "pending_ping_payload",
+        "ping_sent_at",
+        "last_ping_rtt",
+        "frames",
+        "curr_msg_data_type",
+    }
+)
 
 
 def stored_attributes(function: Any) -> frozenset[str]:
@@ -326,8 +388,15 @@ def check() -> list[str]:
     if set_by_uvicorn != UVICORN_ATTRIBUTES:
         moved = sorted(set_by_uvicorn ^ UVICORN_ATTRIBUTES)
         problems.append(f"uvicorn's WebSocketsSansIOProtocol.__init__ sets other attributes ({', '.join(moved)})")
-    for name in ("handle_connect", "send", "connection_made", "data_received", "handle_events",
-                 "send_receive_event_to_app", "receive"):
+    for name in (
+        "handle_connect",
+        "send",
+        "connection_made",
+        "data_received",
+        "handle_events",
+        "send_receive_event_to_app",
+        "receive",
+    ):
         if not callable(getattr(WebSocketsSansIOProtocol, name, None)):
             problems.append(f"uvicorn's WebSocketsSansIOProtocol has no {name}()")
     for name, call in (("send_receive_event_to_app", "pause_reading"), ("receive", "resume_reading")):
@@ -357,6 +426,17 @@ def uvicorn_ws_protocol() -> type[WebSocketsSansIOProtocol] | str:
     problems = check()
     if not problems:
         return RacewireWebSocketProtocol
-    log.warning("the WebSocket fast path is off, frames go through ASGI: %s (installed %s, written for %s)",
-                "; ".join(problems), installed_versions(), PINNED)
+    log.warning(
+        "the WebSocket fast path is off, frames go through ASGI: %s (installed %s, written for %s)",
+        "; ".join(problems),
+        installed_versions(),
+        PINNED,
+    )
     return "websockets-sansio"
+
+
+def _yielding_from(generator: object) -> GeneratorType[Any, Any, Any] | None:
+    """The generator this generator object runs in a `yield from` (typeshed's Generator has no
+    gi_yieldfrom, and GeneratorType's is any iterator: websockets' parsers are generators)."""
+    delegate = cast("GeneratorType[Any, Any, Any]", generator).gi_yieldfrom
+    return cast("GeneratorType[Any, Any, Any] | None", delegate)

@@ -4,11 +4,9 @@ with: the server still serves a well-behaved client, and a refused write stored 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -43,31 +41,22 @@ def start_server(directory: Any, **env: str) -> ServerProcess:
     return ServerProcess({**ENV, **env, "RACEWIRE_DATABASE_URL": url}).start()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = start_server(tmp_path_factory.mktemp("hostile"))
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="module")
-async def races(server: ServerProcess) -> list[dict[str, Any]]:
-    query = "{ races(first: 10) { edges { node { id runners { id } } } } }"
-    async with httpx.AsyncClient(base_url=server.http) as client:
-        edges = (await client.post("/graphql", json={"query": query})).json()["data"]["races"]["edges"]
-    return [{"id": e["node"]["id"], "runners": [r["id"] for r in e["node"]["runners"]]} for e in edges]
-
-
 def bearer(subject: str, scope: str = "odds:write", **claims: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {signed(SECRET, subject=subject, scope=scope, **claims)}"}
 
 
-async def post(server: ServerProcess, body: Any = None, *, headers: dict[str, str] | None = None,
-               content: bytes | str | None = None) -> httpx.Response:
+async def post(
+    server: ServerProcess,
+    body: Any = None,
+    *,
+    headers: dict[str, str] | None = None,
+    content: bytes | str | None = None,
+) -> httpx.Response:
     async with httpx.AsyncClient(base_url=server.http, timeout=30) as client:
         if content is not None:
-            return await client.post("/graphql", content=content,
-                                     headers={"content-type": "application/json", **(headers or {})})
+            return await client.post(
+                "/graphql", content=content, headers={"content-type": "application/json", **(headers or {})}
+            )
         return await client.post("/graphql", json=body, headers=headers)
 
 
@@ -93,8 +82,9 @@ async def assert_still_serving(server: ServerProcess) -> None:
 
 
 async def raw_ws(server: ServerProcess, **options: Any) -> ClientConnection:
-    return await connect(server.ws, subprotocols=options.pop("subprotocols", ["graphql-transport-ws"]),
-                         open_timeout=5, **options)
+    return await connect(
+        server.ws, subprotocols=options.pop("subprotocols", ["graphql-transport-ws"]), open_timeout=5, **options
+    )
 
 
 async def close_code(connection: ClientConnection, timeout: float = 10) -> int | None:
@@ -114,4 +104,3 @@ async def ws_closed_with(server: ServerProcess, messages: list[Any], **options: 
     except ConnectionClosed:
         pass
     return await close_code(connection)
-

@@ -29,14 +29,23 @@ class Stream:
         self._ended = False
 
     @classmethod
-    async def open(cls, base_url: str, kind: str, query: str, variables: dict[str, Any] | None = None, *,
-                   headers: dict[str, str] | None = None, extensions: dict[str, Any] | None = None) -> Stream:
+    async def open(
+        cls,
+        base_url: str,
+        kind: str,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
+    ) -> Stream:
         client = httpx.AsyncClient(base_url=base_url, timeout=30)
         body: dict[str, Any] = {"query": query, "variables": variables or {}}
         if extensions is not None:
             body["extensions"] = extensions
-        request = client.build_request("POST", "/graphql", json=body,
-                                       headers={"accept": ACCEPT[kind], **(headers or {})})
+        request = client.build_request(
+            "POST", "/graphql", json=body, headers={"accept": ACCEPT[kind], **(headers or {})}
+        )
         return cls(client, await client.send(request, stream=True), kind)
 
     async def event(self, timeout: float = 10) -> Event:

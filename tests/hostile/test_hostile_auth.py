@@ -10,16 +10,23 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from conftest import card, seeded_sqlite
 from hostile_server import (
-    PRIVATE, PUBLIC, SECRET, assert_still_serving, bearer, close_code, error_code, post, price_count,
-    races,  # noqa: F401
-    raw_ws, server,
+    PRIVATE,
+    PUBLIC,
+    SECRET,
+    assert_still_serving,
+    bearer,
+    close_code,
+    error_code,
+    post,
+    price_count,
+    raw_ws,
 )
 from jwt_forge import signed
 from live_server import ROOT, GraphQLWs, ServerProcess, free_port
@@ -29,10 +36,18 @@ NO_WAY_TO_CHECK = "RACEWIRE_PRODUCTION=true, but no way to check tokens is confi
 STORE_FULL = "mutation($input: StoreOddsInput!) { storeOdds(input: $input) { seq replayed stored } }"
 
 
+@pytest.fixture(scope="module")
+def server(hostile_server: ServerProcess) -> ServerProcess:
+    return hostile_server
+
+
 def odds(race: dict[str, Any], source: str, decimal: float = 3.0, key: str | None = None) -> dict[str, Any]:
-    value: dict[str, Any] = {"raceId": race["id"], "source": source,
-                             "observedAt": datetime.now(timezone.utc).isoformat(),
-                             "prices": [{"runnerId": race["runners"][0], "decimal": decimal}]}
+    value: dict[str, Any] = {
+        "raceId": race["id"],
+        "source": source,
+        "observedAt": datetime.now(UTC).isoformat(),
+        "prices": [{"runnerId": race["runners"][0], "decimal": decimal}],
+    }
     if key is not None:
         value["idempotencyKey"] = key
     return {"query": STORE_FULL, "variables": {"input": value}}
@@ -40,8 +55,14 @@ def odds(race: dict[str, Any], source: str, decimal: float = 3.0, key: str | Non
 
 def start_refused(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Runs a server start that must end by itself."""
-    return subprocess.run(command, cwd=ROOT, env={**os.environ, "RACEWIRE_PORT": str(free_port()), **env},
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**os.environ, "RACEWIRE_PORT": str(free_port()), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 PRODUCTION_MISTAKES = {
@@ -54,8 +75,11 @@ PRODUCTION_MISTAKES = {
 
 @pytest.mark.parametrize("case", PRODUCTION_MISTAKES)
 def test_production_without_its_own_secret_or_key_exits_with_the_reason(case: str, tmp_path: Any) -> None:
-    env = {"RACEWIRE_PRODUCTION": "true", "RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/r.db",
-           **PRODUCTION_MISTAKES[case]}
+    env = {
+        "RACEWIRE_PRODUCTION": "true",
+        "RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/r.db",
+        **PRODUCTION_MISTAKES[case],
+    }
     done = start_refused([sys.executable, "-m", "server.cli", "serve"], env)
     assert done.returncode != 0
     expected = "RACEWIRE_JWT_SECRET is too weak" if case == "a weak secret" else NO_WAY_TO_CHECK
@@ -78,8 +102,14 @@ def test_uvicorn_workers_of_create_app_refuse_it_too_and_are_not_restarted(tmp_p
 def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """Production with an RS256 key and the secret left at the development default."""
     url = seeded_sqlite(tmp_path_factory.mktemp("production"), card(races=1, runners=2))
-    process = ServerProcess({"RACEWIRE_PRODUCTION": "true", "RACEWIRE_DATABASE_URL": url,
-                             "RACEWIRE_JWT_ALGORITHMS": "HS256,RS256", "RACEWIRE_JWT_PUBLIC_KEY": PUBLIC}).start()
+    process = ServerProcess(
+        {
+            "RACEWIRE_PRODUCTION": "true",
+            "RACEWIRE_DATABASE_URL": url,
+            "RACEWIRE_JWT_ALGORITHMS": "HS256,RS256",
+            "RACEWIRE_JWT_PUBLIC_KEY": PUBLIC,
+        }
+    ).start()
     yield process
     process.stop()
 
@@ -88,8 +118,9 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProce
 def strong(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """Production with its own secret."""
     url = seeded_sqlite(tmp_path_factory.mktemp("strong"), card(races=1, runners=2))
-    process = ServerProcess({"RACEWIRE_PRODUCTION": "true", "RACEWIRE_DATABASE_URL": url,
-                             "RACEWIRE_JWT_SECRET": SECRET}).start()
+    process = ServerProcess(
+        {"RACEWIRE_PRODUCTION": "true", "RACEWIRE_DATABASE_URL": url, "RACEWIRE_JWT_SECRET": SECRET}
+    ).start()
     yield process
     process.stop()
 
@@ -103,8 +134,10 @@ async def race_of(server: ServerProcess) -> dict[str, Any]:
 async def test_production_refuses_tokens_signed_with_the_development_secret(
     production: ServerProcess, strong: ServerProcess
 ) -> None:
-    for server, own in ((production, signed(PRIVATE, "RS256", subject="rs-feed", sources=["rs-feed"])),
-                        (strong, signed(SECRET, subject="hs-feed", sources=["hs-feed"]))):
+    for server, own in (
+        (production, signed(PRIVATE, "RS256", subject="rs-feed", sources=["rs-feed"])),
+        (strong, signed(SECRET, subject="hs-feed", sources=["hs-feed"])),
+    ):
         race = await race_of(server)
         source = "rs-feed" if server is production else "hs-feed"
         dev = signed(DEV_JWT_SECRET, subject="intruder", scope="odds:write", sources=[source])

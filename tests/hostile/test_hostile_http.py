@@ -7,10 +7,13 @@ import json
 import httpx
 import pytest
 
-from hostile_server import (
-    FOREIGN_ORIGIN, TRUSTED_ORIGIN, assert_still_serving, error_code, post, races, server,  # noqa: F401
-)
+from hostile_server import FOREIGN_ORIGIN, TRUSTED_ORIGIN, assert_still_serving, error_code, post
 from live_server import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def server(hostile_server: ServerProcess) -> ServerProcess:
+    return hostile_server
 
 
 def deep(levels: int) -> str:
@@ -24,14 +27,18 @@ def aliases(count: int) -> str:
     return "{ " + " ".join(f"a{n}: __typename" for n in range(count)) + " }"
 
 
-FRAGMENT_ALIASES = ("fragment Ten on Query { " + " ".join(f"f{n}: __typename" for n in range(10)) + " }\n"
-                    "{ ...Ten a: race(id: \"1\") { id } ...Ten ...Ten ...Ten }")
-CYCLE = "fragment A on Race { meeting { races { ...B } } } fragment B on Race { ...A } { race(id: \"1\") { ...A } }"
+FRAGMENT_ALIASES = (
+    "fragment Ten on Query { " + " ".join(f"f{n}: __typename" for n in range(10)) + " }\n"
+    '{ ...Ten a: race(id: "1") { id } ...Ten ...Ten ...Ten }'
+)
+CYCLE = 'fragment A on Race { meeting { races { ...B } } } fragment B on Race { ...A } { race(id: "1") { ...A } }'
 WIDE = "{ races(first: 100) { edges { node { runners { priceHistory(last: 100) { decimal } } } } } }"
 
 GRAPHQL_REFUSALS = {
-    "wrong variable type": ({"query": "query($d: Date!) { meetings(date: $d) { venue } }", "variables": {"d": 42}},
-                            "BAD_USER_INPUT"),
+    "wrong variable type": (
+        {"query": "query($d: Date!) { meetings(date: $d) { venue } }", "variables": {"d": 42}},
+        "BAD_USER_INPUT",
+    ),
     "missing variable": ({"query": "query($d: Date!) { meetings(date: $d) { venue } }"}, "BAD_USER_INPUT"),
     "220 KB query": ({"query": "{ " + "__typename " * 20_000 + "}"}, "QUERY_TOO_LARGE"),
     "depth 50": ({"query": deep(50)}, "QUERY_TOO_DEEP"),

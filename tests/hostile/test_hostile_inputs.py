@@ -9,7 +9,7 @@ import base64
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -78,8 +78,9 @@ def postgres_server() -> Iterator[ServerProcess]:
     _run_apart(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def call(server: ServerProcess, query: str, variables: dict[str, Any] | None = None,
-               subject: str | None = None) -> dict[str, Any]:
+async def call(
+    server: ServerProcess, query: str, variables: dict[str, Any] | None = None, subject: str | None = None
+) -> dict[str, Any]:
     headers = bearer(subject, ALL_SCOPES) if subject else {}
     async with httpx.AsyncClient(base_url=server.http, timeout=30) as client:
         response = await client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
@@ -95,8 +96,12 @@ def code_of(body: dict[str, Any]) -> tuple[str, str | None]:
 async def ids(server: ServerProcess) -> dict[str, str]:
     body = await call(server, "{ races(first: 10) { edges { node { id runners { id } } } } }")
     edges = body["data"]["races"]["edges"]
-    return {"race": edges[0]["node"]["id"], "runner": edges[0]["node"]["runners"][0]["id"],
-            "spare race": edges[2]["node"]["id"], "spare runner": edges[2]["node"]["runners"][1]["id"]}
+    return {
+        "race": edges[0]["node"]["id"],
+        "runner": edges[0]["node"]["runners"][0]["id"],
+        "spare race": edges[2]["node"]["id"],
+        "spare runner": edges[2]["node"]["runners"][1]["id"],
+    }
 
 
 # Every ID argument and ID input field of the schema: (operation with {id} for the id, expected refusal).
@@ -104,27 +109,51 @@ ID_CASES: dict[str, tuple[str, tuple[str, str] | None]] = {
     "race(id)": ('{{ race(id: "{id}") {{ id }} }}', None),  # null, as for any race that does not exist
     "runner(id)": ('{{ runner(id: "{id}") {{ id }} }}', None),
     "news(filter.raceId)": ('{{ news(filter: {{raceId: "{id}"}}) {{ edges {{ cursor }} }} }}', ("NOT_FOUND", "raceId")),
-    "storeOdds(raceId)": ('mutation {{ storeOdds(input: {{raceId: "{id}", source: "s", observedAt: "{now}", '
-                          'prices: [{{runnerId: "{runner}", decimal: 2.0}}]}}) {{ stored }} }}', ("NOT_FOUND", "raceId")),
-    "storeOdds(prices.runnerId)": ('mutation {{ storeOdds(input: {{raceId: "{race}", source: "s", observedAt: "{now}", '
-                                   'prices: [{{runnerId: "{id}", decimal: 2.0}}]}}) {{ stored }} }}', ("NOT_FOUND", "prices")),
-    "setRaceStatus(raceId)": ('mutation {{ setRaceStatus(raceId: "{id}", status: BETTING_OPEN) {{ id }} }}',
-                              ("NOT_FOUND", "raceId")),
-    "setRaceStatus(result)": ('mutation {{ setRaceStatus(raceId: "{race}", status: RESULTED, result: ["{id}"]) {{ id }} }}',
-                              ("NOT_FOUND", "result")),
+    "storeOdds(raceId)": (
+        'mutation {{ storeOdds(input: {{raceId: "{id}", source: "s", observedAt: "{now}", '
+        'prices: [{{runnerId: "{runner}", decimal: 2.0}}]}}) {{ stored }} }}',
+        ("NOT_FOUND", "raceId"),
+    ),
+    "storeOdds(prices.runnerId)": (
+        'mutation {{ storeOdds(input: {{raceId: "{race}", source: "s", observedAt: "{now}", '
+        'prices: [{{runnerId: "{id}", decimal: 2.0}}]}}) {{ stored }} }}',
+        ("NOT_FOUND", "prices"),
+    ),
+    "setRaceStatus(raceId)": (
+        'mutation {{ setRaceStatus(raceId: "{id}", status: BETTING_OPEN) {{ id }} }}',
+        ("NOT_FOUND", "raceId"),
+    ),
+    "setRaceStatus(result)": (
+        'mutation {{ setRaceStatus(raceId: "{race}", status: RESULTED, result: ["{id}"]) {{ id }} }}',
+        ("NOT_FOUND", "result"),
+    ),
     "scratchRunner(runnerId)": ('mutation {{ scratchRunner(runnerId: "{id}") {{ id }} }}', ("NOT_FOUND", "runnerId")),
-    "publishNews(raceIds)": ('mutation {{ publishNews(input: {{headline: "h", body: "b", raceIds: ["{id}"]}}) {{ id }} }}',
-                             ("NOT_FOUND", "raceIds")),
-    "createAlert(raceId)": ('mutation {{ createAlert(input: {{kind: RACE_STATUS, raceId: "{id}", status: OFF}}) {{ id }} }}',
-                            ("NOT_FOUND", "raceId")),
-    "createAlert(runnerId)": ('mutation {{ createAlert(input: {{kind: SCRATCHED, runnerId: "{id}"}}) {{ id }} }}',
-                              ("NOT_FOUND", "runnerId")),
+    "publishNews(raceIds)": (
+        'mutation {{ publishNews(input: {{headline: "h", body: "b", raceIds: ["{id}"]}}) {{ id }} }}',
+        ("NOT_FOUND", "raceIds"),
+    ),
+    "createAlert(raceId)": (
+        'mutation {{ createAlert(input: {{kind: RACE_STATUS, raceId: "{id}", status: OFF}}) {{ id }} }}',
+        ("NOT_FOUND", "raceId"),
+    ),
+    "createAlert(runnerId)": (
+        'mutation {{ createAlert(input: {{kind: SCRATCHED, runnerId: "{id}"}}) {{ id }} }}',
+        ("NOT_FOUND", "runnerId"),
+    ),
     "deleteAlert(id)": ('mutation {{ deleteAlert(id: "{id}") }}', ("NOT_FOUND", "id")),
-    "markNotificationsRead(ids)": ('mutation {{ markNotificationsRead(ids: ["{id}"]) }}', None),  # not the viewer's: ignored
+    "markNotificationsRead(ids)": (
+        'mutation {{ markNotificationsRead(ids: ["{id}"]) }}',
+        None,
+    ),  # not the viewer's: ignored
 }
 # The well-behaved twin of each: the same operation with an id that exists.
-CONTROL_ID = {"storeOdds(prices.runnerId)": "runner", "runner(id)": "runner", "scratchRunner(runnerId)": "spare runner",
-              "createAlert(runnerId)": "runner", "setRaceStatus(raceId)": "spare race"}
+CONTROL_ID = {
+    "storeOdds(prices.runnerId)": "runner",
+    "runner(id)": "runner",
+    "scratchRunner(runnerId)": "spare runner",
+    "createAlert(runnerId)": "runner",
+    "setRaceStatus(raceId)": "spare race",
+}
 
 
 @pytest.mark.parametrize("case", ID_CASES)
@@ -132,7 +161,7 @@ CONTROL_ID = {"storeOdds(prices.runnerId)": "runner", "runner(id)": "runner", "s
 async def test_an_id_too_large_to_exist_is_not_found(server: ServerProcess, case: str, value: str) -> None:
     template, refusal = ID_CASES[case]
     known = await ids(server)
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     subject = f"ids-{uuid.uuid4().hex[:8]}"
     if case == "deleteAlert(id)":
         value = PAST_INT8 if value == PAST_INT4 else value  # alert ids are bigint
@@ -149,23 +178,35 @@ async def test_an_id_too_large_to_exist_is_not_found(server: ServerProcess, case
 async def test_the_same_operation_with_an_id_that_exists_works(server: ServerProcess, case: str) -> None:
     template, _ = ID_CASES[case]
     known = await ids(server)
-    now = datetime.now(timezone.utc).isoformat()
-    body = await call(server, template.format(id=known[CONTROL_ID.get(case, "race")], now=now, **known),
-                      subject=f"ok-{uuid.uuid4().hex[:8]}")
+    now = datetime.now(UTC).isoformat()
+    body = await call(
+        server,
+        template.format(id=known[CONTROL_ID.get(case, "race")], now=now, **known),
+        subject=f"ok-{uuid.uuid4().hex[:8]}",
+    )
     assert "errors" not in body, body
 
 
 async def test_deleting_an_alert_by_its_id_works_and_a_result_id_is_checked_as_an_id(server: ServerProcess) -> None:
     subject = f"alerts-{uuid.uuid4().hex[:8]}"
     known = await ids(server)
-    created = await call(server, 'mutation($r: ID!) { createAlert(input: {kind: RACE_STATUS, raceId: $r, status: OFF}) '
-                                 '{ id } }', {"r": known["race"]}, subject)
+    created = await call(
+        server,
+        "mutation($r: ID!) { createAlert(input: {kind: RACE_STATUS, raceId: $r, status: OFF}) { id } }",
+        {"r": known["race"]},
+        subject,
+    )
     alert = created["data"]["createAlert"]["id"]
     assert (await call(server, "mutation($i: ID!) { deleteAlert(id: $i) }", {"i": alert}, subject))["data"] == {
-        "deleteAlert": alert}
+        "deleteAlert": alert
+    }
     # A real runner id in `result` passes as an id; the race is not FINISHED, so the status is what is refused.
-    result = await call(server, 'mutation($r: ID!, $x: ID!) { setRaceStatus(raceId: $r, status: RESULTED, result: [$x]) '
-                                "{ id } }", {"r": known["race"], "x": known["runner"]}, subject)
+    result = await call(
+        server,
+        "mutation($r: ID!, $x: ID!) { setRaceStatus(raceId: $r, status: RESULTED, result: [$x]) { id } }",
+        {"r": known["race"], "x": known["runner"]},
+        subject,
+    )
     assert code_of(result)[0] == "BAD_USER_INPUT"
 
 
@@ -198,12 +239,14 @@ PAGES = {
 @pytest.mark.parametrize("cursor", ["row id past its column", "huge row id", "time out of range in UTC"])
 async def test_a_forged_page_cursor_is_bad_input(server: ServerProcess, page: str, cursor: str) -> None:
     query, past = PAGES[page]
-    forged = {"row id past its column": keyset("2026-01-01T00:00:00+00:00", past),
-              "huge row id": keyset("2026-01-01T00:00:00+00:00", HUGE),
-              "time out of range in UTC": keyset("0001-01-01T00:00:00+05:00", "1")}[cursor]
+    forged = {
+        "row id past its column": keyset("2026-01-01T00:00:00+00:00", past),
+        "huge row id": keyset("2026-01-01T00:00:00+00:00", HUGE),
+        "time out of range in UTC": keyset("0001-01-01T00:00:00+05:00", "1"),
+    }[cursor]
     subject = f"pages-{uuid.uuid4().hex[:8]}"
     refused = await call(server, query, {"a": forged}, subject)
-    accepted = await call(server, query, {"a": encode_keyset(datetime.now(timezone.utc), 1)}, subject)
+    accepted = await call(server, query, {"a": encode_keyset(datetime.now(UTC), 1)}, subject)
     assert code_of(refused) == ("BAD_USER_INPUT", "after")
     assert "errors" not in accepted, accepted
 
@@ -249,10 +292,18 @@ FILTER = "query($s: [RaceStatus!]) { races(filter: {status: $s}) { edges { curso
 
 def card_input(meetings: int = 1, races: int = 1, runners: int = 1, n: int = 0) -> list[dict[str, Any]]:
     def race(number: int) -> dict[str, Any]:
-        return {"number": number, "name": "R", "postTime": "2030-01-01T12:00:00+00:00", "distanceMeters": 1600,
-                "runners": [{"number": i + 1, "horse": f"H{i}"} for i in range(runners)]}
-    return [{"venue": f"Bound {n} {m}", "country": "GB", "date": "2030-01-01",
-             "races": [race(r + 1) for r in range(races)]} for m in range(meetings)]
+        return {
+            "number": number,
+            "name": "R",
+            "postTime": "2030-01-01T12:00:00+00:00",
+            "distanceMeters": 1600,
+            "runners": [{"number": i + 1, "horse": f"H{i}"} for i in range(runners)],
+        }
+
+    return [
+        {"venue": f"Bound {n} {m}", "country": "GB", "date": "2030-01-01", "races": [race(r + 1) for r in range(races)]}
+        for m in range(meetings)
+    ]
 
 
 CARDS = "mutation($m: [MeetingCardInput!]!) { loadRaceCards(meetings: $m) { id } }"
@@ -262,7 +313,12 @@ LISTS: dict[str, tuple[str, dict[str, Any], dict[str, Any], str]] = {
     "markNotificationsRead 40,000 ids": (MARK, {"i": ["1"] * 40_000}, {"i": ["1"] * 1_000}, "ids"),
     "publishNews 40,000 raceIds": (NEWS, {"r": ["1"] * 40_000}, {"r": ["1"]}, "raceIds"),
     "races filter of 30,000 statuses": (FILTER, {"s": ["OFF"] * 30_000}, {"s": ["OFF", "SCHEDULED"]}, "status"),
-    "loadRaceCards 51 meetings": (CARDS, {"m": card_input(meetings=51)}, {"m": card_input(meetings=2, n=1)}, "meetings"),
+    "loadRaceCards 51 meetings": (
+        CARDS,
+        {"m": card_input(meetings=51)},
+        {"m": card_input(meetings=2, n=1)},
+        "meetings",
+    ),
     "loadRaceCards 31 races": (CARDS, {"m": card_input(races=31)}, {"m": card_input(races=30, n=2)}, "races"),
     "loadRaceCards 61 runners": (CARDS, {"m": card_input(runners=61)}, {"m": card_input(runners=60, n=3)}, "runners"),
 }
@@ -290,8 +346,11 @@ async def test_a_news_subscription_follows_at_most_ten_tags(server: ServerProces
     assert ws_code(await first_message(server, query, t=[f"t{n}" for n in range(11)])) == ("BAD_USER_INPUT", "tags")
     client = await GraphQLWs.open(server.ws)
     await client.subscribe("ten", query, t=[f"t{n}" for n in range(10)])
-    await call(server, 'mutation { publishNews(input: {headline: "h", body: "b", tags: ["t9"]}) { id } }',
-               subject=f"tags-{uuid.uuid4().hex[:8]}")
+    await call(
+        server,
+        'mutation { publishNews(input: {headline: "h", body: "b", tags: ["t9"]}) { id } }',
+        subject=f"tags-{uuid.uuid4().hex[:8]}",
+    )
     assert (await client.next("ten"))["news"]["seq"] > 0
     await client.close()
 
@@ -303,11 +362,18 @@ async def test_a_time_outside_the_calendar_in_utc_is_bad_input(server: ServerPro
     before = await price_count(server, known["race"])
 
     def odds(at: str) -> dict[str, Any]:
-        return {"i": {"raceId": known["race"], "source": "calendar", "observedAt": at,
-                      "prices": [{"runnerId": known["runner"], "decimal": 3.0}]}}
+        return {
+            "i": {
+                "raceId": known["race"],
+                "source": "calendar",
+                "observedAt": at,
+                "prices": [{"runnerId": known["runner"], "decimal": 3.0}],
+            }
+        }
+
     refused = await call(server, store, odds(value), f"cal-{uuid.uuid4().hex[:8]}")
     assert code_of(refused)[0] == "BAD_USER_INPUT" and await price_count(server, known["race"]) == before
-    accepted = await call(server, store, odds(datetime.now(timezone.utc).isoformat()), f"cal-{uuid.uuid4().hex[:8]}")
+    accepted = await call(server, store, odds(datetime.now(UTC).isoformat()), f"cal-{uuid.uuid4().hex[:8]}")
     assert accepted["data"]["storeOdds"]["stored"] == 1
 
 
@@ -340,7 +406,11 @@ async def test_a_subscription_sent_as_a_plain_json_post_is_refused(server: Serve
 INIT = json.dumps({"type": "connection_init"})
 SUBSCRIBE = {"id": "1", "type": "subscribe", "payload": {"query": "{ __typename }"}}
 NOT_MESSAGES = {
-    "a list": "[1, 2]", "a number": "42", "a string": '"x"', "null": "null", "true": "true",
+    "a list": "[1, 2]",
+    "a number": "42",
+    "a string": '"x"',
+    "null": "null",
+    "true": "true",
     "type not a string": json.dumps({"type": 5}),
     "payload a number": json.dumps({**SUBSCRIBE, "payload": 42}),
     "payload a list": json.dumps({**SUBSCRIBE, "payload": []}),
@@ -368,13 +438,16 @@ async def test_json_that_is_not_a_message_closes_4400(server: ServerProcess, cas
 
 
 SUGGESTIONS: dict[str, tuple[str, dict[str, Any]]] = {
-    "field": ('{ racez(first: 1) { edges { cursor } } }', {}),
+    "field": ("{ racez(first: 1) { edges { cursor } } }", {}),
     "argument": ('{ race(idd: "1") { id } }', {}),
-    "type": ('query($f: RaceFiltr) { races(filter: $f) { edges { cursor } } }', {}),
+    "type": ("query($f: RaceFiltr) { races(filter: $f) { edges { cursor } } }", {}),
     "enum value": ("{ races(filter: {status: [BETTING_OPN]}) { edges { cursor } } }", {}),
     "enum value in variables": (FILTER, {"s": ["BETTING_OPN"]}),
     "input field": ("{ races(filter: {statu: [OFF]}) { edges { cursor } } }", {}),
-    "input field in variables": ("query($f: RaceFilter) { races(filter: $f) { edges { cursor } } }", {"f": {"statu": ["OFF"]}}),
+    "input field in variables": (
+        "query($f: RaceFilter) { races(filter: $f) { edges { cursor } } }",
+        {"f": {"statu": ["OFF"]}},
+    ),
     "subscription argument": ('subscription { oddsUpdated(raceIdz: ["1"]) { seq } }', {}),
 }
 

@@ -9,7 +9,7 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,9 @@ async def logged(server: ServerProcess, text: str, timeout: float = 10) -> str:
     return log
 
 
-async def post(server: ServerProcess, query: str, variables: dict[str, Any] | None = None,
-               headers: dict[str, str] | None = None) -> httpx.Response:
+async def post(
+    server: ServerProcess, query: str, variables: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> httpx.Response:
     async with httpx.AsyncClient(base_url=server.http, timeout=30) as client:
         return await client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
 
@@ -52,8 +53,14 @@ async def test_client_errors_are_info_lines_and_an_internal_error_is_an_error_wi
     races = (await post(server, "{ races { edges { node { id runners { id } } } } }")).json()["data"]["races"]["edges"]
     race, runner = races[0]["node"]["id"], races[0]["node"]["runners"][0]["id"]
     store = "mutation($i: StoreOddsInput!) { storeOdds(input: $i) { stored } }"
-    bad_price = {"i": {"raceId": race, "source": "feed", "observedAt": datetime.now(timezone.utc).isoformat(),
-                       "prices": [{"runnerId": runner, "decimal": 0.5}]}}
+    bad_price = {
+        "i": {
+            "raceId": race,
+            "source": "feed",
+            "observedAt": datetime.now(UTC).isoformat(),
+            "prices": [{"runnerId": runner, "decimal": 0.5}],
+        }
+    }
     client_errors = {
         "BAD_USER_INPUT": (store, bad_price, bearer(f"feed-{uuid.uuid4().hex[:6]}")),
         "UNAUTHENTICATED": (store, bad_price, {}),
@@ -70,7 +77,7 @@ async def test_client_errors_are_info_lines_and_an_internal_error_is_an_error_wi
     with sqlite3.connect(database) as connection:
         connection.execute("PRAGMA foreign_keys=OFF")
         connection.execute("DROP TABLE news")
-    failed = (await post(server, '{ news { edges { cursor } } }')).json()
+    failed = (await post(server, "{ news { edges { cursor } } }")).json()
     error_id = failed["errors"][0]["extensions"]["errorId"]
     log = await logged(server, f"internal error {error_id}")
 
@@ -78,8 +85,8 @@ async def test_client_errors_are_info_lines_and_an_internal_error_is_an_error_wi
     before, error_line = log[:line_start], log[line_start:].splitlines()[0]
     assert " ERROR " not in before and "Traceback" not in before, before[-3000:]
     for code in client_errors:
-        assert f"INFO racewire.client_errors [req=" in before and f"client error {code} " in before, code
-    after = log[log.index(f"internal error {error_id}"):]
+        assert "INFO racewire.client_errors [req=" in before and f"client error {code} " in before, code
+    after = log[log.index(f"internal error {error_id}") :]
     assert after.startswith(f"internal error {error_id}") and "Traceback (most recent call last)" in after
     assert " ERROR racewire.errors " in error_line
     assert "no such table" not in json.dumps(failed)  # the client sees none of it

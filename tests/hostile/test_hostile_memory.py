@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import socket
-from pathlib import Path
-
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -45,7 +44,7 @@ def status_of(answer: bytes) -> int:
 
 
 def chunked(data: bytes, size: int = 16 * 1024) -> bytes:
-    return b"".join(b"%x\r\n%s\r\n" % (len(data[i:i + size]), data[i:i + size]) for i in range(0, len(data), size))
+    return b"".join(b"%x\r\n%s\r\n" % (len(data[i : i + size]), data[i : i + size]) for i in range(0, len(data), size))
 
 
 def head(method: str, target: str, port: int, *headers: str) -> str:
@@ -55,8 +54,11 @@ def head(method: str, target: str, port: int, *headers: str) -> str:
 
 async def test_a_body_declared_over_the_limit_is_refused_unread(server: ServerProcess) -> None:
     # Ten megabytes announced and none sent: only a refusal before reading can answer.
-    answer = await asyncio.to_thread(raw_exchange, server, head(
-        "POST", "/graphql", server.port, "Content-Type: application/json", f"Content-Length: {10 * 1024 * 1024}"))
+    answer = await asyncio.to_thread(
+        raw_exchange,
+        server,
+        head("POST", "/graphql", server.port, "Content-Type: application/json", f"Content-Length: {10 * 1024 * 1024}"),
+    )
     assert status_of(answer) == 413 and b"PAYLOAD_TOO_LARGE" in answer
     await assert_still_serving(server)
 
@@ -66,15 +68,29 @@ async def test_a_chunked_body_is_cut_off_at_the_limit_not_read_whole(server: Ser
     # would wait forever. (Exactly that much, so that the server has read all that was sent when it closes.)
     start = b'{"query": "{ __typename }"'
     over = chunked(start + b" " * (MAX_BODY + 1 - len(start)))
-    answer = await asyncio.to_thread(raw_exchange, server, head(
-        "POST", "/graphql", server.port, "Content-Type: application/json", "Transfer-Encoding: chunked"), over)
+    answer = await asyncio.to_thread(
+        raw_exchange,
+        server,
+        head("POST", "/graphql", server.port, "Content-Type: application/json", "Transfer-Encoding: chunked"),
+        over,
+    )
     assert status_of(answer) == 413 and b'"code":"PAYLOAD_TOO_LARGE"' in answer
     assert b"connection: close" in answer.lower()
 
     under = chunked(b'{"query": "{ __typename }"' + b" " * (MAX_BODY - 1024) + b"}") + b"0\r\n\r\n"
-    answer = await asyncio.to_thread(raw_exchange, server, head(
-        "POST", "/graphql", server.port, "Content-Type: application/json", "Transfer-Encoding: chunked",
-        "Connection: close"), under)
+    answer = await asyncio.to_thread(
+        raw_exchange,
+        server,
+        head(
+            "POST",
+            "/graphql",
+            server.port,
+            "Content-Type: application/json",
+            "Transfer-Encoding: chunked",
+            "Connection: close",
+        ),
+        under,
+    )
     assert status_of(answer) == 200 and b'"__typename":"Query"' in answer  # the positive control
 
 
@@ -86,15 +102,19 @@ async def test_a_body_over_the_limit_gets_413_and_one_under_it_is_answered(serve
         refused = await client.post("/graphql", content=body + b" " * MAX_BODY + b"}", headers=json_type)
         served = await client.post("/graphql", content=body + b" " * (MAX_BODY - 1024) + b"}", headers=json_type)
     assert refused.status_code == 413
-    assert refused.json() == {"errors": [{"message": f"the request body is over {MAX_BODY} bytes",
-                                          "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}
+    assert refused.json() == {
+        "errors": [
+            {"message": f"the request body is over {MAX_BODY} bytes", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}
+        ]
+    }
     assert served.status_code == 200 and served.json()["data"] == {"__typename": "Query"}
 
 
 async def test_a_query_string_over_the_limit_gets_414(server: ServerProcess) -> None:
     padding = "%20" * (MAX_QUERY_STRING // 3)
-    answer = await asyncio.to_thread(raw_exchange, server, head(
-        "GET", f"/graphql?query=%7B__typename%7D{padding}", server.port, "Connection: close"))
+    answer = await asyncio.to_thread(
+        raw_exchange, server, head("GET", f"/graphql?query=%7B__typename%7D{padding}", server.port, "Connection: close")
+    )
     assert status_of(answer) == 414 and b'"code":"URI_TOO_LONG"' in answer
     async with httpx.AsyncClient(base_url=server.http, timeout=30) as client:
         served = await client.get("/graphql", params={"query": "{ __typename }" + " " * (MAX_QUERY_STRING // 4)})
@@ -122,6 +142,7 @@ async def test_many_distinct_large_documents_do_not_grow_memory_without_bound(se
     persisted query: 600 of 200 KiB (none may be cached) and 600 of 48 KiB (cached up to the budgets)."""
     pid = server.process.pid
     async with httpx.AsyncClient(base_url=server.http, timeout=30) as client:
+
         async def send(n: int, size: int) -> None:
             response = await client.post("/graphql", json=apq(document(n, size)))
             assert response.status_code == 200 and response.json()["data"] == {"__typename": "Query"}

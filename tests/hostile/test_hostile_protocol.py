@@ -10,7 +10,7 @@ import httpx
 import pytest
 from graphql import GraphQLError
 
-from hostile_server import assert_still_serving, server  # noqa: F401
+from hostile_server import assert_still_serving
 from live_server import ServerProcess
 from server.http_errors import request_error_status
 from server.negotiation import response_type
@@ -22,27 +22,63 @@ WIDE = "{ races(first: 100) { edges { node { runners { priceHistory(last: 100) {
 
 # case: (the refused request, its status and code, the well-behaved request beside it)
 REFUSALS: dict[str, tuple[dict[str, Any], int, str, dict[str, Any]]] = {
-    "bad JSON": ({"method": "POST", "content": b'{"query": "{ __typename "', "headers": JSON}, 400, "BAD_REQUEST",
-                 {"method": "POST", "json": TYPENAME}),
-    "a body that is not an object": ({"method": "POST", "content": b"42", "headers": JSON}, 400, "BAD_REQUEST",
-                                     {"method": "POST", "json": TYPENAME}),
-    "a null body": ({"method": "POST", "content": b"null", "headers": JSON}, 400, "BAD_REQUEST",
-                    {"method": "POST", "json": TYPENAME}),
-    "GET variables not an object": ({"method": "GET", "params": {**TYPENAME, "variables": "7"}}, 400, "BAD_REQUEST",
-                                    {"method": "GET", "params": {**TYPENAME, "variables": "{}"}}),
-    "mutation over GET": ({"method": "GET", "params": {"query": "mutation { __typename }"}}, 405,
-                          "METHOD_NOT_ALLOWED", {"method": "GET", "params": TYPENAME}),
-    "text/plain body": ({"method": "POST", "content": b'{"query": "{ __typename }"}',
-                         "headers": {"content-type": "text/plain"}}, 415, "UNSUPPORTED_MEDIA_TYPE",
-                        {"method": "POST", "content": b'{"query": "{ __typename }"}', "headers": JSON}),
-    "form body": ({"method": "POST", "data": TYPENAME}, 415, "UNSUPPORTED_MEDIA_TYPE",
-                  {"method": "POST", "json": TYPENAME}),
+    "bad JSON": (
+        {"method": "POST", "content": b'{"query": "{ __typename "', "headers": JSON},
+        400,
+        "BAD_REQUEST",
+        {"method": "POST", "json": TYPENAME},
+    ),
+    "a body that is not an object": (
+        {"method": "POST", "content": b"42", "headers": JSON},
+        400,
+        "BAD_REQUEST",
+        {"method": "POST", "json": TYPENAME},
+    ),
+    "a null body": (
+        {"method": "POST", "content": b"null", "headers": JSON},
+        400,
+        "BAD_REQUEST",
+        {"method": "POST", "json": TYPENAME},
+    ),
+    "GET variables not an object": (
+        {"method": "GET", "params": {**TYPENAME, "variables": "7"}},
+        400,
+        "BAD_REQUEST",
+        {"method": "GET", "params": {**TYPENAME, "variables": "{}"}},
+    ),
+    "mutation over GET": (
+        {"method": "GET", "params": {"query": "mutation { __typename }"}},
+        405,
+        "METHOD_NOT_ALLOWED",
+        {"method": "GET", "params": TYPENAME},
+    ),
+    "text/plain body": (
+        {"method": "POST", "content": b'{"query": "{ __typename }"}', "headers": {"content-type": "text/plain"}},
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        {"method": "POST", "content": b'{"query": "{ __typename }"}', "headers": JSON},
+    ),
+    "form body": (
+        {"method": "POST", "data": TYPENAME},
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        {"method": "POST", "json": TYPENAME},
+    ),
     "PUT": ({"method": "PUT", "json": TYPENAME}, 405, "METHOD_NOT_ALLOWED", {"method": "POST", "json": TYPENAME}),
     "DELETE": ({"method": "DELETE"}, 405, "METHOD_NOT_ALLOWED", {"method": "GET", "params": TYPENAME}),
     "no query in a POST": ({"method": "POST", "json": {}}, 400, "BAD_REQUEST", {"method": "POST", "json": TYPENAME}),
-    "no query in a GET": ({"method": "GET", "headers": {"accept": "application/json"}}, 400, "BAD_REQUEST",
-                          {"method": "GET", "params": TYPENAME, "headers": {"accept": "application/json"}}),
+    "no query in a GET": (
+        {"method": "GET", "headers": {"accept": "application/json"}},
+        400,
+        "BAD_REQUEST",
+        {"method": "GET", "params": TYPENAME, "headers": {"accept": "application/json"}},
+    ),
 }
+
+
+@pytest.fixture(scope="module")
+def server(hostile_server: ServerProcess) -> ServerProcess:
+    return hostile_server
 
 
 async def request(server: ServerProcess, spec: dict[str, Any], accept: str | None = None) -> httpx.Response:
@@ -75,10 +111,14 @@ async def test_a_refused_request_is_a_graphql_error_body_with_its_status(
 REQUEST_ERRORS = {
     "parse": ({"query": "{ race(id: "}, "GRAPHQL_PARSE_FAILED"),
     "validation": ({"query": "{ nope }"}, "GRAPHQL_VALIDATION_FAILED"),
-    "variable coercion": ({"query": "query($d: Date!) { meetings(date: $d) { venue } }", "variables": {"d": 42}},
-                          "BAD_USER_INPUT"),
-    "persisted query not found": ({"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}},
-                                  "PERSISTED_QUERY_NOT_FOUND"),
+    "variable coercion": (
+        {"query": "query($d: Date!) { meetings(date: $d) { venue } }", "variables": {"d": 42}},
+        "BAD_USER_INPUT",
+    ),
+    "persisted query not found": (
+        {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}},
+        "PERSISTED_QUERY_NOT_FOUND",
+    ),
     "query cost": ({"query": WIDE}, "QUERY_TOO_COMPLEX"),
 }
 
@@ -101,8 +141,9 @@ async def test_a_request_error_is_400_without_data_under_graphql_response_json(
 
 async def test_execution_errors_and_success_are_200_under_graphql_response_json(server: ServerProcess) -> None:
     async with httpx.AsyncClient(base_url=server.http, timeout=30) as client:
-        failed = await client.post("/graphql", json={"query": '{ race(id: "abc") { id } }'},
-                                   headers={"accept": GRAPHQL_RESPONSE})
+        failed = await client.post(
+            "/graphql", json={"query": '{ race(id: "abc") { id } }'}, headers={"accept": GRAPHQL_RESPONSE}
+        )
         served = await client.post("/graphql", json=TYPENAME, headers={"accept": GRAPHQL_RESPONSE})
         anything = await client.post("/graphql", json=TYPENAME, headers={"accept": "*/*"})
     assert failed.status_code == 200 and failed.headers["content-type"] == GRAPHQL_RESPONSE
@@ -112,16 +153,19 @@ async def test_execution_errors_and_success_are_200_under_graphql_response_json(
     assert anything.status_code == 200 and anything.headers["content-type"] == "application/json"
 
 
-@pytest.mark.parametrize(("accept", "media"), [
-    (GRAPHQL_RESPONSE, GRAPHQL_RESPONSE),
-    (f"{GRAPHQL_RESPONSE}, application/json;q=0.9", GRAPHQL_RESPONSE),
-    (f"application/json, {GRAPHQL_RESPONSE}", "application/json"),
-    (f"application/json, {GRAPHQL_RESPONSE};q=0.5", "application/json"),
-    (f"{GRAPHQL_RESPONSE};q=0, application/json", "application/json"),
-    ("*/*", "application/json"),
-    ("", "application/json"),
-    ("text/html", "application/json"),
-])
+@pytest.mark.parametrize(
+    ("accept", "media"),
+    [
+        (GRAPHQL_RESPONSE, GRAPHQL_RESPONSE),
+        (f"{GRAPHQL_RESPONSE}, application/json;q=0.9", GRAPHQL_RESPONSE),
+        (f"application/json, {GRAPHQL_RESPONSE}", "application/json"),
+        (f"application/json, {GRAPHQL_RESPONSE};q=0.5", "application/json"),
+        (f"{GRAPHQL_RESPONSE};q=0, application/json", "application/json"),
+        ("*/*", "application/json"),
+        ("", "application/json"),
+        ("text/html", "application/json"),
+    ],
+)
 def test_the_response_media_type_follows_the_clients_ranking(accept: str, media: str) -> None:
     assert response_type(accept) == media
 

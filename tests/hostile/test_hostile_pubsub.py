@@ -15,7 +15,7 @@ import json
 import os
 import re
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -39,10 +39,14 @@ PREFIX, OTHER_PREFIX = "hostile-a:", "hostile-b:"
 WRITER = create_access_token(secret=SECRET, subject="feed", scopes=["odds:write", "races:write", "news:write"])
 PUNTER = "punter"
 
-ODDS = ("subscription($ids: [ID!]!, $after: String) { oddsUpdated(raceIds: $ids, after: $after) "
-        "{ seq cursor prices { runnerId source decimal } } }")
-STATUS = ("subscription($ids: [ID!], $after: String) { raceStatus(raceIds: $ids, after: $after) "
-          "{ raceId status seq cursor } }")
+ODDS = (
+    "subscription($ids: [ID!]!, $after: String) { oddsUpdated(raceIds: $ids, after: $after) "
+    "{ seq cursor prices { runnerId source decimal } } }"
+)
+STATUS = (
+    "subscription($ids: [ID!], $after: String) { raceStatus(raceIds: $ids, after: $after) "
+    "{ raceId status seq cursor } }"
+)
 NEWS = "subscription($after: String) { news(after: $after) { seq cursor article { headline } } }"
 NOTES = "subscription($after: String) { notifications(after: $after) { seq cursor notification { alertId price } } }"
 STORE = "mutation($i: StoreOddsInput!) { storeOdds(input: $i) { seq } }"
@@ -52,9 +56,15 @@ ALERT = "mutation($i: AlertInput!) { createAlert(input: $i) { id } }"
 
 
 def deployment_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
-    return {"RACEWIRE_DATABASE_URL": database_url, "RACEWIRE_BROADCAST_URL": redis_url,
-            "RACEWIRE_JWT_SECRET": SECRET, "RACEWIRE_BROADCAST_KEY": KEY, "RACEWIRE_CHANNEL_PREFIX": PREFIX,
-            "RACEWIRE_WATCH_INTERVAL_SECONDS": "3600", **extra}
+    return {
+        "RACEWIRE_DATABASE_URL": database_url,
+        "RACEWIRE_BROADCAST_URL": redis_url,
+        "RACEWIRE_JWT_SECRET": SECRET,
+        "RACEWIRE_BROADCAST_KEY": KEY,
+        "RACEWIRE_CHANNEL_PREFIX": PREFIX,
+        "RACEWIRE_WATCH_INTERVAL_SECONDS": "3600",
+        **extra,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -90,10 +100,15 @@ async def race(postgres_url: str) -> dict[str, Any]:
     try:
         meeting = (await load_race_cards(db=db, cards=[card(venue=f"Forgery {os.urandom(3).hex()}", runners=3)]))[0]
         async with db.read() as session:
-            race_id = (await session.execute(text("SELECT id FROM races WHERE meeting_id = :m"),
-                                             {"m": meeting.id})).scalar_one()
-            runners = [r for (r,) in await session.execute(
-                text("SELECT id FROM runners WHERE race_id = :r ORDER BY number"), {"r": race_id})]
+            race_id = (
+                await session.execute(text("SELECT id FROM races WHERE meeting_id = :m"), {"m": meeting.id})
+            ).scalar_one()
+            runners = [
+                r
+                for (r,) in await session.execute(
+                    text("SELECT id FROM runners WHERE race_id = :r ORDER BY number"), {"r": race_id}
+                )
+            ]
     finally:
         await db.dispose()
     return {"id": str(race_id), "runners": [str(r) for r in runners]}
@@ -150,15 +165,27 @@ class Spy:
 
 
 def _lie(stream: str, seq: int, race: dict[str, Any]) -> dict[str, Any]:
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     payload: dict[str, Any] = {
-        "source": "forger", "observedAt": now, "prices": [{"runnerId": int(race["runners"][0]), "decimal": 999.0}],
-        "raceId": int(race["id"]), "status": "ABANDONED", "previous": "BETTING_OPEN",
-        "newsId": 1, "tags": [], "alertId": 1, "price": 999.0,
+        "source": "forger",
+        "observedAt": now,
+        "prices": [{"runnerId": int(race["runners"][0]), "decimal": 999.0}],
+        "raceId": int(race["id"]),
+        "status": "ABANDONED",
+        "previous": "BETTING_OPEN",
+        "newsId": 1,
+        "tags": [],
+        "alertId": 1,
+        "price": 999.0,
     }
     kind = stream.split(":")[0]
-    return {"stream": stream, "seq": seq, "kind": {"user": "notification"}.get(kind, kind),
-            "payload": payload, "created_at": now}
+    return {
+        "stream": stream,
+        "seq": seq,
+        "kind": {"user": "notification"}.get(kind, kind),
+        "payload": payload,
+        "created_at": now,
+    }
 
 
 class Writer:
@@ -167,12 +194,13 @@ class Writer:
     def __init__(self, http: httpx.AsyncClient, race: dict[str, Any]) -> None:
         self.http = http
         self.race = race
-        self.at = datetime.now(timezone.utc) - timedelta(hours=2)
+        self.at = datetime.now(UTC) - timedelta(hours=2)
         self.n = 0
 
     async def call(self, query: str, **variables: Any) -> dict[str, Any]:
-        response = await self.http.post("/graphql", json={"query": query, "variables": variables},
-                                        headers={"Authorization": f"Bearer {WRITER}"})
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables}, headers={"Authorization": f"Bearer {WRITER}"}
+        )
         body = response.json()
         assert "errors" not in body, body
         return body["data"]  # type: ignore[no-any-return]
@@ -181,8 +209,9 @@ class Writer:
         self.n += 1
         self.at += timedelta(seconds=1)
         quote = {"runnerId": self.race["runners"][0], "decimal": 2 + self.n / 10}
-        data = await self.call(STORE, i={"raceId": self.race["id"], "source": "feed",
-                                        "observedAt": self.at.isoformat(), "prices": [quote]})
+        data = await self.call(
+            STORE, i={"raceId": self.race["id"], "source": "feed", "observedAt": self.at.isoformat(), "prices": [quote]}
+        )
         return int(data["storeOdds"]["seq"])
 
     async def status(self, status: str) -> str:
@@ -209,8 +238,7 @@ class Subscriber:
         self.field = field
 
     @classmethod
-    async def open(cls, server: ServerProcess, query: str, *, token: str | None = None,
-                   **variables: Any) -> Subscriber:
+    async def open(cls, server: ServerProcess, query: str, *, token: str | None = None, **variables: Any) -> Subscriber:
         payload = {"Authorization": f"Bearer {token}"} if token else None
         client = await GraphQLWs.open(server.ws, payload)
         await client.subscribe("s", query, **variables)
@@ -227,8 +255,13 @@ async def punter_token(server: ServerProcess, race: dict[str, Any]) -> str:
     token = create_access_token(secret=SECRET, subject=f"{PUNTER}-{race['id']}", scopes=[])
     async with httpx.AsyncClient(base_url=server.http) as http:
         alert = {"kind": "PRICE_MOVE", "runnerId": race["runners"][0], "percent": 1}
-        body = (await http.post("/graphql", json={"query": ALERT, "variables": {"i": alert}},
-                                headers={"Authorization": f"Bearer {token}"})).json()
+        body = (
+            await http.post(
+                "/graphql",
+                json={"query": ALERT, "variables": {"i": alert}},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        ).json()
     assert "errors" not in body, body
     return token
 
@@ -285,8 +318,12 @@ async def test_forgeries_on_every_channel_reach_no_subscriber_and_every_real_eve
         channels = await spy.listened()
         streams = {c.removeprefix(PREFIX).split(":")[0] for c in channels}
         assert {"odds", "status", "news", "user", "control"} <= streams, channels
-        heads = {"odds": got["odds"][0][-1]["seq"], "status": got["status"][0][-1]["seq"],
-                 "news": got["news"][0][-1]["seq"], "user": got["notes"][0][-1]["seq"]}
+        heads = {
+            "odds": got["odds"][0][-1]["seq"],
+            "status": got["status"][0][-1]["seq"],
+            "news": got["news"][0][-1]["seq"],
+            "user": got["notes"][0][-1]["seq"],
+        }
         forged_on_reader = 0
         for channel in [*channels, PREFIX + "ping"]:
             kind = channel.removeprefix(PREFIX).split(":")[0]
@@ -310,8 +347,9 @@ async def test_forgeries_on_every_channel_reach_no_subscriber_and_every_real_eve
             await sub.close()
 
 
-async def received(subs: dict[str, list[Subscriber]], expected: dict[str, list[Any]], *,
-                   notifications: int) -> dict[str, list[Any]]:
+async def received(
+    subs: dict[str, list[Subscriber]], expected: dict[str, list[Any]], *, notifications: int
+) -> dict[str, list[Any]]:
     """Each subscriber's next events: exactly the expected ones, contiguous, nothing between."""
     got: dict[str, list[Any]] = {}
     for field, subscribers in subs.items():

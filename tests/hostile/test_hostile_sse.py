@@ -10,15 +10,23 @@ import hashlib
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from conftest import card, seeded_sqlite
-from hostile_server import (  # noqa: F401 - races: the suite's fixture, over this module's server
-    ENV, FOREIGN_ORIGIN, SECRET, STORE, TRUSTED_ORIGIN, assert_still_serving, close_code, races, raw_ws, start_server,
+from hostile_server import (
+    ENV,
+    FOREIGN_ORIGIN,
+    SECRET,
+    STORE,
+    TRUSTED_ORIGIN,
+    assert_still_serving,
+    close_code,
+    raw_ws,
+    start_server,
 )
 from http_streams import Stream, error_codes
 from jwt_forge import signed
@@ -54,11 +62,18 @@ def token(subject: str, scope: str = "", ttl: float = 600) -> dict[str, str]:
     return {"Authorization": f"Bearer {signed(SECRET, subject=subject, scope=scope or None, ttl=ttl)}"}
 
 
-async def graphql(server: ServerProcess, query: str, variables: dict[str, Any] | None = None, *,
-                  headers: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+async def graphql(
+    server: ServerProcess,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=server.http, timeout=30) as client:
-        response = await client.post("/graphql", json={"query": query, "variables": variables or {}, **extra},
-                                     headers=headers)
+        response = await client.post(
+            "/graphql", json={"query": query, "variables": variables or {}, **extra}, headers=headers
+        )
     return dict(response.json())
 
 
@@ -75,16 +90,28 @@ async def ready_counts(server: ServerProcess, timeout: float = 10, **expected: i
             await asyncio.sleep(0.02)
 
 
-async def open_stream(server: ServerProcess, streams: list[Stream], kind: str, query: str = STATUS,
-                      variables: dict[str, Any] | None = None, **options: Any) -> Stream:
+async def open_stream(
+    server: ServerProcess,
+    streams: list[Stream],
+    kind: str,
+    query: str = STATUS,
+    variables: dict[str, Any] | None = None,
+    **options: Any,
+) -> Stream:
     stream = await Stream.open(server.http, kind, query, variables, **options)
     streams.append(stream)
     return stream
 
 
 def store(race: dict[str, Any], runner_id: str, decimal: float, source: str) -> dict[str, Any]:
-    return {"input": {"raceId": race["id"], "source": source, "observedAt": datetime.now(timezone.utc).isoformat(),
-                      "prices": [{"runnerId": runner_id, "decimal": decimal}]}}
+    return {
+        "input": {
+            "raceId": race["id"],
+            "source": source,
+            "observedAt": datetime.now(UTC).isoformat(),
+            "prices": [{"runnerId": runner_id, "decimal": decimal}],
+        }
+    }
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -103,14 +130,21 @@ async def test_an_expired_token_ends_the_notifications_stream_with_unauthenticat
     assert await expiring.event() == ("complete", None)
 
     # The stream of the token still valid goes on: a notification fired now reaches it.
-    alert = await graphql(server, ALERT, {"input": {"kind": "PRICE_LEVEL", "runnerId": runner,
-                                                    "direction": "AT_OR_ABOVE", "level": 4.0}}, headers=token(user))
-    stored = await graphql(server, STORE, store(race, runner, 5.0, f"feed-{kind}"),
-                           headers=token(f"feed-{kind}", "odds:write"))
+    alert = await graphql(
+        server,
+        ALERT,
+        {"input": {"kind": "PRICE_LEVEL", "runnerId": runner, "direction": "AT_OR_ABOVE", "level": 4.0}},
+        headers=token(user),
+    )
+    stored = await graphql(
+        server, STORE, store(race, runner, 5.0, f"feed-{kind}"), headers=token(f"feed-{kind}", "odds:write")
+    )
     assert stored["data"]["storeOdds"]["seq"], stored
     event, delivered = await lasting.event()
-    assert event == "next" and delivered["data"]["notifications"]["notification"]["alertId"] == \
-        alert["data"]["createAlert"]["id"]
+    assert (
+        event == "next"
+        and delivered["data"]["notifications"]["notification"]["alertId"] == alert["data"]["createAlert"]["id"]
+    )
 
 
 async def test_streams_count_in_the_per_address_cap_shared_with_websockets(
@@ -138,7 +172,9 @@ async def test_streams_count_in_the_per_address_cap_shared_with_websockets(
     assert accepted.response.headers["content-type"] == "text/event-stream"
 
 
-async def test_ending_every_stream_frees_the_address_for_websockets(server: ServerProcess, streams: list[Stream]) -> None:
+async def test_ending_every_stream_frees_the_address_for_websockets(
+    server: ServerProcess, streams: list[Stream]
+) -> None:
     for kind in KINDS:
         await open_stream(server, streams, kind)
     await ready_counts(server, streams=2)
@@ -167,10 +203,12 @@ async def test_an_event_source_from_a_foreign_page_is_refused(server: ServerProc
     could make its every visitor hold streams open. Its Origin says where it comes from."""
     async with httpx.AsyncClient(base_url=server.http) as client:
         params = {"query": STATUS}
-        foreign = await client.get("/graphql", params=params,
-                                   headers={"accept": "text/event-stream", "origin": FOREIGN_ORIGIN})
-        async with client.stream("GET", "/graphql", params=params,
-                                 headers={"accept": "text/event-stream", "origin": TRUSTED_ORIGIN}) as listed:
+        foreign = await client.get(
+            "/graphql", params=params, headers={"accept": "text/event-stream", "origin": FOREIGN_ORIGIN}
+        )
+        async with client.stream(
+            "GET", "/graphql", params=params, headers={"accept": "text/event-stream", "origin": TRUSTED_ORIGIN}
+        ) as listed:
             listed_status = listed.status_code
     assert foreign.status_code == 403 and error_codes(foreign.json()) == ["FORBIDDEN"]
     assert listed_status == 200
@@ -189,8 +227,12 @@ async def test_too_many_race_ids_on_a_stream_are_bad_input(
     race = races[1]
     following = await open_stream(server, streams, kind, ODDS, {"ids": [race["id"]]})
     await ready_counts(server, subscriptions=1)
-    stored = await graphql(server, STORE, store(race, race["runners"][0], 3.0 + KINDS.index(kind), f"odds-{kind}"),
-                           headers=token(f"odds-{kind}", "odds:write"))
+    stored = await graphql(
+        server,
+        STORE,
+        store(race, race["runners"][0], 3.0 + KINDS.index(kind), f"odds-{kind}"),
+        headers=token(f"odds-{kind}", "odds:write"),
+    )
     event, update = await following.event()
     assert event == "next" and update["data"]["oddsUpdated"]["seq"] == stored["data"]["storeOdds"]["seq"]
 
@@ -203,13 +245,20 @@ async def test_mutations_over_a_stream_take_from_the_same_allowance_per_token(
     for n in range(int(ENV["RACEWIRE_MUTATION_BURST"])):  # the whole allowance, over plain HTTP
         answer = await graphql(server, STORE, store(race, race["runners"][1], 2.0 + n / 10, "hasty"), headers=writer)
         assert answer["data"]["storeOdds"]["seq"], answer
-    refused = await open_stream(server, streams, "sse", STORE, store(race, race["runners"][1], 4.0, "hasty"),
-                                headers=writer)
+    refused = await open_stream(
+        server, streams, "sse", STORE, store(race, race["runners"][1], 4.0, "hasty"), headers=writer
+    )
     event, payload = await refused.event()
     assert event == "next" and error_codes(payload) == ["RATE_LIMITED"], payload
 
-    patient = await open_stream(server, streams, "sse", STORE, store(race, race["runners"][1], 4.0, "patient"),
-                                headers=token("sse-patient", "odds:write"))
+    patient = await open_stream(
+        server,
+        streams,
+        "sse",
+        STORE,
+        store(race, race["runners"][1], 4.0, "patient"),
+        headers=token("sse-patient", "odds:write"),
+    )
     event, payload = await patient.event()
     assert event == "next" and payload["data"]["storeOdds"]["seq"], payload
 
@@ -232,7 +281,7 @@ async def test_a_stream_resolves_persisted_queries_as_every_transport_does(
 
 @pytest.mark.parametrize("kind", KINDS)
 async def test_query_limits_hold_on_a_stream(server: ServerProcess, streams: list[Stream], kind: str) -> None:
-    deep = "subscription { raceStatus { seq " + "".join("r%d: __typename " % n for n in range(40)) + "} }"
+    deep = "subscription { raceStatus { seq " + "".join(f"r{n}: __typename " for n in range(40)) + "} }"
     refused = await open_stream(server, streams, kind, deep)
     event, payload = await refused.event()
     assert event == "next" and error_codes(payload) == ["TOO_MANY_ALIASES"], payload

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from hostile_server import (
-    PRIVATE, PUBLIC, SECRET, STORE, assert_still_serving, close_code, error_code, post, price_count, races,  # noqa: F401
-    raw_ws, server,
+    PRIVATE,
+    PUBLIC,
+    SECRET,
+    STORE,
+    assert_still_serving,
+    close_code,
+    error_code,
+    post,
+    price_count,
+    raw_ws,
 )
 from jwt_forge import claims, forged, signed
 from live_server import GraphQLWs, ServerProcess
@@ -25,10 +33,23 @@ BAD_TOKENS = {
 }
 
 
+@pytest.fixture(scope="module")
+def server(hostile_server: ServerProcess) -> ServerProcess:
+    return hostile_server
+
+
 def write(race: dict[str, Any]) -> dict[str, Any]:
-    return {"query": STORE, "variables": {"input": {
-        "raceId": race["id"], "source": "feed", "observedAt": datetime.now(timezone.utc).isoformat(),
-        "prices": [{"runnerId": race["runners"][0], "decimal": 3.0}]}}}
+    return {
+        "query": STORE,
+        "variables": {
+            "input": {
+                "raceId": race["id"],
+                "source": "feed",
+                "observedAt": datetime.now(UTC).isoformat(),
+                "prices": [{"runnerId": race["runners"][0], "decimal": 3.0}],
+            }
+        },
+    }
 
 
 @pytest.mark.parametrize("case", BAD_TOKENS)
@@ -53,7 +74,7 @@ async def test_a_bad_token_is_refused_on_a_public_read_too(server: ServerProcess
 @pytest.mark.parametrize("case", BAD_TOKENS)
 async def test_a_bad_token_closes_the_websocket_with_4403(server: ServerProcess, case: str) -> None:
     in_payload = await raw_ws(server)
-    await in_payload.send('{"type": "connection_init", "payload": {"token": "%s"}}' % BAD_TOKENS[case])
+    await in_payload.send('{"type": "connection_init", "payload": {"token": "' + BAD_TOKENS[case] + '"}}')
     in_header = await raw_ws(server, additional_headers={"Authorization": f"Bearer {BAD_TOKENS[case]}"})
     await in_header.send('{"type": "connection_init"}')
     assert await close_code(in_payload) == 4403

@@ -9,8 +9,13 @@ import asyncio
 import httpx
 import pytest
 
-from hostile_server import assert_still_serving, error_code, post, races, server  # noqa: F401
+from hostile_server import assert_still_serving, error_code, post
 from live_server import GraphQLWs, ServerProcess
+
+
+@pytest.fixture(scope="module")
+def server(hostile_server: ServerProcess) -> ServerProcess:
+    return hostile_server
 
 
 def doubling(levels: int, on: str = "Query", leaf: str = "__typename") -> str:
@@ -24,19 +29,37 @@ EIGHT_HISTORIES = "query($h: Int! = 500) { " + " ".join(f"h{n}: {HISTORY}" for n
 
 # name: (hostile document, its code, a well-behaved document of the same shape)
 DOCUMENTS = {
-    "doubling fragments, 22 levels": ("{ ...F0 }\n" + doubling(22), "TOO_MANY_FRAGMENT_SPREADS",
-                                      "{ ...F0 }\n" + doubling(2)),
-    "doubling fragments, 80 levels": ("{ ...F0 }\n" + doubling(80), "TOO_MANY_FRAGMENT_SPREADS",
-                                       "{ ...F0 }\n" + doubling(3)),
-    "one field repeated, compared pairwise": ("{ " + 'race(id: "1") { id } ' * 100 + "}", "QUERY_TOO_COMPLEX",
-                                              "{ " + 'race(id: "1") { id } ' * 3 + "}"),
-    "200 KiB string literal": ('{ race(id: "' + "x" * 200_000 + '") { id } }', "QUERY_TOO_LARGE",
-                               '{ race(id: "' + "x" * 2_000 + '") { id } }'),
+    "doubling fragments, 22 levels": (
+        "{ ...F0 }\n" + doubling(22),
+        "TOO_MANY_FRAGMENT_SPREADS",
+        "{ ...F0 }\n" + doubling(2),
+    ),
+    "doubling fragments, 80 levels": (
+        "{ ...F0 }\n" + doubling(80),
+        "TOO_MANY_FRAGMENT_SPREADS",
+        "{ ...F0 }\n" + doubling(3),
+    ),
+    "one field repeated, compared pairwise": (
+        "{ " + 'race(id: "1") { id } ' * 100 + "}",
+        "QUERY_TOO_COMPLEX",
+        "{ " + 'race(id: "1") { id } ' * 3 + "}",
+    ),
+    "200 KiB string literal": (
+        '{ race(id: "' + "x" * 200_000 + '") { id } }',
+        "QUERY_TOO_LARGE",
+        '{ race(id: "' + "x" * 2_000 + '") { id } }',
+    ),
     "200 KiB of comment": ("{ __typename }\n#" + "c" * 200_000, "QUERY_TOO_LARGE", "{ __typename }\n#" + "c" * 2_000),
-    "integer literal of 5,000 digits": ("{ races(first: " + "9" * 5_000 + ") { edges { cursor } } }",
-                                        "GRAPHQL_VALIDATION_FAILED", "{ races(first: 9) { edges { cursor } } }"),
-    "eight histories of a variable's default 500": (EIGHT_HISTORIES, "QUERY_TOO_COMPLEX",
-                                                    EIGHT_HISTORIES.replace("= 500", "= 5")),
+    "integer literal of 5,000 digits": (
+        "{ races(first: " + "9" * 5_000 + ") { edges { cursor } } }",
+        "GRAPHQL_VALIDATION_FAILED",
+        "{ races(first: 9) { edges { cursor } } }",
+    ),
+    "eight histories of a variable's default 500": (
+        EIGHT_HISTORIES,
+        "QUERY_TOO_COMPLEX",
+        EIGHT_HISTORIES.replace("= 500", "= 5"),
+    ),
 }
 
 
@@ -52,8 +75,11 @@ async def test_a_slow_to_judge_document_is_refused_over_http(server: ServerProce
 async def test_cost_counts_the_size_each_field_will_be_asked_for(server: ServerProcess) -> None:
     literal = (await post(server, {"query": '{ runner(id: "1") { priceHistory(last: 500) { decimal } } }'})).json()
     assert literal["extensions"]["cost"]["requested"] == 1 + (1 + 500 * 1)  # not clamped to the page size
-    default = (await post(server, {"query": 'query($h: Int! = 400) { runner(id: "1") { priceHistory(last: $h) '
-                                            "{ decimal } } }"})).json()
+    default = (
+        await post(
+            server, {"query": 'query($h: Int! = 400) { runner(id: "1") { priceHistory(last: $h) { decimal } } }'}
+        )
+    ).json()
     assert default["extensions"]["cost"]["requested"] == 1 + (1 + 400 * 1)
     given = (await post(server, {"query": EIGHT_HISTORIES, "variables": {"h": 3}})).json()
     assert given["extensions"]["cost"]["requested"] == 8 * (1 + (1 + 10 * (1 + 3))) and "errors" not in given
@@ -76,7 +102,7 @@ async def test_a_slow_to_judge_document_is_refused_over_websocket(server: Server
     await assert_still_serving(server)
 
 
-SHARED = 'subscription($ids: [ID!]!) { oddsUpdated(raceIds: $ids, snapshot: true) { ...F0 } }\n'
+SHARED = "subscription($ids: [ID!]!) { oddsUpdated(raceIds: $ids, snapshot: true) { ...F0 } }\n"
 
 
 async def test_a_shareable_subscription_of_doubling_fragments_is_refused(server: ServerProcess, races: list) -> None:
@@ -99,12 +125,18 @@ async def sse(server: ServerProcess, query: str) -> str:
         return f"{response.status_code} {response.text}"
 
 
-@pytest.mark.parametrize("case", ["doubling fragments, 22 levels", "200 KiB string literal",
-                                  "one field repeated, compared pairwise"])
+@pytest.mark.parametrize(
+    "case", ["doubling fragments, 22 levels", "200 KiB string literal", "one field repeated, compared pairwise"]
+)
 async def test_a_slow_to_judge_subscription_is_refused_over_sse(server: ServerProcess, case: str) -> None:
     hostile, code, _ = DOCUMENTS[case]
-    subscription = hostile.replace("{ ...F0 }", 'subscription { raceStatus { ...F0 } }').replace(
-        "on Query", "on RaceStatusEvent").replace("__typename", "seq") if "F0" in hostile else hostile
+    subscription = (
+        hostile.replace("{ ...F0 }", "subscription { raceStatus { ...F0 } }")
+        .replace("on Query", "on RaceStatusEvent")
+        .replace("__typename", "seq")
+        if "F0" in hostile
+        else hostile
+    )
     assert code in await sse(server, subscription)
     accepted = await sse(server, "{ __typename }")
     assert "Query" in accepted and code not in accepted

@@ -7,14 +7,16 @@ import json
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from hostile_server import (
-    FOREIGN_ORIGIN, TRUSTED_ORIGIN, assert_still_serving, close_code, raw_ws, races, server,  # noqa: F401
-    ws_closed_with,
-)
+from hostile_server import FOREIGN_ORIGIN, TRUSTED_ORIGIN, assert_still_serving, close_code, raw_ws, ws_closed_with
 from live_server import GraphQLWs, ServerProcess
 
 INIT = json.dumps({"type": "connection_init", "payload": {}})
 ODDS = "subscription($ids: [ID!]!) { oddsUpdated(raceIds: $ids) { seq } }"
+
+
+@pytest.fixture(scope="module")
+def server(hostile_server: ServerProcess) -> ServerProcess:
+    return hostile_server
 
 
 def subscribe(id: str, race_id: str = "1") -> str:
@@ -31,10 +33,17 @@ VIOLATIONS = {
     "binary frame": ([INIT, b"\x00\x01"], 4400),
     "subscribe without payload": ([INIT, json.dumps({"id": "1", "type": "subscribe"})], 4400),
     "init payload not an object": ([json.dumps({"type": "connection_init", "payload": [1]})], 4400),
-    "syntax error in subscribe": ([INIT, json.dumps({"id": "1", "type": "subscribe",
-                                                     "payload": {"query": "subscription {"}})], 4400),
-    "1 MB message": ([INIT, json.dumps({"id": "1", "type": "subscribe",
-                                        "payload": {"query": "{ " + "__typename " * 100_000 + "}"}})], 1009),
+    "syntax error in subscribe": (
+        [INIT, json.dumps({"id": "1", "type": "subscribe", "payload": {"query": "subscription {"}})],
+        4400,
+    ),
+    "1 MB message": (
+        [
+            INIT,
+            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": "{ " + "__typename " * 100_000 + "}"}}),
+        ],
+        1009,
+    ),
     "flood of subscribe messages": ([INIT, *(subscribe(str(n)) for n in range(300))], 4429),
 }
 
@@ -60,8 +69,11 @@ async def test_10000_race_ids_are_refused_as_bad_input(server: ServerProcess) ->
 OPERATION_REFUSALS = {
     "depth 50": ('{ race(id: "1") { ' + "meeting { races { " * 25 + "id" + " } }" * 25 + " } }", "QUERY_TOO_DEEP"),
     "300 aliases": ("{ " + " ".join(f"a{n}: __typename" for n in range(300)) + " }", "TOO_MANY_ALIASES"),
-    "query cost": ("subscription { oddsUpdated(raceIds: [\"1\"]) { prices { runner { priceHistory(last: 500) "
-                   "{ runner { priceHistory(last: 500) { decimal } } } } } } }", "QUERY_TOO_COMPLEX"),
+    "query cost": (
+        'subscription { oddsUpdated(raceIds: ["1"]) { prices { runner { priceHistory(last: 500) '
+        "{ runner { priceHistory(last: 500) { decimal } } } } } } }",
+        "QUERY_TOO_COMPLEX",
+    ),
 }
 
 

@@ -4,28 +4,40 @@ a token that writes too fast is told to wait."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from hostile_server import (
-    MUTATIONS_PER_SUBJECT, STORE, assert_still_serving, bearer, error_code, post, price_count, races,  # noqa: F401
-    server,
-)
+from hostile_server import MUTATIONS_PER_SUBJECT, STORE, assert_still_serving, bearer, error_code, post, price_count
 from live_server import ServerProcess
 
 PRICES = {"zero": 0, "minus one": -1, "1e308": 1e308, "one": 1.0, "1001": 1001}
 
 
+@pytest.fixture(scope="module")
+def server(hostile_server: ServerProcess) -> ServerProcess:
+    return hostile_server
+
+
 def write(race: dict[str, Any], runner_id: str, decimal: Any) -> dict[str, Any]:
-    return {"query": STORE, "variables": {"input": {
-        "raceId": race["id"], "source": "feed", "observedAt": datetime.now(timezone.utc).isoformat(),
-        "prices": [{"runnerId": runner_id, "decimal": decimal}]}}}
+    return {
+        "query": STORE,
+        "variables": {
+            "input": {
+                "raceId": race["id"],
+                "source": "feed",
+                "observedAt": datetime.now(UTC).isoformat(),
+                "prices": [{"runnerId": runner_id, "decimal": decimal}],
+            }
+        },
+    }
 
 
 @pytest.mark.parametrize("case", PRICES)
-async def test_an_impossible_price_stores_nothing(server: ServerProcess, races: list[dict[str, Any]], case: str) -> None:
+async def test_an_impossible_price_stores_nothing(
+    server: ServerProcess, races: list[dict[str, Any]], case: str
+) -> None:
     race = races[0]
     before = await price_count(server, race["id"])
     response = await post(server, write(race, race["runners"][0], PRICES[case]), headers=bearer(f"price-{case}"))
@@ -64,8 +76,10 @@ async def test_too_many_writes_for_one_token_are_rate_limited(
     server: ServerProcess, races: list[dict[str, Any]]
 ) -> None:
     race = races[1]
-    answers = [await post(server, write(race, race["runners"][1], 2.0 + n / 10), headers=bearer("hasty"))
-               for n in range(MUTATIONS_PER_SUBJECT + 1)]
+    answers = [
+        await post(server, write(race, race["runners"][1], 2.0 + n / 10), headers=bearer("hasty"))
+        for n in range(MUTATIONS_PER_SUBJECT + 1)
+    ]
     stored = await price_count(server, race["id"])
     refused = answers[-1].json()["errors"][0]
 

@@ -25,7 +25,8 @@ def test_redis_py_still_offers_the_slot_map_refresh_the_backend_relies_on() -> N
     client = cluster_topology.cluster_client(cluster_topology.parse_cluster_url("redis-cluster://127.0.0.1:1"))
     assert inspect.iscoroutinefunction(client.nodes_manager.initialize), (
         "redis-py changed RedisCluster.nodes_manager.initialize: pubsub/cluster_topology.refresh needs a new way "
-        "to re-read the slot map")
+        "to re-read the slot map"
+    )
 
 
 async def test_the_owner_of_a_channel_is_the_primary_the_cluster_names(shared: RedisClusterNodes) -> None:

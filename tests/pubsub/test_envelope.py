@@ -13,8 +13,13 @@ from pubsub.channels import Namespace
 from pubsub.seal import Seal
 
 KEY = b"k" * 32
-EVENT = Envelope(stream="odds:1", seq=7, kind="odds", payload={"source": "feed", "prices": []},
-                 created_at="2026-01-01T00:00:00+00:00")
+EVENT = Envelope(
+    stream="odds:1",
+    seq=7,
+    kind="odds",
+    payload={"source": "feed", "prices": []},
+    created_at="2026-01-01T00:00:00+00:00",
+)
 
 
 def sealed_by_hand(channel: str, body: bytes, key: bytes = KEY) -> bytes:
@@ -39,8 +44,9 @@ def test_a_sealed_envelope_opens_to_itself_as_bytes_or_text() -> None:
 
 def test_a_message_without_a_seal_is_refused_however_plausible() -> None:
     seal = Seal(KEY)
-    plain = orjson.dumps({"stream": "odds:1", "seq": 999999999, "kind": "odds", "payload": {},
-                          "created_at": "2026-01-01T00:00:00+00:00"})
+    plain = orjson.dumps(
+        {"stream": "odds:1", "seq": 999999999, "kind": "odds", "payload": {}, "created_at": "2026-01-01T00:00:00+00:00"}
+    )
     for message in (plain, plain.decode(), b"", b"v1.", b"v1." + b"0" * 64, b"\xff\xfe garbage", b"v2." + plain):
         assert refusal(seal, "racewire:odds:1", message) == "unsealed"
 
@@ -56,16 +62,22 @@ def test_a_seal_made_with_another_key_or_for_another_channel_or_tampered_is_refu
     assert refusal(seal, "racewire:odds:1", b"v1." + b"0" * 64 + b"." + EVENT.encode()) == "bad_mac"
 
 
-@pytest.mark.parametrize("body", [
-    b"not json", b"[1, 2]", b"null", b'"x"',
-    b'{"stream": "odds:1", "seq": true, "kind": "odds", "payload": {}, "created_at": ""}',
-    b'{"stream": "odds:1", "seq": 0, "kind": "odds", "payload": {}, "created_at": ""}',
-    b'{"stream": "odds:1", "seq": "5", "kind": "odds", "payload": {}, "created_at": ""}',
-    b'{"stream": "odds:1", "seq": 5, "kind": "", "payload": {}, "created_at": ""}',
-    b'{"stream": "odds:1", "seq": 5, "kind": "odds", "payload": [], "created_at": ""}',
-    b'{"stream": "odds:1", "seq": 5, "kind": "odds", "payload": {}}',
-    b'{"stream": "odds:1", "seq": 99999999999999999999999, "kind": "odds", "payload": {}, "created_at": ""}',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[1, 2]",
+        b"null",
+        b'"x"',
+        b'{"stream": "odds:1", "seq": true, "kind": "odds", "payload": {}, "created_at": ""}',
+        b'{"stream": "odds:1", "seq": 0, "kind": "odds", "payload": {}, "created_at": ""}',
+        b'{"stream": "odds:1", "seq": "5", "kind": "odds", "payload": {}, "created_at": ""}',
+        b'{"stream": "odds:1", "seq": 5, "kind": "", "payload": {}, "created_at": ""}',
+        b'{"stream": "odds:1", "seq": 5, "kind": "odds", "payload": [], "created_at": ""}',
+        b'{"stream": "odds:1", "seq": 5, "kind": "odds", "payload": {}}',
+        b'{"stream": "odds:1", "seq": 99999999999999999999999, "kind": "odds", "payload": {}, "created_at": ""}',
+    ],
+)
 def test_a_correctly_sealed_but_malformed_envelope_is_refused(body: bytes) -> None:
     assert refusal(Seal(KEY), "c", sealed_by_hand("c", body)) == "invalid"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -65,7 +66,7 @@ async def test_many_listeners_joining_one_channel_at_once_all_receive() -> None:
 
 
 async def test_an_event_committed_but_never_published_is_delivered_from_the_log(db: Any) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from storage import events
     from storage.events import LogReader
@@ -75,13 +76,13 @@ async def test_an_event_committed_but_never_published_is_delivered_from_the_log(
         hub.start()
         async with hub.listen(["odds:9"]) as listener:
             async with db.write() as session:  # as if the process died between commit and publish
-                lost = await events.append(session, stream="odds:9", kind="odds", payload={}, now=datetime.now(timezone.utc))
+                lost = await events.append(session, stream="odds:9", kind="odds", payload={}, now=datetime.now(UTC))
             assert (await asyncio.wait_for(listener.get(), 5)) == lost
         await hub.close()
 
 
 async def test_the_hub_puts_out_of_order_events_back_in_order(db: Any) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from storage import events
     from storage.events import LogReader
@@ -92,8 +93,9 @@ async def test_the_hub_puts_out_of_order_events_back_in_order(db: Any) -> None:
             stored = []
             for _ in range(3):
                 async with db.write() as session:
-                    stored.append(await events.append(session, stream="odds:5", kind="odds", payload={},
-                                                      now=datetime.now(timezone.utc)))
+                    stored.append(
+                        await events.append(session, stream="odds:5", kind="odds", payload={}, now=datetime.now(UTC))
+                    )
             for event in (stored[2], stored[0], stored[1]):
                 await hub.publish(event)
             received = [await asyncio.wait_for(listener.get(), 5) for _ in range(3)]
@@ -118,7 +120,7 @@ class Counted(Telemetry):
 
 
 async def test_forged_messages_are_refused_and_counted_and_real_events_still_arrive(db: Any) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from storage import events
     from storage.events import LogReader
@@ -130,14 +132,17 @@ async def test_forged_messages_are_refused_and_counted_and_real_events_still_arr
         async with hub.listen(["odds:3"]) as listener:
             channel = hub.namespace.channel("odds:3")
             ahead = event(999_999_999, "odds:3")
-            for forged in (ahead.encode(), Seal(b"another-deployment-key-012345678").seal(channel, ahead),
-                           b"\xff garbage", seal.seal(hub.namespace.channel("odds:4"), ahead)):
+            for forged in (
+                ahead.encode(),
+                Seal(b"another-deployment-key-012345678").seal(channel, ahead),
+                b"\xff garbage",
+                seal.seal(hub.namespace.channel("odds:4"), ahead),
+            ):
                 await broadcast.publish(channel, forged)
             await broadcast.publish(channel, seal.seal(channel, ahead))  # sealed, but not in the log
             assert await counted.wait_for(5) == ["unsealed", "bad_mac", "unsealed", "bad_mac", "not_in_log"]
             async with db.write() as session:
-                real = await events.append(session, stream="odds:3", kind="odds", payload={},
-                                           now=datetime.now(timezone.utc))
+                real = await events.append(session, stream="odds:3", kind="odds", payload={}, now=datetime.now(UTC))
             await hub.publish(real)
             assert await asyncio.wait_for(listener.get(), 5) == real and listener.empty()
             assert len(counted.refusals) == 5
@@ -145,7 +150,7 @@ async def test_forged_messages_are_refused_and_counted_and_real_events_still_arr
 
 
 async def test_a_sealed_replay_of_an_old_event_is_not_passed_on_again(db: Any) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from storage import events
     from storage.events import LogReader
@@ -156,14 +161,16 @@ async def test_a_sealed_replay_of_an_old_event_is_not_passed_on_again(db: Any) -
             stored = []
             for _ in range(2):
                 async with db.write() as session:
-                    stored.append(await events.append(session, stream="odds:6", kind="odds", payload={},
-                                                      now=datetime.now(timezone.utc)))
+                    stored.append(
+                        await events.append(session, stream="odds:6", kind="odds", payload={}, now=datetime.now(UTC))
+                    )
                 await hub.publish(stored[-1])
             await hub.publish(stored[0])
             await hub.publish(stored[1])
             async with db.write() as session:
-                stored.append(await events.append(session, stream="odds:6", kind="odds", payload={},
-                                                  now=datetime.now(timezone.utc)))
+                stored.append(
+                    await events.append(session, stream="odds:6", kind="odds", payload={}, now=datetime.now(UTC))
+                )
             await hub.publish(stored[2])
             assert [await asyncio.wait_for(listener.get(), 5) for _ in range(3)] == stored
             assert listener.empty()
@@ -208,7 +215,7 @@ class FlakyLog:
 async def test_a_database_outage_is_logged_once_not_every_watchdog_round(
     db: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from storage import events
     from storage.events import LogReader
@@ -223,8 +230,9 @@ async def test_a_database_outage_is_logged_once_not_every_watchdog_round(
                 await asyncio.wait_for(log.failed_often.wait(), 10)
                 log.down = False
                 async with db.write() as session:  # stored while nobody published it: the watchdog must find it
-                    stored = await events.append(session, stream="odds:3", kind="odds", payload={},
-                                                 now=datetime.now(timezone.utc))
+                    stored = await events.append(
+                        session, stream="odds:3", kind="odds", payload={}, now=datetime.now(UTC)
+                    )
                 assert await asyncio.wait_for(listener.get(), 5) == stored
             messages = [r.getMessage() for r in caplog.records]
             assert sum("the log watchdog failed" in m for m in messages) == 1, messages

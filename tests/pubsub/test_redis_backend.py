@@ -40,7 +40,8 @@ async def test_a_flood_is_dropped_past_the_bound_and_delivery_goes_on(
         kept = [(await asyncio.wait_for(backend.next_published(), 5)).message for _ in range(5)]
         assert kept == [f"m{n}".encode() for n in range(5)]
         assert [r.message for r in caplog.records].count(
-            "5 pub/sub messages wait for the hub: dropping more, the log fills the gap") == 1
+            "5 pub/sub messages wait for the hub: dropping more, the log fills the gap"
+        ) == 1
 
         await publisher.publish("flood", "after")  # the positive control: the backend still delivers
         assert (await asyncio.wait_for(backend.next_published(), 5)).message == b"after"

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 from broadcaster import Broadcast
+from redis.asyncio.retry import Retry as AsyncRetry
 
 from events.envelope import Envelope
 from pubsub.broadcast import create_broadcast
@@ -17,7 +18,7 @@ from pubsub.channels import Namespace
 from pubsub.cluster_topology import ClusterAddress, parse_cluster_url
 from pubsub.hub import Hub
 from pubsub.redis_backend import RedisBackend
-from pubsub.redis_cluster_backend import RedisClusterBackend
+from pubsub.redis_cluster_backend import RedisClusterBackend, _Shard
 from pubsub.seal import Seal
 from redis_cluster import RedisClusterNodes, shared_cluster
 
@@ -31,9 +32,19 @@ def event(seq: int, stream: str) -> Envelope:
     return Envelope(stream=stream, seq=seq, kind="odds", payload={"n": seq}, created_at="2026-01-01T00:00:00+00:00")
 
 
+def test_a_shard_client_retries_with_the_asyncio_policy() -> None:
+    # redis.retry.Retry (the blocking one) called the asyncio client's command without awaiting it,
+    # so a failing command escaped it and redis-py's failure handler (disconnect) never ran.
+    shard = _Shard("a", "127.0.0.1", 1, username=None, password=None)
+    retry = shard.client.get_retry()
+    assert isinstance(retry, AsyncRetry)
+    assert retry.get_retries() == 0
+
+
 def test_a_cluster_url_names_its_seeds_and_credentials() -> None:
     assert parse_cluster_url("redis-cluster://10.0.0.1:7000,10.0.0.2,[::1]:7002") == ClusterAddress(
-        (("10.0.0.1", 7000), ("10.0.0.2", 6379), ("::1", 7002)))
+        (("10.0.0.1", 7000), ("10.0.0.2", 6379), ("::1", 7002))
+    )
     assert parse_cluster_url("redis-cluster://app:s%40cret@h:1/") == ClusterAddress((("h", 1),), "app", "s@cret")
     for bad in ("redis://h:1", "redis-cluster://", "redis-cluster://h:port"):
         with pytest.raises(ValueError):
@@ -51,7 +62,8 @@ def test_the_url_scheme_picks_the_backend_and_a_hash_tag_prefix_is_warned_about(
     assert isinstance(cluster._backend, RedisClusterBackend)  # noqa: SLF001
     assert isinstance(single._backend, RedisBackend)  # noqa: SLF001
     assert [r.getMessage() for r in caplog.records] == [
-        "channel prefix '{eu}:' holds a hash tag: all of its channels live on one cluster shard"]
+        "channel prefix '{eu}:' holds a hash tag: all of its channels live on one cluster shard"
+    ]
 
 
 @pytest.fixture(scope="module")

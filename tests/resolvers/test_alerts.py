@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
@@ -30,13 +30,19 @@ LIVE = "subscription($after: String) { notifications(after: $after) { seq cursor
 class Prices:
     def __init__(self, api: Api, race: dict[str, Any]) -> None:
         self.api, self.race = api, race
-        self.at = datetime.now(timezone.utc) - timedelta(hours=1)
+        self.at = datetime.now(UTC) - timedelta(hours=1)
 
     async def __call__(self, decimal: float, runner: int = 0, source: str = "bookie") -> None:
         self.at += timedelta(seconds=1)
-        await self.api.data(STORE, i={"raceId": str(self.race["id"]), "source": source,
-                                      "observedAt": self.at.isoformat(),
-                                      "prices": [{"runnerId": str(self.race["runners"][runner]), "decimal": decimal}]})
+        await self.api.data(
+            STORE,
+            i={
+                "raceId": str(self.race["id"]),
+                "source": source,
+                "observedAt": self.at.isoformat(),
+                "prices": [{"runnerId": str(self.race["runners"][runner]), "decimal": decimal}],
+            },
+        )
 
 
 async def inbox(api: Api, viewer: Viewer) -> list[dict[str, Any]]:
@@ -46,8 +52,12 @@ async def inbox(api: Api, viewer: Viewer) -> list[dict[str, Any]]:
 
 async def test_anonymous_gets_unauthenticated_everywhere(api: Api, race: dict[str, Any]) -> None:
     anonymous = Viewer(subject=None, scopes=frozenset())
-    for query, variables in [(ALERTS, {}), (INBOX, {"first": 5}), (READ, {"ids": ["1"]}),
-                             (CREATE, {"i": {"kind": "NEWS", "raceId": str(race["id"])}})]:
+    for query, variables in [
+        (ALERTS, {}),
+        (INBOX, {"first": 5}),
+        (READ, {"ids": ["1"]}),
+        (CREATE, {"i": {"kind": "NEWS", "raceId": str(race["id"])}}),
+    ]:
         assert (await api.error(query, anonymous, **variables))["code"] == "UNAUTHENTICATED"
 
 
@@ -69,11 +79,13 @@ async def test_validation_names_the_field(api: Api, race: dict[str, Any]) -> Non
 
 
 async def test_alerts_are_capped_per_user(api: Api, race: dict[str, Any]) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     async with api.db.write() as session:
-        await session.execute(insert(Alert), [
-            {"user": ALICE.subject, "kind": AlertKind.NEWS, "race_id": race["id"], "armed": True, "created_at": now}
-        ] * MAX_ALERTS_PER_USER)
+        await session.execute(
+            insert(Alert),
+            [{"user": ALICE.subject, "kind": AlertKind.NEWS, "race_id": race["id"], "armed": True, "created_at": now}]
+            * MAX_ALERTS_PER_USER,
+        )
     error = await api.error(CREATE, ALICE, i={"kind": "NEWS", "raceId": str(race["id"])})
     assert (error["code"], error["limit"]) == ("BAD_USER_INPUT", MAX_ALERTS_PER_USER)
     await api.data(CREATE, BOB, i={"kind": "NEWS", "raceId": str(race["id"])})
@@ -90,7 +102,9 @@ async def test_users_see_and_delete_only_their_own(api: Api, race: dict[str, Any
 
 async def test_level_alert_fires_once_per_crossing_and_rearms_past_the_margin(api: Api, race: dict[str, Any]) -> None:
     runner = str(race["runners"][0])
-    await api.data(CREATE, ALICE, i={"kind": "PRICE_LEVEL", "runnerId": runner, "direction": "AT_OR_ABOVE", "level": 6.0})
+    await api.data(
+        CREATE, ALICE, i={"kind": "PRICE_LEVEL", "runnerId": runner, "direction": "AT_OR_ABOVE", "level": 6.0}
+    )
     price = Prices(api, race)
     await price(5.0)
     await price(6.0)  # reaches the level: fires
@@ -112,17 +126,21 @@ async def test_move_status_scratch_and_news_alerts_fire(api: Api, race: dict[str
     await price(4.0, runner=1)
     move = (await api.data(CREATE, ALICE, i={"kind": "PRICE_MOVE", "runnerId": runner, "percent": 10}))["createAlert"]
     assert move["referencePrice"] == 4.0
-    for alert in [{"kind": "RACE_STATUS", "raceId": str(race["id"]), "status": "BETTING_OPEN"},
-                  {"kind": "SCRATCHED", "runnerId": str(race["runners"][2])},
-                  {"kind": "NEWS", "raceId": str(race["id"])}]:
+    for alert in [
+        {"kind": "RACE_STATUS", "raceId": str(race["id"]), "status": "BETTING_OPEN"},
+        {"kind": "SCRATCHED", "runnerId": str(race["runners"][2])},
+        {"kind": "NEWS", "raceId": str(race["id"])},
+    ]:
         await api.data(CREATE, ALICE, i=alert)
     await price(4.2, runner=1)  # 5%: nothing
     await price(4.5, runner=1)  # 12.5% from 4.0: a drifter; the reference moves to 4.5
     await price(4.7, runner=1)  # 4.4% from 4.5: nothing
-    await api.data('mutation($id: ID!) { setRaceStatus(raceId: $id, status: BETTING_OPEN) { id } }', id=str(race["id"]))
-    await api.data('mutation($id: ID!) { scratchRunner(runnerId: $id) { id } }', id=str(race["runners"][2]))
-    await api.data('mutation($r: [ID!]) { publishNews(input: {headline: "Going eases", body: "Rain", raceIds: $r}) { id } }',
-                   r=[str(race["id"])])
+    await api.data("mutation($id: ID!) { setRaceStatus(raceId: $id, status: BETTING_OPEN) { id } }", id=str(race["id"]))
+    await api.data("mutation($id: ID!) { scratchRunner(runnerId: $id) { id } }", id=str(race["runners"][2]))
+    await api.data(
+        'mutation($r: [ID!]) { publishNews(input: {headline: "Going eases", body: "Rain", raceIds: $r}) { id } }',
+        r=[str(race["id"])],
+    )
     fired = await inbox(api, ALICE)
     assert [n["kind"] for n in fired][::-1] == ["PRICE_MOVE", "RACE_STATUS", "SCRATCHED", "NEWS"]
     assert fired[-1]["price"] == 4.5 and fired[-2]["status"] == "BETTING_OPEN" and fired[0]["newsId"]

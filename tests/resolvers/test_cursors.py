@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -26,39 +26,45 @@ def test_positions_round_trip_in_any_order() -> None:
 def test_keysets_round_trip_in_utc() -> None:
     at = datetime(2030, 5, 4, 13, 0, 17, 250_000, tzinfo=timezone(timedelta(hours=2)))
     decoded_at, row_id = decode_keyset(encode_keyset(at, 42))
-    assert decoded_at == at and decoded_at.tzinfo == timezone.utc and row_id == 42
+    assert decoded_at == at and decoded_at.tzinfo == UTC and row_id == 42
 
 
-@pytest.mark.parametrize("cursor", [
-    "",
-    "!!!",
-    "not base64 at all ~",
-    raw("k1|2030-05-04T13:00:00+00:00|1"),  # a keyset where positions are expected
-    raw("p2|a=1"),
-    raw("p1|a=b"),
-    raw("p1|a=-1"),
-    raw("p1|a=１"),  # a digit, but not an ASCII one
-    raw("p1|a=" + "9" * 20),
-    raw(f"p1|a={MAX_BIG_ID + 1}"),
-    raw("p1|no-equals-sign"),
-    base64.urlsafe_b64encode(b"p1|\xff\xfe").decode(),
-])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",
+        "!!!",
+        "not base64 at all ~",
+        raw("k1|2030-05-04T13:00:00+00:00|1"),  # a keyset where positions are expected
+        raw("p2|a=1"),
+        raw("p1|a=b"),
+        raw("p1|a=-1"),
+        raw("p1|a=１"),  # a digit, but not an ASCII one
+        raw("p1|a=" + "9" * 20),
+        raw(f"p1|a={MAX_BIG_ID + 1}"),
+        raw("p1|no-equals-sign"),
+        base64.urlsafe_b64encode(b"p1|\xff\xfe").decode(),
+    ],
+)
 def test_bad_positions_are_bad_user_input(cursor: str) -> None:
     with pytest.raises(BadUserInput) as raised:
         decode_positions(cursor)
     assert raised.value.extensions == {"code": "BAD_USER_INPUT", "field": "after"}
 
 
-@pytest.mark.parametrize("cursor", [
-    raw("p1|a=1"),
-    raw("k1|2030-05-04T13:00:00|1"),  # no time zone
-    raw("k1|yesterday|1"),
-    raw("k1|2030-05-04T13:00:00+00:00|x"),
-    raw("k1|2030-05-04T13:00:00+00:00|"),
-    raw(f"k1|2030-05-04T13:00:00+00:00|{MAX_ID + 1}"),
-    raw("k1|2030-05-04T13:00:00+00:00"),
-    raw("k1|0001-01-01T00:00:00+14:00|1"),  # out of range once in UTC
-])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        raw("p1|a=1"),
+        raw("k1|2030-05-04T13:00:00|1"),  # no time zone
+        raw("k1|yesterday|1"),
+        raw("k1|2030-05-04T13:00:00+00:00|x"),
+        raw("k1|2030-05-04T13:00:00+00:00|"),
+        raw(f"k1|2030-05-04T13:00:00+00:00|{MAX_ID + 1}"),
+        raw("k1|2030-05-04T13:00:00+00:00"),
+        raw("k1|0001-01-01T00:00:00+14:00|1"),  # out of range once in UTC
+    ],
+)
 def test_bad_keysets_are_bad_user_input(cursor: str) -> None:
     with pytest.raises(BadUserInput) as raised:
         decode_keyset(cursor)
@@ -66,7 +72,7 @@ def test_bad_keysets_are_bad_user_input(cursor: str) -> None:
 
 
 def test_a_keyset_id_is_bounded_by_the_column_it_continues() -> None:
-    cursor = encode_keyset(datetime(2030, 1, 1, tzinfo=timezone.utc), MAX_ID + 1)
+    cursor = encode_keyset(datetime(2030, 1, 1, tzinfo=UTC), MAX_ID + 1)
     with pytest.raises(BadUserInput):
         decode_keyset(cursor)
     assert decode_keyset(cursor, max_id=MAX_BIG_ID)[1] == MAX_ID + 1

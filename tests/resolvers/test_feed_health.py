@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -47,17 +47,23 @@ class Feeds:
     def __init__(self, api: Api, race: dict[str, Any]) -> None:
         self.api = api
         self.race = race
-        self.at = datetime.now(timezone.utc) - timedelta(hours=1)
+        self.at = datetime.now(UTC) - timedelta(hours=1)
 
     async def store(self, source: str, *decimals: float) -> dict[str, Any]:
         self.at += timedelta(seconds=1)
-        body = {"raceId": str(self.race["id"]), "source": source, "observedAt": self.at.isoformat(),
-                "prices": [{"runnerId": str(r), "decimal": d} for r, d in zip(self.race["runners"], decimals)]}
+        body = {
+            "raceId": str(self.race["id"]),
+            "source": source,
+            "observedAt": self.at.isoformat(),
+            "prices": [
+                {"runnerId": str(r), "decimal": d} for r, d in zip(self.race["runners"], decimals, strict=False)
+            ],
+        }
         return (await self.api.data(STORE, input=body))["storeOdds"]
 
 
 def later(seconds: float = 31) -> datetime:
-    return datetime.now(timezone.utc) + timedelta(seconds=seconds)
+    return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 async def listening(api: Api, query: str, count: int = 1, **variables: Any) -> tuple[Any, asyncio.Future[Any]]:
@@ -82,7 +88,7 @@ async def following(stream: AsyncIterator[Any]) -> dict[str, Any]:
 
 
 async def test_an_accepted_call_makes_its_source_live(api: Api, race: dict[str, Any]) -> None:
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     await Feeds(api, race).store("betfair", 2.0)
 
     feeds = (await api.data(FEEDS))["feeds"]
@@ -106,12 +112,14 @@ async def test_a_silent_source_goes_stale_its_prices_are_flagged_and_the_market_
     found = (await api.data(MARKET, id=str(race["id"])))["race"]
     market = found["market"]
     assert [(p["runnerId"], p["source"], p["decimal"], p["stale"]) for p in market["bestPrices"]] == [
-        (str(race["runners"][0]), "betfair", 3.0, False), (str(race["runners"][1]), "betfair", 5.0, False),
+        (str(race["runners"][0]), "betfair", 3.0, False),
+        (str(race["runners"][1]), "betfair", 5.0, False),
     ]
     assert market["favouriteRunnerId"] == str(race["runners"][0]) and market["stale"] is False
     first = found["runners"][0]["prices"]
     assert sorted((p["source"], p["decimal"], p["stale"]) for p in first) == [
-        ("bet365", 2.5, True), ("betfair", 3.0, False),
+        ("bet365", 2.5, True),
+        ("betfair", 3.0, False),
     ]
     assert found["runners"][1]["bestPrice"] == {"source": "betfair"}  # bet365's 6.0 is longer, but stale
     statuses = {f["source"]: f["status"] for f in (await api.data(FEEDS))["feeds"]}
@@ -131,8 +139,9 @@ async def test_when_every_source_is_stale_the_market_says_so_and_odds_subscriber
     told = [await data(first), await following(stream)]
     assert [(e["source"], e["sourceStatus"]) for e in told] == [("bet365", "STALE"), ("betfair", "STALE")]
     assert [e["marketStale"] for e in told] == [False, True]
-    assert told[1]["prices"] == [{"runnerId": str(race["runners"][0]), "source": "betfair", "decimal": 3.0,
-                                  "stale": True}]
+    assert told[1]["prices"] == [
+        {"runnerId": str(race["runners"][0]), "source": "betfair", "decimal": 3.0, "stale": True}
+    ]
     market = (await api.data(MARKET, id=str(race["id"])))["race"]["market"]
     assert market == {"bestPrices": [], "favouriteRunnerId": None, "stale": True}
 
@@ -140,8 +149,9 @@ async def test_when_every_source_is_stale_the_market_says_so_and_odds_subscriber
     await feeds.store("betfair", 3.5)
     revived, priced = await following(stream), await following(stream)
     assert (revived["source"], revived["sourceStatus"], revived["marketStale"]) == ("betfair", "LIVE", False)
-    assert revived["prices"] == [{"runnerId": str(race["runners"][0]), "source": "betfair", "decimal": 3.0,
-                                  "stale": False}]
+    assert revived["prices"] == [
+        {"runnerId": str(race["runners"][0]), "source": "betfair", "decimal": 3.0, "stale": False}
+    ]
     assert (priced["sourceStatus"], priced["marketStale"], priced["prices"][0]["decimal"]) == (None, False, 3.5)
     assert revived["seq"] + 1 == priced["seq"]
     market = (await api.data(MARKET, id=str(race["id"])))["race"]["market"]
@@ -163,7 +173,9 @@ async def test_feed_status_tells_each_transition_once_and_resumes_by_cursor(api:
     came, went_again = await following(stream), await following(stream)
 
     assert [(e["source"], e["status"], e["seq"]) for e in (went, came, went_again)] == [
-        ("betfair", "STALE", 1), ("betfair", "LIVE", 2), ("betfair", "STALE", 3),
+        ("betfair", "STALE", 1),
+        ("betfair", "LIVE", 2),
+        ("betfair", "STALE", 3),
     ]
     await stream.aclose()
 
@@ -183,9 +195,9 @@ async def test_of_two_processes_sweeping_at_once_exactly_one_marks_each_source(
     await broadcast.connect()
     try:
         now = later()
-        marked = await asyncio.gather(*[
-            sweep(db=db, hub=Hub(broadcast), stale_after=STALE_AFTER, now=now) for db in [api.db, *others]
-        ])
+        marked = await asyncio.gather(
+            *[sweep(db=db, hub=Hub(broadcast), stale_after=STALE_AFTER, now=now) for db in [api.db, *others]]
+        )
     finally:
         await broadcast.disconnect()
         for db in others:

@@ -42,8 +42,10 @@ async def test_a_lagging_odds_subscriber_gets_one_conflated_update(
     for _ in range(40):  # the subscriber reads nothing meanwhile
         await tick()
     second_runner = {"runnerId": str(race["runners"][1]), "decimal": 7.5}
-    await api.data("mutation($i: StoreOddsInput!) { storeOdds(input: $i) { seq } }", i={
-        "raceId": str(race["id"]), "source": "bet365", "observedAt": tick.at.isoformat(), "prices": [second_runner]})
+    await api.data(
+        "mutation($i: StoreOddsInput!) { storeOdds(input: $i) { seq } }",
+        i={"raceId": str(race["id"]), "source": "bet365", "observedAt": tick.at.isoformat(), "prices": [second_runner]},
+    )
 
     caught_up = (await asyncio.wait_for(stream.__anext__(), 5)).data["oddsUpdated"]
     assert caught_up["conflated"] is True
@@ -75,6 +77,10 @@ async def test_a_lagging_status_subscriber_is_ended_with_its_cursor(
     error = ended.errors[0]
     assert error.extensions["code"] == "SUBSCRIBER_TOO_SLOW"
     assert error.extensions["cursor"] == seen["cursor"]
-    resumed = await api.subscribe("subscription($a: String) { raceStatus(after: $a) { seq } }", a=error.extensions["cursor"])
-    assert [(await asyncio.wait_for(resumed.__anext__(), 5)).data["raceStatus"]["seq"] for _ in range(10)] == list(range(2, 12))
+    resumed = await api.subscribe(
+        "subscription($a: String) { raceStatus(after: $a) { seq } }", a=error.extensions["cursor"]
+    )
+    assert [(await asyncio.wait_for(resumed.__anext__(), 5)).data["raceStatus"]["seq"] for _ in range(10)] == list(
+        range(2, 12)
+    )
     await resumed.aclose()

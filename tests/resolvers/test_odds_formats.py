@@ -79,9 +79,7 @@ def test_every_uniquely_quoted_ladder_entry_round_trips(decimal: float, expected
 
 
 def test_only_the_expected_ladder_entries_collide_at_two_decimal_places() -> None:
-    collisions = {
-        price: labels for price, labels in _group_by_quoted_price().items() if len(labels) > 1
-    }
+    collisions = {price: labels for price, labels in _group_by_quoted_price().items() if len(labels) > 1}
     assert collisions == {price: labels for price, (labels, _) in EXPECTED_COLLISIONS.items()}
 
 

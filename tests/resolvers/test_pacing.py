@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conftest import Api
@@ -24,10 +24,18 @@ STORE = "mutation($input: StoreOddsInput!) { storeOdds(input: $input) { seq curs
 
 
 def odds(seq: int, runner: int, decimal: float, stream: str = "odds:1") -> Envelope:
-    return Envelope(stream=stream, seq=seq, kind="odds", created_at="2026-01-01T00:00:00+00:00", payload={
-        "raceId": 1, "source": "betfair", "observedAt": "2026-01-01T00:00:00+00:00",
-        "prices": [{"runnerId": runner, "decimal": decimal}],
-    })
+    return Envelope(
+        stream=stream,
+        seq=seq,
+        kind="odds",
+        created_at="2026-01-01T00:00:00+00:00",
+        payload={
+            "raceId": 1,
+            "source": "betfair",
+            "observedAt": "2026-01-01T00:00:00+00:00",
+            "prices": [{"runnerId": runner, "decimal": decimal}],
+        },
+    )
 
 
 class Script:
@@ -85,14 +93,18 @@ async def test_paced_updates_cover_every_seq_with_the_latest_prices_and_resume_e
         if api.hub.listener_count:
             break
         await asyncio.sleep(0.01)
-    at = datetime.now(timezone.utc) - timedelta(hours=1)
+    at = datetime.now(UTC) - timedelta(hours=1)
     stored: list[tuple[int, int, float]] = []  # seq, runner, decimal
 
     async def store(n: int) -> None:
         runner = race["runners"][n % 3]
         decimal = round(2.0 + n / 10, 2)
-        body = {"raceId": str(race["id"]), "source": "betfair", "observedAt": (at + timedelta(seconds=n)).isoformat(),
-                "prices": [{"runnerId": str(runner), "decimal": decimal}]}
+        body = {
+            "raceId": str(race["id"]),
+            "source": "betfair",
+            "observedAt": (at + timedelta(seconds=n)).isoformat(),
+            "prices": [{"runnerId": str(runner), "decimal": decimal}],
+        }
         seq = (await api.data(STORE, input=body))["storeOdds"]["seq"]
         stored.append((seq, runner, decimal))
 

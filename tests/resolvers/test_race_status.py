@@ -32,8 +32,14 @@ async def test_a_race_walks_the_legal_path_to_its_result(api: Api, race: dict[st
 
 @pytest.mark.parametrize(
     ("path", "illegal"),
-    [([], "OFF"), ([], "RESULTED"), (["BETTING_OPEN"], "SCHEDULED"), (["BETTING_OPEN", "OFF"], "BETTING_OPEN"),
-     (LEGAL_PATH, "ABANDONED"), (["ABANDONED"], "BETTING_OPEN")],
+    [
+        ([], "OFF"),
+        ([], "RESULTED"),
+        (["BETTING_OPEN"], "SCHEDULED"),
+        (["BETTING_OPEN", "OFF"], "BETTING_OPEN"),
+        (LEGAL_PATH, "ABANDONED"),
+        (["ABANDONED"], "BETTING_OPEN"),
+    ],
 )
 async def test_illegal_transitions_are_rejected_and_change_nothing(
     api: Api, race: dict[str, Any], path: list[str], illegal: str
@@ -83,11 +89,17 @@ async def test_status_subscribers_get_changes_for_their_races_and_can_resume(api
 async def test_a_scratched_runner_leaves_the_market_and_takes_no_prices(api: Api, race: dict[str, Any]) -> None:
     runner = str(race["runners"][0])
     store = """mutation($input: StoreOddsInput!) { storeOdds(input: $input) { seq } }"""
-    body = {"raceId": str(race["id"]), "source": "book", "observedAt": "2020-01-01T12:00:00+00:00",
-            "prices": [{"runnerId": runner, "decimal": 3.0}]}
+    body = {
+        "raceId": str(race["id"]),
+        "source": "book",
+        "observedAt": "2020-01-01T12:00:00+00:00",
+        "prices": [{"runnerId": runner, "decimal": 3.0}],
+    }
     await api.data(store, input=body)
     scratched = await api.data("mutation($r: ID!) { scratchRunner(runnerId: $r) { scratched } }", r=runner)
-    market = await api.data("query($id: ID!) { race(id: $id) { market { bestPrices { runnerId } } } }", id=str(race["id"]))
+    market = await api.data(
+        "query($id: ID!) { race(id: $id) { market { bestPrices { runnerId } } } }", id=str(race["id"])
+    )
     again = await api.error(store, input=body)
 
     assert scratched["scratchRunner"]["scratched"] is True

@@ -4,12 +4,11 @@ stream with one cursor."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from resolvers.feed_health import sweep
-
 from conftest import Api, card
+from resolvers.feed_health import sweep
 from resolvers.race_cards import load_race_cards
 
 RACE = """
@@ -43,11 +42,15 @@ async def test_prices_scratchings_freshness_and_status_come_in_the_order_they_ha
     await load_race_cards(db=api.db, cards=[card(venue="York")])  # another race, whose changes stay out
     other = str(race["id"] + 1)
     ids = [str(race["id"])]
-    at = datetime.now(timezone.utc) - timedelta(hours=1)
+    at = datetime.now(UTC) - timedelta(hours=1)
 
     async def price(n: int, decimal: float) -> None:
-        body = {"raceId": ids[0], "source": "betfair", "observedAt": (at + timedelta(seconds=n)).isoformat(),
-                "prices": [{"runnerId": str(race["runners"][0]), "decimal": decimal}]}
+        body = {
+            "raceId": ids[0],
+            "source": "betfair",
+            "observedAt": (at + timedelta(seconds=n)).isoformat(),
+            "prices": [{"runnerId": str(race["runners"][0]), "decimal": decimal}],
+        }
         await api.data(STORE, input=body)
 
     stream = await api.subscribe(RACE, ids=ids)
@@ -72,8 +75,13 @@ async def test_prices_scratchings_freshness_and_status_come_in_the_order_they_ha
         received.append(result.data["raceUpdated"])
     await stream.aclose()
     expected = [
-        ("odds", 1, 3.0), ("status", "BETTING_OPEN"), ("scratch", 2), ("feed", "betfair", "STALE"),
-        ("status", "SUSPENDED"), ("feed", "betfair", "LIVE"), ("odds", 5, 3.5),
+        ("odds", 1, 3.0),
+        ("status", "BETTING_OPEN"),
+        ("scratch", 2),
+        ("feed", "betfair", "STALE"),
+        ("status", "SUSPENDED"),
+        ("feed", "betfair", "LIVE"),
+        ("odds", 5, 3.5),
     ]
     assert [shown(e) for e in received] == expected
     assert {e["raceId"] for e in received} == {ids[0]}

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from conftest import Api
 from sqlalchemy import event, func, select
 
+from conftest import Api
 from resolvers.viewer import ANONYMOUS, Viewer
 from storage.database import Database
 from storage.models import Event, Price
@@ -27,12 +27,20 @@ query Market($id: ID!) {
 """
 
 
-def odds_input(race: dict[str, Any], decimals: list[float], *, at: datetime | None = None,
-               source: str = "bet365", key: str | None = None) -> dict[str, Any]:
-    at = at or datetime.now(timezone.utc)
+def odds_input(
+    race: dict[str, Any],
+    decimals: list[float],
+    *,
+    at: datetime | None = None,
+    source: str = "bet365",
+    key: str | None = None,
+) -> dict[str, Any]:
+    at = at or datetime.now(UTC)
     body: dict[str, Any] = {
-        "raceId": str(race["id"]), "source": source, "observedAt": at.isoformat(),
-        "prices": [{"runnerId": str(r), "decimal": d} for r, d in zip(race["runners"], decimals)],
+        "raceId": str(race["id"]),
+        "source": source,
+        "observedAt": at.isoformat(),
+        "prices": [{"runnerId": str(r), "decimal": d} for r, d in zip(race["runners"], decimals, strict=False)],
     }
     if key is not None:
         body["idempotencyKey"] = key
@@ -97,7 +105,8 @@ async def test_a_race_that_is_off_accepts_no_prices(api: Api, race: dict[str, An
     for status in ("BETTING_OPEN", "OFF"):
         await api.data(
             "mutation($id: ID!, $s: RaceStatus!) { setRaceStatus(raceId: $id, status: $s) { status } }",
-            id=str(race["id"]), s=status,
+            id=str(race["id"]),
+            s=status,
         )
     error = await api.error(STORE, input=odds_input(race, [2.0]))
 
@@ -106,7 +115,7 @@ async def test_a_race_that_is_off_accepts_no_prices(api: Api, race: dict[str, An
 
 
 async def test_an_older_quote_is_reported_stale_and_never_overwrites(api: Api, race: dict[str, Any]) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     await api.data(STORE, input=odds_input(race, [3.0], at=now))
     late = await api.data(STORE, input=odds_input(race, [9.0, 4.0], at=now - timedelta(seconds=5)))
 
@@ -118,7 +127,7 @@ async def test_an_older_quote_is_reported_stale_and_never_overwrites(api: Api, r
 
 
 async def test_an_unchanged_price_is_history_but_not_published(api: Api, race: dict[str, Any]) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     await api.data(STORE, input=odds_input(race, [3.0], at=now - timedelta(seconds=1)))
     again = await api.data(STORE, input=odds_input(race, [3.0], at=now))
 
@@ -144,7 +153,7 @@ async def test_concurrent_writes_share_transactions_and_each_gets_its_own_answer
 ) -> None:
     commits: list[int] = []
     event.listen(api.db.engine.sync_engine, "commit", lambda _conn: commits.append(1))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     bodies = [odds_input(race, [2.0 + n / 10, 3.0 + n / 10], at=now, source=f"feed{n}") for n in range(24)]
     bodies[5]["prices"][1]["runnerId"] = "999999"  # refused: not in the race
     bodies[9] = odds_input(race, [2.5], at=now - timedelta(seconds=1), source="feed8")  # older than feed8's
@@ -166,25 +175,28 @@ async def test_concurrent_writes_share_transactions_and_each_gets_its_own_answer
         if answer["seq"] is not None:
             assert logged[answer["seq"]]["source"] == bodies[n]["source"]
             assert [p["decimal"] for p in logged[answer["seq"]]["prices"]] == [
-                p["decimal"] for p in bodies[n]["prices"]]
+                p["decimal"] for p in bodies[n]["prices"]
+            ]
     assert await counts(api.db) == (2 * 20 + 1, 21)
     assert len(commits) < len(bodies)  # concurrent writes were batched
 
 
 async def test_idempotency_keys_are_each_subjects_own(api: Api, race: dict[str, Any]) -> None:
     feeds = [Viewer(subject=f"feed-{n}", scopes=frozenset({"odds:write"})) for n in (1, 2)]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     bodies = [odds_input(race, [2.0 + n, 3.0 + n], at=now, source=f"book{n}", key="batch-1") for n in (1, 2)]
 
-    together = await asyncio.gather(*[api.execute(STORE, viewer, input=body) for viewer, body in zip(feeds, bodies)])
+    together = await asyncio.gather(
+        *[api.execute(STORE, viewer, input=body) for viewer, body in zip(feeds, bodies, strict=True)]
+    )
     answers = [result.data["storeOdds"] for result in together]
     assert [a["replayed"] for a in answers] == [False, False] and {a["seq"] for a in answers} == {1, 2}
     assert await counts(api.db) == (4, 2)
     # Apart, too: a third subject's same key is a third key; each retry replays its own answer.
     third = Viewer(subject="feed-3", scopes=frozenset({"odds:write"}))
-    own = (await api.data(STORE, third, input=odds_input(race, [9.0], at=now, source="book3", key="batch-1")))
+    own = await api.data(STORE, third, input=odds_input(race, [9.0], at=now, source="book3", key="batch-1"))
     assert own["storeOdds"]["replayed"] is False and own["storeOdds"]["seq"] == 3
-    for viewer, body, answer in zip(feeds, bodies, answers):
+    for viewer, body, answer in zip(feeds, bodies, answers, strict=True):
         assert (await api.data(STORE, viewer, input=body))["storeOdds"] == {**answer, "replayed": True}
     assert await counts(api.db) == (5, 3)
 
@@ -193,7 +205,9 @@ async def write_as(api: Api, viewer: Viewer, body: dict[str, Any], *, required: 
     from schema.context import Context, Limits
     from schema.schema import schema
 
-    context = Context(db=api.db, hub=api.hub, odds=api.odds, viewer=viewer, limits=Limits(require_token_sources=required))
+    context = Context(
+        db=api.db, hub=api.hub, odds=api.odds, viewer=viewer, limits=Limits(require_token_sources=required)
+    )
     return await schema.execute(STORE, variable_values={"input": body}, context_value=context)
 
 

@@ -16,8 +16,7 @@ async def test_items_waiting_together_share_a_batch_and_a_failing_batch_is_retri
         return [item.upper() for item in items]
 
     writer: WriteBatches[str, str] = WriteBatches(write, max_batch=10)
-    results = await asyncio.gather(*[writer.submit(item) for item in ["a", "b", "bad", "c"]],
-                                   return_exceptions=True)
+    results = await asyncio.gather(*[writer.submit(item) for item in ["a", "b", "bad", "c"]], return_exceptions=True)
 
     assert results[:2] == ["A", "B"] and results[3] == "C"
     assert isinstance(results[2], RuntimeError)

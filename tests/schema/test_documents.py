@@ -8,7 +8,12 @@ import tracemalloc
 from graphql import build_schema, parse
 
 from schema.documents import (
-    MAX_CACHED_QUERY_BYTES, TOKEN_BYTES, ParsedDocuments, ValidDocuments, document_bytes, text_bytes,
+    MAX_CACHED_QUERY_BYTES,
+    TOKEN_BYTES,
+    ParsedDocuments,
+    ValidDocuments,
+    document_bytes,
+    text_bytes,
 )
 
 SCHEMA = build_schema("type Query { a: Int }")

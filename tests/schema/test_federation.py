@@ -3,7 +3,7 @@ limits, cost and auth that apply to it as to any query."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +51,11 @@ def test_the_subgraph_sdl_file_is_up_to_date() -> None:
 
 def test_the_entities_are_keyed_by_id_and_the_plain_sdl_has_no_federation_in_it() -> None:
     document = parse(subgraph_sdl(schema))
-    keyed = {d.name.value: [(a.name.value, [arg.value.value for arg in a.arguments]) for a in d.directives]
-             for d in document.definitions if getattr(d, "directives", None) and hasattr(d, "fields")}
+    keyed = {
+        d.name.value: [(a.name.value, [arg.value.value for arg in a.arguments]) for a in d.directives]
+        for d in document.definitions
+        if getattr(d, "directives", None) and hasattr(d, "fields")
+    }
     assert keyed == {name: [("key", ["id"])] for name in ("Meeting", "NewsArticle", "Race", "Runner")}
     plain = plain_sdl(schema)
     assert "@key" not in plain and "_entities" not in plain and "_Any" not in plain and "@link" not in plain
@@ -60,10 +63,15 @@ def test_the_entities_are_keyed_by_id_and_the_plain_sdl_has_no_federation_in_it(
 
 def test_strawberry_still_names_the_any_scalar_federation_needs() -> None:
     """schema/federation.py takes `FederationAny` from inside Strawberry: it must still be `_Any`."""
-    field = schema._schema.query_type.fields["_entities"]
+    field = schema._schema.query_type.fields["_entities"]  # noqa: SLF001 - Strawberry's graphql-core schema
     assert str(field.args["representations"].type) == "[_Any!]!"
     assert str(field.type) == "[_Entity]!"
-    assert sorted(t.name for t in schema._schema.type_map["_Entity"].types) == ["Meeting", "NewsArticle", "Race", "Runner"]
+    assert sorted(t.name for t in schema._schema.type_map["_Entity"].types) == [  # noqa: SLF001
+        "Meeting",
+        "NewsArticle",
+        "Race",
+        "Runner",
+    ]
 
 
 async def test_service_answers_the_subgraph_sdl(api: Api) -> None:
@@ -75,12 +83,20 @@ async def _priced_card(api: Api, db: Any, venue: str, runners: int) -> tuple[int
     await load_race_cards(db=db, cards=[card(venue=venue, runners=runners)])
     async with db.read() as session:
         race_id = (await session.execute(text("SELECT max(id) FROM races"))).scalar_one()
-        meeting_id = (await session.execute(text("SELECT meeting_id FROM races WHERE id = :r"), {"r": race_id})).scalar_one()
-        ids = [r for (r,) in await session.execute(
-            text("SELECT id FROM runners WHERE race_id = :r ORDER BY number"), {"r": race_id})]
+        meeting_id = (
+            await session.execute(text("SELECT meeting_id FROM races WHERE id = :r"), {"r": race_id})
+        ).scalar_one()
+        ids = [
+            r
+            for (r,) in await session.execute(
+                text("SELECT id FROM runners WHERE race_id = :r ORDER BY number"), {"r": race_id}
+            )
+        ]
     for source in ("bet365", "betfair"):
         quotes = tuple(Quote(r, 2.0 + i) for i, r in enumerate(ids))
-        await store_odds(odds=OddsWriter(db), hub=api.hub, command=StoreOdds(race_id, source, datetime.now(timezone.utc), quotes))
+        await store_odds(
+            odds=OddsWriter(db), hub=api.hub, command=StoreOdds(race_id, source, datetime.now(UTC), quotes)
+        )
     return race_id, ids, meeting_id
 
 
@@ -88,8 +104,11 @@ async def test_entities_resolve_in_order_with_null_for_the_missing_and_an_error_
     api: Api, db: Any
 ) -> None:
     race_id, runners, meeting_id = await _priced_card(api, db, "Ascot", 3)
-    article = await api.data('mutation($r: ID!) { publishNews(input: {headline: "Going soft", body: "Rain", '
-                             'tags: ["going"], raceIds: [$r]}) { id } }', r=str(race_id))
+    article = await api.data(
+        'mutation($r: ID!) { publishNews(input: {headline: "Going soft", body: "Rain", '
+        'tags: ["going"], raceIds: [$r]}) { id } }',
+        r=str(race_id),
+    )
     representations = [
         {"__typename": "Runner", "id": str(runners[1])},
         {"__typename": "Race", "id": race_id},  # an integer id, as some gateways send it
@@ -105,8 +124,12 @@ async def test_entities_resolve_in_order_with_null_for_the_missing_and_an_error_
     assert entities[0]["horse"] == "Horse 1-2" and entities[0]["raceId"] == str(race_id)
     assert entities[0]["bestPrice"] == {"source": "bet365", "decimal": 3.0}
     assert [r["id"] for r in entities[1]["runners"]] == [str(r) for r in runners]
-    assert entities[2] == {"__typename": "Meeting", "id": str(meeting_id), "venue": "Ascot",
-                           "races": [{"id": str(race_id), "number": 1}]}
+    assert entities[2] == {
+        "__typename": "Meeting",
+        "id": str(meeting_id),
+        "venue": "Ascot",
+        "races": [{"id": str(race_id), "number": 1}],
+    }
     assert entities[3]["tags"] == ["going"] and entities[3]["races"] == [{"id": str(race_id)}]
     assert entities[4:] == [None, None, None]
     errors = {tuple(e.path): e.extensions["code"] for e in result.errors}
@@ -119,9 +142,12 @@ async def test_a_hundred_representations_cost_a_fixed_number_of_statements(api: 
     for size in (10, 100):
         race_id, runners, meeting_id = await _priced_card(api, db, f"Venue{size}", size)
         representations = [{"__typename": "Runner", "id": str(r)} for r in runners[: size - 2]]
-        representations += [{"__typename": "Race", "id": str(race_id)}, {"__typename": "Meeting", "id": str(meeting_id)}]
+        representations += [
+            {"__typename": "Race", "id": str(race_id)},
+            {"__typename": "Meeting", "id": str(meeting_id)},
+        ]
         statements: list[str] = []
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        listener = lambda *args: statements.append(args[2])  # noqa: E731, B023 - called within this iteration
         event.listen(db.engine.sync_engine, "before_cursor_execute", listener)
         try:
             data = await api.data(JOIN, representations=representations)
@@ -136,8 +162,9 @@ async def test_a_hundred_representations_cost_a_fixed_number_of_statements(api: 
 
 async def test_entities_take_no_more_than_a_page(api: Api, race: dict[str, Any]) -> None:
     representations = [{"__typename": "Runner", "id": str(race["runners"][0])}] * 101
-    refused = await api.error("query($r: [_Any!]!) { _entities(representations: $r) { ... on Runner { id } } }",
-                              r=representations)
+    refused = await api.error(
+        "query($r: [_Any!]!) { _entities(representations: $r) { ... on Runner { id } } }", r=representations
+    )
     page = await api.error("query { races(first: 101) { edges { node { id } } } }")
 
     assert refused["code"] == page["code"] == "BAD_USER_INPUT"
@@ -164,7 +191,9 @@ async def test_each_representation_costs_what_the_entity_costs_and_the_cost_limi
     few = await api.execute(as_entities, r=representations[:3])
     assert few.errors is None and [e["id"] for e in few.data["_entities"]] == [str(race["id"])] * 3
     tight = build_schema(QueryLimits(max_cost=entity_cost))
-    capped = await tight.execute(as_entities, variable_values={"r": representations[:2]}, context_value=api.context(WRITER))
+    capped = await tight.execute(
+        as_entities, variable_values={"r": representations[:2]}, context_value=api.context(WRITER)
+    )
     assert capped.errors[0].extensions["code"] == "QUERY_TOO_COMPLEX"
 
 
@@ -172,7 +201,9 @@ async def test_entities_and_service_need_a_token_where_every_operation_does(api:
     partners_only = Limits(require_auth=True)
     anonymous = Context(db=api.db, hub=api.hub, odds=api.odds, limits=partners_only, viewer=ANONYMOUS)
     representations = [{"__typename": "Race", "id": str(race["id"])}]
-    refused = await schema.execute(ENTITIES, variable_values={"representations": representations}, context_value=anonymous)
+    refused = await schema.execute(
+        ENTITIES, variable_values={"representations": representations}, context_value=anonymous
+    )
     assert refused.data is None and refused.errors[0].extensions["code"] == "UNAUTHENTICATED"
 
     production = build_schema(introspection=False)

@@ -27,7 +27,9 @@ def _list_inputs() -> Iterator[tuple[str, str | None]]:
 def test_every_list_argument_and_input_list_field_publishes_its_bound() -> None:
     lists = dict(_list_inputs())
     assert len(lists) >= 11  # the schema has at least the lists this was written against
-    unbounded = [name for name, description in lists.items()
-                 if not any(word in (description or "") for word in ("at most", "Up to", "1 to"))]
+    unbounded = [
+        name
+        for name, description in lists.items()
+        if not any(word in (description or "") for word in ("at most", "Up to", "1 to"))
+    ]
     assert not unbounded, unbounded
-

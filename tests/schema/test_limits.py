@@ -46,15 +46,18 @@ def test_cost_is_one_per_field_times_the_items_a_list_may_return() -> None:
 HISTORY = 'race(id: "1") { runners { priceHistory(last: $h) { decimal } } }'
 
 
-@pytest.mark.parametrize(("query", "variables", "items"), [
-    ('{ race(id: "1") { runners { priceHistory(last: 500) { decimal } } } }', {}, 500),
-    ('{ race(id: "1") { runners { priceHistory { decimal } } } }', {}, 50),  # the argument's default
-    (f"query($h: Int!) {{ {HISTORY} }}", {"h": 7}, 7),
-    (f"query($h: Int! = 500) {{ {HISTORY} }}", {}, 500),  # the variable's default
-    (f"query($h: Int = 300) {{ {HISTORY} }}", {"h": 20}, 20),
-    (f"query($h: Int) {{ {HISTORY} }}", {}, 50),  # an absent variable leaves the argument's default
-    ('{ race(id: "1") { runners { priceHistory(last: 9000) { decimal } } } }', {}, 500),  # refused above 500
-])
+@pytest.mark.parametrize(
+    ("query", "variables", "items"),
+    [
+        ('{ race(id: "1") { runners { priceHistory(last: 500) { decimal } } } }', {}, 500),
+        ('{ race(id: "1") { runners { priceHistory { decimal } } } }', {}, 50),  # the argument's default
+        (f"query($h: Int!) {{ {HISTORY} }}", {"h": 7}, 7),
+        (f"query($h: Int! = 500) {{ {HISTORY} }}", {}, 500),  # the variable's default
+        (f"query($h: Int = 300) {{ {HISTORY} }}", {"h": 20}, 20),
+        (f"query($h: Int) {{ {HISTORY} }}", {}, 50),  # an absent variable leaves the argument's default
+        ('{ race(id: "1") { runners { priceHistory(last: 9000) { decimal } } } }', {}, 500),  # refused above 500
+    ],
+)
 def test_cost_counts_the_size_execution_will_use(query: str, variables: dict[str, object], items: int) -> None:
     assert cost(query, **variables) == 1 + (1 + 10 * (1 + items))
 
@@ -68,12 +71,14 @@ def test_a_page_counts_its_own_size_up_to_the_page_limit() -> None:
 
 def test_every_list_field_with_a_size_argument_declares_its_size() -> None:
     undeclared = [
-        f"{type_.name}.{name}" for type_ in GRAPHQL.type_map.values() if not type_.name.startswith("__")
+        f"{type_.name}.{name}"
+        for type_ in GRAPHQL.type_map.values()
+        if not type_.name.startswith("__")
         for name, field in getattr(type_, "fields", {}).items()
         if {"first", "last"} & set(getattr(field, "args", {})) and list_size(field) is None
     ]
     assert undeclared == []
-    history = GRAPHQL.type_map["Runner"].fields["priceHistory"]  # type: ignore[union-attr]
+    history = GRAPHQL.type_map["Runner"].fields["priceHistory"]  # type: ignore[attr-defined]  # a GraphQLObjectType, typed as any named type
     assert isinstance(get_nullable_type(history.type), GraphQLList) and list_size(history).maximum == 500
 
 
@@ -108,22 +113,37 @@ def test_depth_skips_introspection_and_counts_through_fragments() -> None:
 
 STRICT = QueryLimits(max_aliases=3, max_depth=3, max_fragment_spreads=4, max_cost=10)
 REFUSALS = {
-    "aliases through fragments": ("fragment F on Query { a: __typename b: __typename } { ...F ...F }",
-                                  "fragment F on Query { a: __typename } { ...F ...F }", "TOO_MANY_ALIASES"),
-    "depth through fragments": ('fragment M on Race { meeting { races { meeting { venue } } } } { race(id: "1") { ...M } }',
-                                'fragment M on Race { meeting { races { id } } } { race(id: "1") { ...M } }',
-                                "QUERY_TOO_DEEP"),
-    "spreads": ("fragment F on Query { ...G ...G } fragment G on Query { __typename } { ...F ...F }",
-                "fragment F on Query { ...G } fragment G on Query { __typename } { ...F ...F }",
-                "TOO_MANY_FRAGMENT_SPREADS"),
+    "aliases through fragments": (
+        "fragment F on Query { a: __typename b: __typename } { ...F ...F }",
+        "fragment F on Query { a: __typename } { ...F ...F }",
+        "TOO_MANY_ALIASES",
+    ),
+    "depth through fragments": (
+        'fragment M on Race { meeting { races { meeting { venue } } } } { race(id: "1") { ...M } }',
+        'fragment M on Race { meeting { races { id } } } { race(id: "1") { ...M } }',
+        "QUERY_TOO_DEEP",
+    ),
+    "spreads": (
+        "fragment F on Query { ...G ...G } fragment G on Query { __typename } { ...F ...F }",
+        "fragment F on Query { ...G } fragment G on Query { __typename } { ...F ...F }",
+        "TOO_MANY_FRAGMENT_SPREADS",
+    ),
     "doubling fragments": (doubling(22), doubling(1), "TOO_MANY_FRAGMENT_SPREADS"),
-    "cost of a variable's default": ('query($h: Int! = 500) { runner(id: "1") { priceHistory(last: $h) { decimal } } }',
-                                     'query($h: Int! = 5) { runner(id: "1") { priceHistory(last: $h) { decimal } } }',
-                                     "QUERY_TOO_COMPLEX"),
-    "overlapping fields": ("{ " + 'race(id: "1") { id } ' * 100 + "}", "{ " + 'race(id: "1") { id } ' * 2 + "}",
-                           "QUERY_TOO_COMPLEX"),
-    "an integer literal of 5,000 digits": ("{ races(first: " + "9" * 5000 + ") { edges { cursor } } }",
-                                           "{ races(first: 3) { edges { cursor } } }", "GRAPHQL_VALIDATION_FAILED"),
+    "cost of a variable's default": (
+        'query($h: Int! = 500) { runner(id: "1") { priceHistory(last: $h) { decimal } } }',
+        'query($h: Int! = 5) { runner(id: "1") { priceHistory(last: $h) { decimal } } }',
+        "QUERY_TOO_COMPLEX",
+    ),
+    "overlapping fields": (
+        "{ " + 'race(id: "1") { id } ' * 100 + "}",
+        "{ " + 'race(id: "1") { id } ' * 2 + "}",
+        "QUERY_TOO_COMPLEX",
+    ),
+    "an integer literal of 5,000 digits": (
+        "{ races(first: " + "9" * 5000 + ") { edges { cursor } } }",
+        "{ races(first: 3) { edges { cursor } } }",
+        "GRAPHQL_VALIDATION_FAILED",
+    ),
     "query length": ("{ __typename }" + " " * 40_000, "{ __typename }" + " " * 30_000, "QUERY_TOO_LARGE"),
 }
 
@@ -135,15 +155,19 @@ async def test_the_gate_refuses_over_a_limit_and_accepts_under_it(api: Api, case
     result = await strict.execute(refused, context_value=api.context())
     assert result.errors and result.errors[0].extensions["code"] == code, result.errors
     control = await strict.execute(accepted, context_value=api.context())
-    assert not control.errors or control.errors[0].extensions["code"] not in {code, "INTERNAL_SERVER_ERROR"}, control.errors
+    assert not control.errors or control.errors[0].extensions["code"] not in {code, "INTERNAL_SERVER_ERROR"}, (
+        control.errors
+    )
 
 
 async def test_an_over_cost_query_is_refused_with_its_cost(api: Api) -> None:
     result = await build_schema(QueryLimits(max_cost=10)).execute(
-        '{ race(id: "1") { runners { id } } }', context_value=api.context())
+        '{ race(id: "1") { runners { id } } }', context_value=api.context()
+    )
     assert result.errors and result.errors[0].extensions == {"code": "QUERY_TOO_COMPLEX", "cost": 12, "maximumCost": 10}
     accepted = await build_schema(QueryLimits(max_cost=12)).execute(
-        '{ race(id: "1") { runners { id } } }', context_value=api.context())
+        '{ race(id: "1") { runners { id } } }', context_value=api.context()
+    )
     assert accepted.errors is None and accepted.extensions["cost"] == {"requested": 12, "maximum": 12}
 
 

@@ -12,7 +12,8 @@ from schema.schema import schema
 
 def test_graphql_core_still_meters_the_rule_where_the_budget_is_set() -> None:
     assert "remaining_complexity_budget" in RuleContext.__slots__, (
-        "graphql-core moved the field-merging rule's complexity budget: schema/merge_budget.py needs a new hook")
+        "graphql-core moved the field-merging rule's complexity budget: schema/merge_budget.py needs a new hook"
+    )
     assert issubclass(budgeted_field_merging(), OverlappingFieldsCanBeMergedRule)
 
 

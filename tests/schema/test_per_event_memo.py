@@ -34,9 +34,11 @@ def pinned() -> str:
 
 
 def moved(what: str) -> str:
-    return (f"graphql-core {version('graphql-core')} (pinned: {pinned()}) no longer has {what}; "
-            "PerEventMemo in schema/schema.py relies on it to give each subscription event its own memo "
-            "of collected subfields: re-check Executor.collect_subfields and build_per_event_executor")
+    return (
+        f"graphql-core {version('graphql-core')} (pinned: {pinned()}) no longer has {what}; "
+        "PerEventMemo in schema/schema.py relies on it to give each subscription event its own memo "
+        "of collected subfields: re-check Executor.collect_subfields and build_per_event_executor"
+    )
 
 
 def test_graphql_core_still_keeps_the_memo_where_per_event_memo_replaces_it() -> None:
@@ -44,26 +46,33 @@ def test_graphql_core_still_keeps_the_memo_where_per_event_memo_replaces_it() ->
     assert issubclass(PerEventMemo, Executor), moved("Executor as the base of Strawberry's execution context")
     per_event = getattr(Executor, "build_per_event_executor", None)
     assert callable(per_event), moved("Executor.build_per_event_executor")
-    assert list(inspect.signature(per_event).parameters) == ["self", "payload"], \
-        moved("Executor.build_per_event_executor(self, payload)")
-    assert "self._relevant_sub_fields" in inspect.getsource(Executor.collect_subfields), \
-        moved("Executor.collect_subfields reading its memo from self._relevant_sub_fields")
+    assert list(inspect.signature(per_event).parameters) == ["self", "payload"], moved(
+        "Executor.build_per_event_executor(self, payload)"
+    )
+    assert "self._relevant_sub_fields" in inspect.getsource(Executor.collect_subfields), moved(
+        "Executor.collect_subfields reading its memo from self._relevant_sub_fields"
+    )
 
-    plain = Executor.build(build_graphql_schema("type Query { a: Int } type Subscription { b: Int }"),
-                           parse("subscription { b }"))
+    plain = Executor.build(
+        build_graphql_schema("type Query { a: Int } type Subscription { b: Int }"), parse("subscription { b }")
+    )
     assert isinstance(plain, Executor), "Executor.build refused a valid subscription"
-    assert isinstance(getattr(plain, "_relevant_sub_fields", None), dict), moved("a dict at Executor._relevant_sub_fields")
+    assert isinstance(getattr(plain, "_relevant_sub_fields", None), dict), moved(
+        "a dict at Executor._relevant_sub_fields"
+    )
     assert plain.build_per_event_executor(None)._relevant_sub_fields is plain._relevant_sub_fields, (  # noqa: SLF001
         f"graphql-core {version('graphql-core')} no longer shares the memo between events: "
-        "PerEventMemo may be unnecessary now (keep the memory test below either way)")
+        "PerEventMemo may be unnecessary now (keep the memory test below either way)"
+    )
 
 
 def test_the_schema_gives_each_event_its_own_memo() -> None:
     schema = build_schema()
     assert schema.execution_context_class is PerEventMemo
 
-    executor = PerEventMemo.build(build_graphql_schema("type Query { a: Int } type Subscription { b: Int }"),
-                                  parse("subscription { b }"))
+    executor = PerEventMemo.build(
+        build_graphql_schema("type Query { a: Int } type Subscription { b: Int }"), parse("subscription { b }")
+    )
     assert isinstance(executor, PerEventMemo)
     first, second = executor.build_per_event_executor(1), executor.build_per_event_executor(2)
     memos = [e._relevant_sub_fields for e in (executor, first, second)]  # noqa: SLF001
@@ -99,8 +108,9 @@ def memory_schema(feeds: list[asyncio.Queue[int]]) -> strawberry.Schema:
             while (seq := await queue.get()) >= 0:
                 yield Update(seq=seq, prices=[Price(runner_id=r, decimal=2.0 + r + seq % 7) for r in range(10)])
 
-    return strawberry.Schema(query=Query, subscription=Subscription,
-                             execution_context_class=build_schema().execution_context_class)
+    return strawberry.Schema(
+        query=Query, subscription=Subscription, execution_context_class=build_schema().execution_context_class
+    )
 
 
 @pytest.mark.soak
@@ -113,7 +123,7 @@ async def test_memory_stays_flat_over_ten_thousand_events_to_a_hundred_subscribe
     async def subscriber(feed: int) -> int:
         count = 0
         stream = await schema.subscribe(query, variable_values={"f": feed})
-        async for result in stream:  # type: ignore[union-attr]
+        async for result in stream:
             assert result.errors is None and result.data is not None
             count += 1
             received.put_nowait(result.data["odds"]["seq"])
@@ -152,4 +162,5 @@ async def test_memory_stays_flat_over_ten_thousand_events_to_a_hundred_subscribe
     first, second = (middle - start) / events_per_half, (end - middle) / events_per_half
     assert second < BYTES_PER_EVENT, (
         f"traced memory grew {second:.0f} B per event over the second half ({first:.0f} B over the first): "
-        "graphql-core's memo of collected subfields is shared across events again (see PerEventMemo)")
+        "graphql-core's memo of collected subfields is shared across events again (see PerEventMemo)"
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import event, text
@@ -29,13 +29,12 @@ query Card($id: ID!) {
 
 
 async def price_race(api: Api, race: dict[str, Any], sources: int, rounds: int = 1) -> None:
-    at = datetime.now(timezone.utc) - timedelta(minutes=10)
+    at = datetime.now(UTC) - timedelta(minutes=10)
     for round_ in range(rounds):
         for s in range(sources):
             at += timedelta(seconds=1)
             quotes = tuple(Quote(r, 2.0 + i + s * 0.5 + round_ * 0.1) for i, r in enumerate(race["runners"]))
-            await store_odds(odds=api.odds, hub=api.hub,
-                             command=StoreOdds(race["id"], f"book{s}", at, quotes))
+            await store_odds(odds=api.odds, hub=api.hub, command=StoreOdds(race["id"], f"book{s}", at, quotes))
 
 
 async def test_a_race_card_with_market_and_history(api: Api, race: dict[str, Any]) -> None:
@@ -48,8 +47,14 @@ async def test_a_race_card_with_market_and_history(api: Api, race: dict[str, Any
     assert first["bestPrice"] == {"source": "book1", "decimal": 2.6}
     assert [h["decimal"] for h in first["priceHistory"]] == [2.5, 2.1, 2.6]
     best = data["market"]["bestPrices"][0]
-    assert best == {"runnerId": str(race["runners"][0]), "source": "book1", "decimal": 2.6,
-                    "fractional": "8/5", "american": "+160", "impliedProbability": 0.3846}
+    assert best == {
+        "runnerId": str(race["runners"][0]),
+        "source": "book1",
+        "decimal": 2.6,
+        "fractional": "8/5",
+        "american": "+160",
+        "impliedProbability": 0.3846,
+    }
     assert data["market"]["favouriteRunnerId"] == str(race["runners"][0])
 
 
@@ -59,11 +64,15 @@ async def test_a_full_card_costs_a_fixed_number_of_statements(api: Api, db: Any)
         await load_race_cards(db=db, cards=[card(venue=f"Venue{runners}", runners=runners)])
         async with db.read() as session:
             race_id = (await session.execute(text("SELECT max(id) FROM races"))).scalar_one()
-            ids = [r for (r,) in await session.execute(
-                text("SELECT id FROM runners WHERE race_id = :r ORDER BY number"), {"r": race_id})]
+            ids = [
+                r
+                for (r,) in await session.execute(
+                    text("SELECT id FROM runners WHERE race_id = :r ORDER BY number"), {"r": race_id}
+                )
+            ]
         await price_race(api, {"id": race_id, "runners": ids}, sources=5)
         statements: list[str] = []
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        listener = lambda *args: statements.append(args[2])  # noqa: E731, B023 - called within this iteration
         event.listen(db.engine.sync_engine, "before_cursor_execute", listener)
         try:
             data = await api.data(CARD, id=str(race_id))
@@ -78,7 +87,9 @@ async def test_a_full_card_costs_a_fixed_number_of_statements(api: Api, db: Any)
 
 async def test_races_page_by_post_time_with_cursors(api: Api, db: Any) -> None:
     today = date.today()
-    await load_race_cards(db=db, cards=[card(venue="Ascot", races=3, day=today), card(venue="York", races=2, day=today)])
+    await load_race_cards(
+        db=db, cards=[card(venue="Ascot", races=3, day=today), card(venue="York", races=2, day=today)]
+    )
     query = """
     query Races($first: Int!, $after: String, $filter: RaceFilter) {
       races(first: $first, after: $after, filter: $filter) {
@@ -107,9 +118,7 @@ async def test_races_page_by_post_time_with_cursors(api: Api, db: Any) -> None:
 async def test_meetings_by_date(api: Api, db: Any) -> None:
     today = date.today()
     await load_race_cards(db=db, cards=[card(venue="York", races=2, day=today), card(venue="Ascot", day=today)])
-    data = await api.data(
-        "query($d: Date!) { meetings(date: $d) { venue races { number } } }", d=today.isoformat()
-    )
+    data = await api.data("query($d: Date!) { meetings(date: $d) { venue races { number } } }", d=today.isoformat())
     assert data["meetings"] == [
         {"venue": "Ascot", "races": [{"number": 1}]},
         {"venue": "York", "races": [{"number": 1}, {"number": 2}]},
@@ -118,7 +127,11 @@ async def test_meetings_by_date(api: Api, db: Any) -> None:
 
 async def test_news_filtered_by_tag_and_race_newest_first(api: Api, race: dict[str, Any]) -> None:
     publish = """mutation($input: PublishNewsInput!) { publishNews(input: $input) { id headline tags races { id } } }"""
-    for n, tags, races in ((1, ["going"], []), (2, ["non-runner"], [str(race["id"])]), (3, ["going"], [str(race["id"])])):
+    for n, tags, races in (
+        (1, ["going"], []),
+        (2, ["non-runner"], [str(race["id"])]),
+        (3, ["going"], [str(race["id"])]),
+    ):
         await api.data(publish, input={"headline": f"Story {n}", "body": "…", "tags": tags, "raceIds": races})
     query = """query($f: NewsFilter, $after: String) {
       news(filter: $f, first: 1, after: $after) { edges { node { headline tags } } pageInfo { hasNextPage endCursor } }

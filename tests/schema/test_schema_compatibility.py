@@ -16,17 +16,21 @@ LISTED = (ROOT / "graphql" / "breaking-changes.txt").read_text()
 
 
 def test_no_unlisted_breaking_change_to_the_published_schema() -> None:
-    found = review(PUBLISHED, schema._schema, listed_changes(LISTED))
+    found = review(PUBLISHED, schema._schema, listed_changes(LISTED))  # noqa: SLF001 - Strawberry's graphql-core schema
     assert found.unlisted == [], (
         "breaking changes to graphql/published.graphql: deprecate first, then list each in "
-        f"graphql/breaking-changes.txt with its reason (docs/partners.md): {found.unlisted}")
+        f"graphql/breaking-changes.txt with its reason (docs/partners.md): {found.unlisted}"
+    )
     assert found.stale == [], f"listed in graphql/breaking-changes.txt, but no longer made: {found.stale}"
 
 
 def test_the_check_fails_on_a_removed_field_a_changed_type_or_a_new_required_argument() -> None:
     edits = [
         ('  """Saddle-cloth number."""\n  number: Int!\n', ""),
-        ('"""Race distance in metres."""\n  distanceMeters: Int!\n', '"""Race distance in metres."""\n  distanceMeters: Float!\n'),
+        (
+            '"""Race distance in metres."""\n  distanceMeters: Int!\n',
+            '"""Race distance in metres."""\n  distanceMeters: Float!\n',
+        ),
         ("  meetings(\n", '  meetings(\n    """Only these venues."""\n    venues: [String!]!\n'),
     ]
     edited = PUBLISHED
@@ -36,19 +40,23 @@ def test_the_check_fails_on_a_removed_field_a_changed_type_or_a_new_required_arg
     current = build_schema(edited)
 
     found = review(PUBLISHED, current, set())
-    assert sorted(found.unlisted) == sorted([
-        "Field Runner.number was removed.",
-        "Field Race.distanceMeters changed type from Int! to Float!.",
-        "A required argument Query.meetings(venues:) was added.",
-    ])
-    listed = listed_changes("\n".join(f"{change} # announced 2026-09-01, gone after 90 days" for change in found.unlisted))
+    assert sorted(found.unlisted) == sorted(
+        [
+            "Field Runner.number was removed.",
+            "Field Race.distanceMeters changed type from Int! to Float!.",
+            "A required argument Query.meetings(venues:) was added.",
+        ]
+    )
+    listed = listed_changes(
+        "\n".join(f"{change} # announced 2026-09-01, gone after 90 days" for change in found.unlisted)
+    )
     assert review(PUBLISHED, current, listed).unlisted == []
-    assert review(PUBLISHED, schema._schema, listed).stale == sorted(listed)
+    assert review(PUBLISHED, schema._schema, listed).stale == sorted(listed)  # noqa: SLF001
 
 
 def test_every_deprecation_gives_its_reason() -> None:
     missing = []
-    for name, kind in schema._schema.type_map.items():
+    for name, kind in schema._schema.type_map.items():  # noqa: SLF001
         if name.startswith("__"):
             continue
         if isinstance(kind, GraphQLEnumType):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ def test_the_exported_sdl_is_up_to_date() -> None:
 
 def test_every_type_field_and_argument_is_described() -> None:
     missing = []
-    for name, kind in schema._schema.type_map.items():
+    for name, kind in schema._schema.type_map.items():  # noqa: SLF001 - Strawberry's graphql-core schema
         # "__" in a name: introspection's types, and federation's @link spec's own (link__Purpose)
         if "__" in name or not isinstance(kind, (GraphQLObjectType, GraphQLInputObjectType, GraphQLEnumType)):
             continue
@@ -43,10 +43,15 @@ def test_every_type_field_and_argument_is_described() -> None:
 
 async def test_the_example_queries_and_mutation_run(api: Api, race: dict[str, Any]) -> None:
     runner = str(race["runners"][0])
-    store = await api.data((OPERATIONS / "StoreOdds.graphql").read_text(), input={
-        "raceId": str(race["id"]), "source": "bet365", "observedAt": datetime.now(timezone.utc).isoformat(),
-        "prices": [{"runnerId": runner, "decimal": 4.33}],
-    })
+    store = await api.data(
+        (OPERATIONS / "StoreOdds.graphql").read_text(),
+        input={
+            "raceId": str(race["id"]),
+            "source": "bet365",
+            "observedAt": datetime.now(UTC).isoformat(),
+            "prices": [{"runnerId": runner, "decimal": 4.33}],
+        },
+    )
     card = await api.data((OPERATIONS / "RaceCard.graphql").read_text(), raceId=str(race["id"]))
     market = await api.data((OPERATIONS / "Market.graphql").read_text(), raceId=str(race["id"]), runnerId=runner)
     races = await api.data((OPERATIONS / "TodaysRaces.graphql").read_text(), date=card["race"]["meeting"]["date"])
@@ -74,7 +79,9 @@ async def test_the_example_subscriptions_run(api: Api, race: dict[str, Any]) -> 
     pending = [asyncio.ensure_future(s.__anext__()) for s in (status, news, screen, feeds)]
     while api.hub.listener_count < 5:
         await asyncio.sleep(0.01)
-    await api.data('mutation($id: ID!) { setRaceStatus(raceId: $id, status: BETTING_OPEN) { status } }', id=str(race["id"]))
+    await api.data(
+        "mutation($id: ID!) { setRaceStatus(raceId: $id, status: BETTING_OPEN) { status } }", id=str(race["id"])
+    )
     await api.data('mutation { publishNews(input: {headline: "Soft ground", body: "Rain", tags: ["going"]}) { id } }')
     await api.data('mutation { feedHeartbeat(source: "bet365") { status } }')
     await sweep(db=api.db, hub=api.hub, stale_after=timedelta(microseconds=1))

@@ -51,9 +51,15 @@ def test_the_prefix_names_every_channel_of_the_deployment() -> None:
 @pytest.mark.parametrize("command", ["serve", "feed"])
 def test_serve_and_feed_exit_with_a_clear_message_when_the_key_is_unfit(command: str) -> None:
     # Tokens are checked with a public key, so the JWT secret may stay unset: the envelope key may not.
-    env = {"RACEWIRE_PRODUCTION": "true", "RACEWIRE_BROADCAST_URL": REDIS, "PATH": "/usr/bin:/bin",
-           "RACEWIRE_JWT_ALGORITHMS": "RS256", "RACEWIRE_JWT_PUBLIC_KEY": rsa_key_pair()[1]}
-    done = subprocess.run([sys.executable, "-m", "server.cli", command], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    env = {
+        "RACEWIRE_PRODUCTION": "true",
+        "RACEWIRE_BROADCAST_URL": REDIS,
+        "PATH": "/usr/bin:/bin",
+        "RACEWIRE_JWT_ALGORITHMS": "RS256",
+        "RACEWIRE_JWT_PUBLIC_KEY": rsa_key_pair()[1],
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "server.cli", command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode != 0
     assert "RACEWIRE_BROADCAST_KEY" in done.stderr and "Traceback" not in done.stderr

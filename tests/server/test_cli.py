@@ -70,9 +70,15 @@ def test_documents_add_registers_checked_operations_in_the_clients_manifest(tmp_
 
     assert added.returncode == 0 and f"added: query RaceCard {digest}" in added.stdout
     assert again.returncode == 0 and "already registered: query RaceCard" in again.stdout
-    assert manifest == {"format": "apollo-persisted-query-manifest", "version": 1, "operations": [
-        {"id": digest, "name": "RaceCard", "type": "query", "body": card.read_text()}]}
-    assert racewire("documents", "list", "--client", "tipster", "--dir", str(tmp_path)).stdout == f"{digest} query RaceCard\n"
+    assert manifest == {
+        "format": "apollo-persisted-query-manifest",
+        "version": 1,
+        "operations": [{"id": digest, "name": "RaceCard", "type": "query", "body": card.read_text()}],
+    }
+    assert (
+        racewire("documents", "list", "--client", "tipster", "--dir", str(tmp_path)).stdout
+        == f"{digest} query RaceCard\n"
+    )
 
     (tmp_path / "Bad.graphql").write_text("query Bad { race(id: 1) { nope } }")
     invalid = racewire("documents", "add", "--client", "tipster", "--dir", str(tmp_path), str(tmp_path / "Bad.graphql"))
@@ -127,8 +133,17 @@ def test_processes_starting_together_migrate_one_after_another() -> None:
     try:
         base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
         env = {**os.environ, "RACEWIRE_DATABASE_URL": f"{base}/{name}"}
-        runs = [subprocess.Popen([sys.executable, "-m", "server.cli", "migrate"], cwd=ROOT, env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        runs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "server.cli", "migrate"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
         outcomes = [(run.wait(60), run.stderr.read()) for run in runs]  # type: ignore[union-attr]
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -139,7 +154,10 @@ def test_serve_help_shows_the_port_it_would_use() -> None:
     import os
 
     assert "now 8123: RACEWIRE_PORT" in racewire("serve", "--help", env={**os.environ, "RACEWIRE_PORT": "8123"}).stdout
-    assert "now 8000" in racewire("serve", "--help", env={k: v for k, v in os.environ.items() if k != "RACEWIRE_PORT"}).stdout
+    assert (
+        "now 8000"
+        in racewire("serve", "--help", env={k: v for k, v in os.environ.items() if k != "RACEWIRE_PORT"}).stdout
+    )
 
 
 def test_every_subcommand_describes_itself() -> None:

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from fixtures.cluster import ODDS, Cluster, Collector, Writer, subscriptions, wait_until
 from live_server import GraphQLWs, ServerProcess
 from redis_cluster import RedisClusterNodes
-from fixtures.cluster import ODDS, Cluster, Collector, Writer, subscriptions, wait_until
 
 FAILOVER_CLUSTER_BASE = 17130
 RACES = 4
@@ -30,7 +30,7 @@ def redis() -> Iterator[RedisClusterNodes]:
 
 @pytest.fixture
 async def cluster(postgres_url: str, redis: RedisClusterNodes) -> AsyncIterator[Cluster]:
-    running = Cluster(postgres_url, redis)  # type: ignore[arg-type]
+    running = Cluster(postgres_url, redis)
     yield running
     running.stop()
 
@@ -124,9 +124,11 @@ async def test_a_moved_slot_and_a_killed_primary_lose_and_duplicate_nothing(
         task.cancel()
     lost = sum(len(set(range(1, stored[race] + 1)) - set(c.seqs)) for race, c in collectors)
     duplicated = sum(len(c.seqs) - len(set(c.seqs)) for _, c in collectors)
-    print(f"cluster failover: races={RACES} subscribers={len(collectors)} stored={sum(stored.values())} "
-          f"delivered={sum(len(c.seqs) for _, c in collectors)} lost={lost} duplicated={duplicated} "
-          f"moved_slot={slot} killed_primary={victim} ready_during_outage={sorted(set(outage))}")
+    print(
+        f"cluster failover: races={RACES} subscribers={len(collectors)} stored={sum(stored.values())} "
+        f"delivered={sum(len(c.seqs) for _, c in collectors)} lost={lost} duplicated={duplicated} "
+        f"moved_slot={slot} killed_primary={victim} ready_during_outage={sorted(set(outage))}"
+    )
     assert lost == 0 and duplicated == 0
     assert all(c.seqs == list(range(1, stored[race] + 1)) for race, c in collectors)
     assert all(code == 503 and check != "ok" for code, check in outage)

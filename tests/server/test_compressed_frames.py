@@ -12,7 +12,7 @@ import os
 import struct
 import zlib
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -56,15 +56,20 @@ class RawClient:
     async def open(cls, port: int, offer: str) -> RawClient:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         key = base64.b64encode(os.urandom(16)).decode()
-        writer.write((
-            f"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Sec-WebSocket-Protocol: graphql-transport-ws\r\nSec-WebSocket-Extensions: {offer}\r\n\r\n"
-        ).encode())
+        writer.write(
+            (
+                f"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"Sec-WebSocket-Protocol: graphql-transport-ws\r\nSec-WebSocket-Extensions: {offer}\r\n\r\n"
+            ).encode()
+        )
         head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).decode()
         assert head.startswith("HTTP/1.1 101"), head
-        extensions = next(line.split(":", 1)[1].strip() for line in head.split("\r\n")
-                          if line.lower().startswith("sec-websocket-extensions:"))
+        extensions = next(
+            line.split(":", 1)[1].strip()
+            for line in head.split("\r\n")
+            if line.lower().startswith("sec-websocket-extensions:")
+        )
         client = cls(reader, writer, extensions)
         await client.send({"type": "connection_init", "payload": {}})
         assert (await client.receive())[1]["type"] == "connection_ack"
@@ -109,9 +114,9 @@ class RawClient:
 
 
 async def test_compressed_subscribers_of_a_group_get_every_update_in_order_sharing_the_frames(
-    server: ServerProcess, race: dict[str, Any]  # noqa: F811
+    server: ServerProcess, race: dict[str, Any]
 ) -> None:
-    start = datetime.now(timezone.utc) - timedelta(minutes=5)
+    start = datetime.now(UTC) - timedelta(minutes=5)
     browser_like = [await GraphQLWs.open(server.ws) for _ in range(3)]  # websockets offers deflate
     narrow = [await RawClient.open(server.port, "permessage-deflate; server_max_window_bits=10") for _ in range(2)]
     default = [await RawClient.open(server.port, "permessage-deflate; client_max_window_bits") for _ in range(2)]
@@ -196,8 +201,10 @@ async def test_a_message_is_compressed_once_per_window_size_whatever_the_connect
     monkeypatch.setattr(live_frames, "deflated_text_frame", counted)
     app = SharedMessage(json.dumps({"type": "next", "payload": {"odds": [2.5] * 100}}))
     async with serving(app, deflate=True) as port:
-        clients = [await _raw_accepted(port, offer) for offer in
-                   ["permessage-deflate"] * 3 + ["permessage-deflate; server_max_window_bits=10"] * 2]
+        clients = [
+            await _raw_accepted(port, offer)
+            for offer in ["permessage-deflate"] * 3 + ["permessage-deflate; server_max_window_bits=10"] * 2
+        ]
         frames = [await _read_frame(reader) for reader, _ in clients]
         for _, writer in clients:
             writer.close()
@@ -211,9 +218,13 @@ async def test_a_message_is_compressed_once_per_window_size_whatever_the_connect
 async def _raw_accepted(port: int, offer: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     key = base64.b64encode(os.urandom(16)).decode()
-    writer.write((f"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                  f"Sec-WebSocket-Extensions: {offer}\r\n\r\n").encode())
+    writer.write(
+        (
+            f"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Extensions: {offer}\r\n\r\n"
+        ).encode()
+    )
     head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).decode()
     assert head.startswith("HTTP/1.1 101") and "server_no_context_takeover" in head, head
     return reader, writer

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -31,11 +31,16 @@ WRITER = {"Authorization": f"Bearer {signed(SECRET, subject='feed', scope='odds:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     url = seeded_sqlite(tmp_path_factory.mktemp("partners"), card(runners=2))
-    process = ServerProcess({
-        "RACEWIRE_DATABASE_URL": url, "RACEWIRE_JWT_SECRET": SECRET, "RACEWIRE_REQUIRE_AUTH": "true",
-        "RACEWIRE_JWT_LEEWAY_SECONDS": "0", "RACEWIRE_MAX_CONNECTIONS_PER_CLIENT": "3",
-        "RACEWIRE_WS_LEGACY_PROTOCOL": "true",
-    }).start()
+    process = ServerProcess(
+        {
+            "RACEWIRE_DATABASE_URL": url,
+            "RACEWIRE_JWT_SECRET": SECRET,
+            "RACEWIRE_REQUIRE_AUTH": "true",
+            "RACEWIRE_JWT_LEEWAY_SECONDS": "0",
+            "RACEWIRE_MAX_CONNECTIONS_PER_CLIENT": "3",
+            "RACEWIRE_WS_LEGACY_PROTOCOL": "true",
+        }
+    ).start()
     yield process
     process.stop()
 
@@ -45,8 +50,17 @@ def reader(ttl: float = 600) -> str:
 
 
 async def store(server: ServerProcess, price: float, at: datetime) -> int:
-    body = {"query": STORE, "variables": {"input": {"raceId": "1", "source": "x", "observedAt": at.isoformat(),
-                                                    "prices": [{"runnerId": "1", "decimal": price}]}}}
+    body = {
+        "query": STORE,
+        "variables": {
+            "input": {
+                "raceId": "1",
+                "source": "x",
+                "observedAt": at.isoformat(),
+                "prices": [{"runnerId": "1", "decimal": price}],
+            }
+        },
+    }
     async with httpx.AsyncClient(base_url=server.http) as client:
         return int((await client.post("/graphql", json=body, headers=WRITER)).json()["data"]["storeOdds"]["seq"])
 
@@ -54,8 +68,9 @@ async def store(server: ServerProcess, price: float, at: datetime) -> int:
 async def test_partners_only_refuses_anonymous_reads(server: ServerProcess) -> None:
     async with httpx.AsyncClient(base_url=server.http) as client:
         anonymous = await client.post("/graphql", json={"query": "{ __typename }"})
-        partner = await client.post("/graphql", json={"query": "{ __typename }"},
-                                    headers={"Authorization": f"Bearer {reader()}"})
+        partner = await client.post(
+            "/graphql", json={"query": "{ __typename }"}, headers={"Authorization": f"Bearer {reader()}"}
+        )
     assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert partner.json()["data"] == {"__typename": "Query"}
 
@@ -67,7 +82,7 @@ async def test_partners_only_refuses_anonymous_reads(server: ServerProcess) -> N
 
 
 async def test_a_token_expiring_mid_subscription_closes_it_and_a_fresh_token_resumes(server: ServerProcess) -> None:
-    start = datetime.now(timezone.utc) - timedelta(minutes=5)
+    start = datetime.now(UTC) - timedelta(minutes=5)
     short = await GraphQLWs.open(server.ws, {"Authorization": f"Bearer {reader(ttl=2)}"})
     await short.subscribe("a", ODDS, ids=["1"])
     await wait_subscribed(server, 1)

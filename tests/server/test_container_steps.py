@@ -24,16 +24,26 @@ DOCKERFILE = (ROOT / "Dockerfile").read_text()
 def prod_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert "RUN RACEWIRE_VENV=/opt/venv scripts/bootstrap --prod" in DOCKERFILE
     venv = tmp_path_factory.mktemp("image") / "venv"
-    subprocess.run([str(ROOT / "scripts" / "bootstrap"), "--prod"], cwd=ROOT, check=True, timeout=600,
-                   env={**os.environ, "RACEWIRE_VENV": str(venv), "PYTHON": sys.executable})
+    subprocess.run(
+        [str(ROOT / "scripts" / "bootstrap"), "--prod"],
+        cwd=ROOT,
+        check=True,
+        timeout=600,
+        env={**os.environ, "RACEWIRE_VENV": str(venv), "PYTHON": sys.executable},
+    )
     return venv
 
 
 @pytest.fixture
 def image_server(prod_venv: Path, tmp_path: Path) -> Iterator[str]:
     port = free_port()
-    env = {"PATH": f"{prod_venv}/bin:/usr/bin:/bin", "HOME": str(tmp_path), "RACEWIRE_HOST": "127.0.0.1",
-           "RACEWIRE_PORT": str(port), "RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/racewire.db"}
+    env = {
+        "PATH": f"{prod_venv}/bin:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "RACEWIRE_HOST": "127.0.0.1",
+        "RACEWIRE_PORT": str(port),
+        "RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/racewire.db",
+    }
     command = re.search(r'^CMD \["racewire", "serve"\]$', DOCKERFILE, re.M)
     assert command, "the Dockerfile's CMD changed: update this test"
     process = subprocess.Popen(["racewire", "serve"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
@@ -65,5 +75,5 @@ def test_the_installed_image_starts_and_serves_everything(image_server: str) -> 
         assert client.get("/static/graphiql.js").status_code == 200
         assert client.get("/static/board.js").status_code == 200
         assert "racewire_open_connections" in client.get("/metrics").text
-        answer = client.post("/graphql", json={"query": "{ meetings(date: \"2026-01-01\") { venue } }"})
+        answer = client.post("/graphql", json={"query": '{ meetings(date: "2026-01-01") { venue } }'})
         assert answer.json()["data"] == {"meetings": []}

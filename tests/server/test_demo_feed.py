@@ -8,7 +8,8 @@ import random
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,6 @@ from broadcaster import Broadcast
 from sqlalchemy import func, select
 
 import demo.feed as feed_module
-from pubsub import channels
-from pubsub.hub import Hub, Listener
-from resolvers.errors import BadUserInput
-from resolvers.feed_health import sweep
-from resolvers.odds_formats import to_fractional
-from resolvers.race_status import allowed_next
 from demo.data import (
     _FRACTIONS,
     BOOKMAKER,
@@ -37,6 +32,12 @@ from demo.data import (
     tick,
 )
 from demo.feed import Feed, run_feed, stage_due
+from pubsub import channels
+from pubsub.hub import Hub, Listener
+from resolvers.errors import BadUserInput
+from resolvers.feed_health import sweep
+from resolvers.odds_formats import to_fractional
+from resolvers.race_status import allowed_next
 from storage import races
 from storage.database import Database
 from storage.migrate import upgrade
@@ -72,9 +73,7 @@ class Eager(random.Random):
         return super().random() * 0.001
 
 
-async def drive(
-    feed: Feed, start: datetime, end: datetime, every: timedelta = timedelta(seconds=30)
-) -> datetime:
+async def drive(feed: Feed, start: datetime, end: datetime, every: timedelta = timedelta(seconds=30)) -> datetime:
     """Ticks the feed from `start` to `end` on a simulated clock; returns the last tick's time."""
     now = start
     while now <= end:
@@ -94,11 +93,11 @@ def due(race: Race, now: datetime) -> int:
 
 
 def _real_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 async def test_load_demo_loads_four_meetings_once(env: Env) -> None:
-    now = datetime(2030, 5, 4, 13, 2, 17, tzinfo=timezone.utc)
+    now = datetime(2030, 5, 4, 13, 2, 17, tzinfo=UTC)
     added = await load_demo(db=env.db, now=now)
 
     async with env.db.read() as session:
@@ -112,7 +111,7 @@ async def test_load_demo_loads_four_meetings_once(env: Env) -> None:
         assert meeting.venue.isascii() and meeting.going
         group = by_meeting[meeting.id]
         assert 6 <= len(group) <= 8
-        gaps = {(b.post_time - a.post_time) for a, b in zip(group, group[1:])}
+        gaps = {(b.post_time - a.post_time) for a, b in pairwise(group)}
         assert gaps <= {timedelta(minutes=m) for m in (25, 30, 35)}
     for race in all_races:
         field = runners[race.id]
@@ -123,7 +122,7 @@ async def test_load_demo_loads_four_meetings_once(env: Env) -> None:
         draws = [r.draw for r in field]
         assert draws == [None] * len(field) or sorted(draws) == list(range(1, len(field) + 1))
     posts = sorted(race.post_time for race in all_races)
-    assert posts[0] == datetime(2030, 5, 4, 11, 30, tzinfo=timezone.utc)  # 13:00 less 90 minutes
+    assert posts[0] == datetime(2030, 5, 4, 11, 30, tzinfo=UTC)  # 13:00 less 90 minutes
     assert posts[-1] > now + timedelta(hours=1)
 
     assert await load_demo(db=env.db, now=now) == 0
@@ -161,7 +160,7 @@ async def test_the_feature_race_is_race_1_and_stays_open_all_demo_long(env: Env)
 
 
 def test_demo_cards_are_deterministic() -> None:
-    anchor = datetime(2030, 5, 4, 13, 0, tzinfo=timezone.utc)
+    anchor = datetime(2030, 5, 4, 13, 0, tzinfo=UTC)
     first = demo_cards(day=anchor.date(), anchor=anchor, rng=random.Random(7))
     assert first == demo_cards(day=anchor.date(), anchor=anchor, rng=random.Random(7))
     assert first != demo_cards(day=anchor.date(), anchor=anchor, rng=random.Random(8))
@@ -253,8 +252,7 @@ async def _check_log(db: Database, all_races: list[Race]) -> None:
         assert [e.seq for e in events] == list(range(1, len(events) + 1)), stream
     status = {race.id: S.SCHEDULED for race in all_races}
     for event in by_stream[channels.STATUS]:
-        race_id, previous, new = (event.payload["raceId"], S(event.payload["previous"]),
-                                  S(event.payload["status"]))
+        race_id, previous, new = (event.payload["raceId"], S(event.payload["previous"]), S(event.payload["status"]))
         assert status[race_id] is previous and new in allowed_next(previous)
         status[race_id] = new
     assert status == {race.id: race.status for race in all_races}
@@ -410,7 +408,9 @@ async def test_the_quiet_source_falls_silent_now_and_then_while_the_others_keep_
     assert all(during[code] > before[code] for code in DEMO_SOURCES if code != "skybet")
     async with env.db.read() as session:
         quiet = await session.scalar(
-            select(func.count()).select_from(Price).join(PriceSource, PriceSource.id == Price.source_id)
+            select(func.count())
+            .select_from(Price)
+            .join(PriceSource, PriceSource.id == Price.source_id)
             .where(PriceSource.code == "skybet", Price.observed_at >= quiet_from)
         )
     assert quiet == 0

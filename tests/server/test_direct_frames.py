@@ -54,11 +54,17 @@ class Scripted:
 
 async def test_direct_frames_and_asgi_messages_arrive_in_the_order_they_were_sent() -> None:
     app = Scripted()
-    app.script = [("asgi", "a"), ("direct", "b"), ("direct", "c" * 200), ("asgi", "d"), ("direct", "e"),
-                  ("close", "after close")]
+    app.script = [
+        ("asgi", "a"),
+        ("direct", "b"),
+        ("direct", "c" * 200),
+        ("asgi", "d"),
+        ("direct", "e"),
+        ("close", "after close"),
+    ]
     async with serving(app, deflate=False) as port, connect(f"ws://127.0.0.1:{port}/", compression=None) as ws:
         received = [await ws.recv() for _ in range(5)]
-        with pytest.raises(Exception):  # noqa: B017, PT011 - closed, whichever way websockets says it
+        with pytest.raises(Exception):  # noqa: B017 - closed, whichever way websockets says it
             await ws.recv()
 
     assert received == ["a", "b", "c" * 200, "d", "e"]
@@ -161,8 +167,10 @@ async def test_the_handshake_request_is_let_go_once_accepted_and_frames_still_pa
         host, port = url.removeprefix("ws://").rstrip("/").split(":")
         # A bare socket, not a websockets client: it would hold a Request of its own.
         reader, writer = await asyncio.open_connection(host, int(port))
-        writer.write(b"GET /marked HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        writer.write(
+            b"GET /marked HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
         status = await reader.readuntil(b"\r\n\r\n")
         writer.write(Frame(Opcode.TEXT, b"still parsed").serialize(mask=True, extensions=[]))
         echoed = await reader.readexactly(2 + len(b"still parsed"))

@@ -63,8 +63,11 @@ async def test_many_identical_subscribers_get_identical_updates(server: ServerPr
     received = [[await c.next(f"op-{n}") for _ in range(2)] for n, c in enumerate(clients)]
     async with httpx.AsyncClient(base_url=server.http) as http:
         metrics = (await http.get("/metrics")).text
-    delivered = next(float(line.split()[-1]) for line in metrics.splitlines()
-                     if line.startswith('racewire_events_delivered_total{field="oddsUpdated"}'))
+    delivered = next(
+        float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith('racewire_events_delivered_total{field="oddsUpdated"}')
+    )
     assert all(r == received[0] for r in received)
     assert delivered == 100  # every frame counted, though the group executed each update once
     assert [u["oddsUpdated"]["seq"] for u in received[0]] == [1, 2]

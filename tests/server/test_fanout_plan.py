@@ -10,7 +10,7 @@ ANONYMOUS = Viewer(subject=None, scopes=frozenset())
 
 
 def odds(tag: str, padding: int = 0) -> str:
-    return f"# {tag}{'x' * padding}\nsubscription {{ oddsUpdated(raceIds: [\"1\"]) {{ seq }} }}"
+    return f'# {tag}{"x" * padding}\nsubscription {{ oddsUpdated(raceIds: ["1"]) {{ seq }} }}'
 
 
 def test_the_planner_stays_within_its_byte_budget() -> None:

@@ -25,15 +25,20 @@ ODDS = "subscription($ids: [ID!]!) { oddsUpdated(raceIds: $ids, snapshot: true) 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
     url = seeded_sqlite(tmp_path, card(runners=3))
-    process = ServerProcess({"RACEWIRE_DATABASE_URL": url, "RACEWIRE_JWT_SECRET": SECRET,
-                             "RACEWIRE_REQUIRE_AUTH": "true"}).start()
+    process = ServerProcess(
+        {"RACEWIRE_DATABASE_URL": url, "RACEWIRE_JWT_SECRET": SECRET, "RACEWIRE_REQUIRE_AUTH": "true"}
+    ).start()
     yield process
     process.stop()
 
 
 async def _router_handshake(server: ServerProcess, authorization: str) -> GraphQLWs:
-    connection = await connect(server.ws, subprotocols=["graphql-transport-ws"], open_timeout=5,
-                               additional_headers={"Authorization": authorization})
+    connection = await connect(
+        server.ws,
+        subprotocols=["graphql-transport-ws"],
+        open_timeout=5,
+        additional_headers={"Authorization": authorization},
+    )
     client = GraphQLWs(connection)
     await client.send({"type": "connection_init", "payload": {"token": authorization}})
     return client
@@ -43,8 +48,9 @@ async def test_a_routers_passthrough_subscription_carries_the_partners_token(ser
     partner = f"Bearer {create_access_token(secret=SECRET, subject='tipster-router', scopes=[])}"
     async with httpx.AsyncClient(base_url=server.http) as http:
         query = {"query": "{ races(first: 1) { edges { node { id } } } }"}
-        race_id = (await http.post("/graphql", json=query, headers={"Authorization": partner})).json()[
-            "data"]["races"]["edges"][0]["node"]["id"]
+        race_id = (await http.post("/graphql", json=query, headers={"Authorization": partner})).json()["data"]["races"][
+            "edges"
+        ][0]["node"]["id"]
         anonymous = (await http.post("/graphql", json=query)).json()
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,11 +13,10 @@ import pytest
 from sqlalchemy import text
 
 from conftest import _run_apart, card
-from live_server import GraphQLWs, ServerProcess
+from live_server import SECRET, GraphQLWs, ServerProcess, token, wait_subscribed
 from resolvers.race_cards import load_race_cards
 from storage.database import Database
 from storage.models import Base
-from live_server import SECRET, token, wait_subscribed
 
 FEED_STATUS = """subscription($sources: [String!]) {
   feedStatus(sources: $sources) { source status seq }
@@ -31,9 +30,13 @@ STORE = """mutation($input: StoreOddsInput!) { storeOdds(input: $input) { seq } 
 @pytest.fixture
 def pair(postgres_url: str) -> Iterator[tuple[ServerProcess, ServerProcess]]:
     # Channels of this test's own, on the shared Redis; a source silent for 1 s is stale.
-    env = {"RACEWIRE_DATABASE_URL": postgres_url, "RACEWIRE_JWT_SECRET": SECRET,
-           "RACEWIRE_BROADCAST_URL": "redis://127.0.0.1:6379", "RACEWIRE_FEED_STALE_SECONDS": "1",
-           "RACEWIRE_CHANNEL_PREFIX": f"feedhealth-{uuid.uuid4().hex[:8]}:"}
+    env = {
+        "RACEWIRE_DATABASE_URL": postgres_url,
+        "RACEWIRE_JWT_SECRET": SECRET,
+        "RACEWIRE_BROADCAST_URL": "redis://127.0.0.1:6379",
+        "RACEWIRE_FEED_STALE_SECONDS": "1",
+        "RACEWIRE_CHANNEL_PREFIX": f"feedhealth-{uuid.uuid4().hex[:8]}:",
+    }
     a = ServerProcess(env).start()
     b = ServerProcess(env).start()
     yield a, b
@@ -46,17 +49,25 @@ async def _empty(url: str) -> None:
     db = Database(url)
     try:
         async with db.engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} "
-                                    "RESTART IDENTITY CASCADE"))
+            await conn.execute(
+                text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} RESTART IDENTITY CASCADE")
+            )
     finally:
         await db.dispose()
 
 
 async def store(server: ServerProcess, race: dict[str, Any], source: str, decimal: float) -> dict[str, Any]:
-    body = {"query": STORE, "variables": {"input": {
-        "raceId": race["id"], "source": source, "observedAt": datetime.now(timezone.utc).isoformat(),
-        "prices": [{"runnerId": race["runners"][0], "decimal": decimal}],
-    }}}
+    body = {
+        "query": STORE,
+        "variables": {
+            "input": {
+                "raceId": race["id"],
+                "source": source,
+                "observedAt": datetime.now(UTC).isoformat(),
+                "prices": [{"runnerId": race["runners"][0], "decimal": decimal}],
+            }
+        },
+    }
     async with httpx.AsyncClient(base_url=server.http) as client:
         response = await client.post("/graphql", json=body, headers={"Authorization": f"Bearer {token('odds:write')}"})
     assert response.status_code == 200, response.text
@@ -72,13 +83,15 @@ async def test_a_source_going_stale_is_seen_once_by_subscribers_on_both_processe
         await load_race_cards(db=db, cards=[card(venue="Stale Park", runners=3)])
         async with db.read() as session:
             race_id = (await session.execute(text("SELECT max(id) FROM races"))).scalar_one()
-            runners = [r for (r,) in await session.execute(text("SELECT id FROM runners WHERE race_id = :r"), {"r": race_id})]
+            runners = [
+                r for (r,) in await session.execute(text("SELECT id FROM runners WHERE race_id = :r"), {"r": race_id})
+            ]
     finally:
         await db.dispose()
     race = {"id": str(race_id), "runners": [str(r) for r in runners]}
     clients = [await GraphQLWs.open(server.ws) for server in pair]  # one per process for each stream
     watchers = [await GraphQLWs.open(server.ws) for server in pair]
-    for client, watcher in zip(clients, watchers):
+    for client, watcher in zip(clients, watchers, strict=True):
         await client.subscribe("feeds", FEED_STATUS, sources=[source])
         await watcher.subscribe("odds", ODDS, ids=[race["id"]])
     for server in pair:

@@ -20,8 +20,9 @@ from server.live.heartbeat import MAX_HEARTBEAT_MS, MIN_HEARTBEAT_MS
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     path: Path = tmp_path_factory.mktemp("heartbeat") / "racewire.db"
     # The server's own interval far longer than any wait below: a ping seen here is the client's choice.
-    process = ServerProcess({"RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{path}",
-                             "RACEWIRE_WS_PING_INTERVAL_SECONDS": "600"}).start()
+    process = ServerProcess(
+        {"RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{path}", "RACEWIRE_WS_PING_INTERVAL_SECONDS": "600"}
+    ).start()
     yield process
     process.stop()
 
@@ -61,7 +62,8 @@ async def test_without_a_choice_the_server_s_interval_holds(server: ServerProces
 
 @pytest.mark.parametrize("asked", [MIN_HEARTBEAT_MS - 1, MAX_HEARTBEAT_MS + 1, 0, -5, 5000.5, "5000", True, None])
 async def test_a_heartbeat_out_of_bounds_is_refused_with_4400_naming_the_bounds(
-    server: ServerProcess, asked: Any,
+    server: ServerProcess,
+    asked: Any,
 ) -> None:
     connection, ack = await _init(server, {"heartbeatMs": asked})
     await asyncio.wait_for(connection.wait_closed(), 10)

@@ -28,15 +28,31 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     the checkout's .venv packages, added to its path after the install."""
     venv = tmp_path_factory.mktemp("installed") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "--no-deps", str(ROOT)], check=True, timeout=300, cwd=venv)
+    subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            str(ROOT),
+        ],
+        check=True,
+        timeout=300,
+        cwd=venv,
+    )
     (site_packages(venv) / "racewire-deps.pth").write_text(f"{sysconfig.get_path('purelib')}\n")
     return venv
 
 
 def serve(venv: Path, where: Path, **env: str) -> ServerProcess:
-    return ServerProcess({"RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{where}/racewire.db", **env},
-                         command=(str(venv / "bin" / "racewire"), "serve"), cwd=where)
+    return ServerProcess(
+        {"RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{where}/racewire.db", **env},
+        command=(str(venv / "bin" / "racewire"), "serve"),
+        cwd=where,
+    )
 
 
 @pytest.fixture
@@ -49,8 +65,13 @@ def trusted_server(installed: Path, tmp_path: Path) -> Iterator[ServerProcess]:
 
 
 def test_the_install_is_the_package_not_the_checkout(installed: Path, tmp_path: Path) -> None:
-    where = subprocess.run([str(installed / "bin" / "python"), "-c", "import server.persisted as p; print(p.__file__)"],
-                           cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
+    where = subprocess.run(
+        [str(installed / "bin" / "python"), "-c", "import server.persisted as p; print(p.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert Path(where).is_relative_to(site_packages(installed)), where
     shipped = sorted(path.name for path in (site_packages(installed) / "server" / "operations").glob("*.graphql"))
     assert shipped == [path.name for path in SHIPPED] and shipped
@@ -58,9 +79,12 @@ def test_the_install_is_the_package_not_the_checkout(installed: Path, tmp_path: 
 
 def test_trusted_documents_run_in_the_installed_package(trusted_server: ServerProcess) -> None:
     document = (ROOT / "graphql" / "operations" / "TodaysRaces.graphql").read_text()
-    trusted = httpx.post(f"{trusted_server.http}/graphql", json={"query": document,
-                                                                 "variables": {"date": "2026-06-01"}}).json()
-    ad_hoc = httpx.post(f"{trusted_server.http}/graphql", json={"query": "{ races(first: 1) { edges { cursor } } }"}).json()
+    trusted = httpx.post(
+        f"{trusted_server.http}/graphql", json={"query": document, "variables": {"date": "2026-06-01"}}
+    ).json()
+    ad_hoc = httpx.post(
+        f"{trusted_server.http}/graphql", json={"query": "{ races(first: 1) { edges { cursor } } }"}
+    ).json()
     assert "errors" not in trusted and trusted["data"]["races"]["edges"] == [], trusted
     assert ad_hoc["errors"][0]["extensions"]["code"] == "OPERATION_NOT_TRUSTED", ad_hoc
 
@@ -73,7 +97,7 @@ def test_a_package_without_its_operations_refuses_to_start(installed: Path, tmp_
             script.write_text(script.read_text().replace(str(installed), str(broken)))
     shutil.rmtree(site_packages(broken) / "server" / "operations")
     server = serve(broken, tmp_path, RACEWIRE_TRUSTED_DOCUMENTS="true")
-    with pytest.raises(RuntimeError, match="no \\*.graphql operations in"):
+    with pytest.raises(RuntimeError, match=r"no \*\.graphql operations in"):
         server.start(timeout=30)
     # The same broken package starts without trusted documents: only that setting needs them.
     assert serve(broken, tmp_path).start().stop() is None

@@ -37,12 +37,27 @@ async def test_a_failure_handling_a_message_closes_only_that_connection_with_101
         return Context(db=None, hub=None, odds=None)  # type: ignore[arg-type] - nothing here reads them
 
     live = LiveSettings(
-        schema=schema, fanout=None, persisted=PersistedQueries(enabled=False), deadlines=Deadlines(0.25),
-        connect=connect_once_failing, init_timeout=10, ping_interval=0, pong_timeout=10, send_buffer=1 << 16,
-        max_operations=10, messages_per_second=100, message_burst=100, jwt_leeway=0,
+        schema=schema,
+        fanout=None,
+        persisted=PersistedQueries(enabled=False),
+        deadlines=Deadlines(0.25),
+        connect=connect_once_failing,
+        init_timeout=10,
+        ping_interval=0,
+        pong_timeout=10,
+        send_buffer=1 << 16,
+        max_operations=10,
+        messages_per_second=100,
+        message_burst=100,
+        jwt_leeway=0,
     )
-    app = LiveEndpoint(live, subprotocols=["graphql-transport-ws"], origin_allowed=lambda headers: True,
-                       context_for=context_for, legacy=None)
+    app = LiveEndpoint(
+        live,
+        subprotocols=["graphql-transport-ws"],
+        origin_allowed=lambda headers: True,
+        context_for=context_for,
+        legacy=None,
+    )
     init = json.dumps({"type": "connection_init", "payload": {}})
     with caplog.at_level(logging.ERROR, logger="server.live.connection"):
         async with serving(app, deflate=False) as port:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -35,7 +35,7 @@ async def test_a_stored_price_reaches_a_websocket_subscriber(server: ServerProce
 async def test_a_disconnected_subscriber_resumes_with_exactly_what_it_missed(
     server: ServerProcess, race: dict[str, Any]
 ) -> None:
-    start = datetime.now(timezone.utc) - timedelta(minutes=5)
+    start = datetime.now(UTC) - timedelta(minutes=5)
     client = await GraphQLWs.open(server.ws)
     await client.subscribe("a", ODDS, ids=[race["id"]])
     await wait_subscribed(server, 1)
@@ -64,12 +64,19 @@ async def test_a_feed_pipelines_writes_over_one_websocket_and_each_gets_its_own_
     await reader.subscribe("odds", ODDS, ids=[race["id"]])
     await wait_subscribed(server, 1)
     feed = await GraphQLWs.open(server.ws, {"token": token("odds:write")})
-    start = datetime.now(timezone.utc) - timedelta(minutes=5)
+    start = datetime.now(UTC) - timedelta(minutes=5)
     for n in range(40):  # sent at once: the server stores waiting writes together
         runner = "999999" if n == 17 else race["runners"][n % 4]
-        await feed.subscribe(f"w{n}", STORE, input={
-            "raceId": race["id"], "source": f"feed{n % 3}", "observedAt": (start + timedelta(seconds=n)).isoformat(),
-            "prices": [{"runnerId": runner, "decimal": 2 + n / 10}]})
+        await feed.subscribe(
+            f"w{n}",
+            STORE,
+            input={
+                "raceId": race["id"],
+                "source": f"feed{n % 3}",
+                "observedAt": (start + timedelta(seconds=n)).isoformat(),
+                "prices": [{"runnerId": runner, "decimal": 2 + n / 10}],
+            },
+        )
     answers: dict[str, dict[str, Any]] = {}
     while len(answers) < 40:
         message = await feed.receive()
@@ -95,8 +102,15 @@ async def test_writes_need_a_valid_token(server: ServerProcess, race: dict[str, 
         body = (await store(server, race, 2.0, bearer=bearer)).json()
         assert body["data"] is None and body["errors"][0]["extensions"]["code"] == code
     async with httpx.AsyncClient(base_url=server.http) as client:
-        anonymous = await client.post("/graphql", json={"query": STORE, "variables": {"input": {
-            "raceId": race["id"], "source": "x", "observedAt": "2026-01-01T00:00:00Z", "prices": []}}})
+        anonymous = await client.post(
+            "/graphql",
+            json={
+                "query": STORE,
+                "variables": {
+                    "input": {"raceId": race["id"], "source": "x", "observedAt": "2026-01-01T00:00:00Z", "prices": []}
+                },
+            },
+        )
     assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 

@@ -16,8 +16,13 @@ from server.logs import request_id, subscription_id
 
 @pytest.fixture
 def json_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    process = ServerProcess({"RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/racewire.db",
-                             "RACEWIRE_LOG_FORMAT": "json", "RACEWIRE_ACCESS_LOG": "true"}).start()
+    process = ServerProcess(
+        {
+            "RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/racewire.db",
+            "RACEWIRE_LOG_FORMAT": "json",
+            "RACEWIRE_ACCESS_LOG": "true",
+        }
+    ).start()
     yield process
     process.stop()
 
@@ -55,13 +60,19 @@ async def test_json_logs_carry_the_request_id_the_client_sent(json_server: Serve
 
 
 async def test_subscription_logs_name_their_connection_and_operation(json_server: ServerProcess) -> None:
-    async with connect(json_server.ws, subprotocols=["graphql-transport-ws"], open_timeout=5,
-                       additional_headers={"X-Request-ID": "conn-1"}) as connection:
+    async with connect(
+        json_server.ws,
+        subprotocols=["graphql-transport-ws"],
+        open_timeout=5,
+        additional_headers={"X-Request-ID": "conn-1"},
+    ) as connection:
         client = GraphQLWs(connection)
         await client.send({"type": "connection_init", "payload": {}})
         assert (await client.receive())["type"] == "connection_ack"
-        for operation_id, query in (("op-7", 'subscription { oddsUpdated(raceIds: ["not-a-number"]) { seq } }'),
-                                    ("op-8", "subscription { notifications { seq } }")):
+        for operation_id, query in (
+            ("op-7", 'subscription { oddsUpdated(raceIds: ["not-a-number"]) { seq } }'),
+            ("op-8", "subscription { notifications { seq } }"),
+        ):
             await client.subscribe(operation_id, query)
             answer = await client.receive()
             assert answer["id"] == operation_id and answer["type"] in {"error", "next"}, answer

@@ -64,7 +64,9 @@ async def test_an_open_sse_stream_is_counted(server: ServerProcess) -> None:
     assert during[("racewire_open_streams", ())] == 1
 
 
-async def test_a_replayed_update_is_delivered_but_not_timed_as_live(server: ServerProcess, race: dict[str, Any]) -> None:
+async def test_a_replayed_update_is_delivered_but_not_timed_as_live(
+    server: ServerProcess, race: dict[str, Any]
+) -> None:
     live = await GraphQLWs.open(server.ws)
     await live.subscribe("1", ODDS, ids=[race["id"]])
     await wait_subscribed(server, 1)

@@ -40,8 +40,11 @@ def test_the_planner_never_shares_notifications() -> None:
 
 async def create_alert(server: ServerProcess, subject: str, alert: dict[str, Any]) -> str:
     async with httpx.AsyncClient(base_url=server.http) as http:
-        response = await http.post("/graphql", json={"query": CREATE, "variables": {"i": alert}},
-                                   headers={"Authorization": f"Bearer {token(subject)}"})
+        response = await http.post(
+            "/graphql",
+            json={"query": CREATE, "variables": {"i": alert}},
+            headers={"Authorization": f"Bearer {token(subject)}"},
+        )
     payload = response.json()
     assert "errors" not in payload, payload
     return str(payload["data"]["createAlert"]["id"])
@@ -100,8 +103,9 @@ async def test_a_crossing_written_through_two_processes_at_once_fires_once(clust
     (dana,) = people("dana")
     one, two = cluster.start(2)
     race = await cluster.race()
-    alert = await create_alert(one, dana, {"kind": "PRICE_LEVEL", "runnerId": race["runners"][0],
-                                             "direction": "AT_OR_ABOVE", "level": 6.0})
+    alert = await create_alert(
+        one, dana, {"kind": "PRICE_LEVEL", "runnerId": race["runners"][0], "direction": "AT_OR_ABOVE", "level": 6.0}
+    )
     client = await listen(two, dana)
     async with httpx.AsyncClient(base_url=one.http) as a, httpx.AsyncClient(base_url=two.http) as b:
         writers = [Writer(a, race, source="book-a"), Writer(b, race, source="book-b")]

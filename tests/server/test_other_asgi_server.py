@@ -8,7 +8,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -31,10 +31,22 @@ STORE = """mutation($input: StoreOddsInput!) { storeOdds(input: $input) { seq cu
 @pytest.fixture
 def hypercorn(database_url: str) -> Iterator[ServerProcess]:
     port = free_port()
-    command = (sys.executable, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}", "--log-level", "info",
-               "server.app:create_app()")
-    process = ServerProcess({"RACEWIRE_DATABASE_URL": database_url, "RACEWIRE_JWT_SECRET": SECRET},
-                            port=port, command=command, ready_line="Running on").start()
+    command = (
+        sys.executable,
+        "-m",
+        "hypercorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "info",
+        "server.app:create_app()",
+    )
+    process = ServerProcess(
+        {"RACEWIRE_DATABASE_URL": database_url, "RACEWIRE_JWT_SECRET": SECRET},
+        port=port,
+        command=command,
+        ready_line="Running on",
+    ).start()
     yield process
     process.stop()
 
@@ -47,15 +59,21 @@ async def race(database_url: str, hypercorn: ServerProcess) -> dict[str, Any]:
     finally:
         await db.dispose()
     async with httpx.AsyncClient(base_url=hypercorn.http) as client:
-        body = {"query": "query($d: Date!) { meetings(date: $d) { races { id runners { id } } } }",
-                "variables": {"d": meeting.date.isoformat()}}
+        body = {
+            "query": "query($d: Date!) { meetings(date: $d) { races { id runners { id } } } }",
+            "variables": {"d": meeting.date.isoformat()},
+        }
         found = (await client.post("/graphql", json=body)).json()["data"]["meetings"][0]["races"][0]
     return {"id": found["id"], "runners": [r["id"] for r in found["runners"]]}
 
 
 def _input(race: dict[str, Any], price: float, at: datetime) -> dict[str, Any]:
-    return {"raceId": race["id"], "source": "betfair", "observedAt": at.isoformat(),
-            "prices": [{"runnerId": race["runners"][0], "decimal": price}]}
+    return {
+        "raceId": race["id"],
+        "source": "betfair",
+        "observedAt": at.isoformat(),
+        "prices": [{"runnerId": race["runners"][0], "decimal": price}],
+    }
 
 
 async def _subscribed(server: ServerProcess, count: int) -> None:
@@ -68,15 +86,18 @@ async def _subscribed(server: ServerProcess, count: int) -> None:
 
 
 async def test_live_odds_reach_graphql_transport_ws_subscribers_under_hypercorn(
-    hypercorn: ServerProcess, race: dict[str, Any],
+    hypercorn: ServerProcess,
+    race: dict[str, Any],
 ) -> None:
-    start = datetime.now(timezone.utc) - timedelta(minutes=5)
+    start = datetime.now(UTC) - timedelta(minutes=5)
     shared = [await GraphQLWs.open(hypercorn.ws) for _ in range(3)]  # one group in the fan-out
     for client in shared:
         await client.subscribe("odds", ODDS, ids=[race["id"]])
     await _subscribed(hypercorn, 3)
     token = create_access_token(secret=SECRET, subject="feed", scopes=("odds:write",))
-    feed = await GraphQLWs.open(hypercorn.ws, {"token": token})  # writes over WebSocket: the connection's own operations
+    feed = await GraphQLWs.open(
+        hypercorn.ws, {"token": token}
+    )  # writes over WebSocket: the connection's own operations
     for n in range(5):
         await feed.subscribe(f"w{n}", STORE, input=_input(race, 2.0 + n / 10, start + timedelta(seconds=n)))
         answer = await feed.receive()

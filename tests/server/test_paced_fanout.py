@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -43,7 +43,7 @@ async def test_subscribers_with_the_same_pace_share_one_execution_and_its_merged
         ready = (await http.get("/ready")).json()
     assert (ready["subscriptions"], ready["executions"]) == (6, 2)  # one per pace
 
-    start = datetime.now(timezone.utc) - timedelta(minutes=5)
+    start = datetime.now(UTC) - timedelta(minutes=5)
     for n in range(8):
         await store(server, race, round(3.0 + n / 10, 2), at=start + timedelta(seconds=n))
     received: list[list[dict[str, Any]]] = []

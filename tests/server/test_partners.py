@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +47,34 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     (directory / "partners.toml").write_text(PARTNERS)
     documents = directory / "documents"
     registered = subprocess.run(
-        [sys.executable, "-m", "server.cli", "documents", "add", "--client", "bookie", "--dir", str(documents),
-         str(OPERATIONS / "RaceCard.graphql"), str(OPERATIONS / "OddsUpdated.graphql")],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "server.cli",
+            "documents",
+            "add",
+            "--client",
+            "bookie",
+            "--dir",
+            str(documents),
+            str(OPERATIONS / "RaceCard.graphql"),
+            str(OPERATIONS / "OddsUpdated.graphql"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert registered.returncode == 0, registered.stderr
     assert registered.stdout.count("added: ") == 2
-    process = ServerProcess({
-        "RACEWIRE_DATABASE_URL": seeded_sqlite(directory, card(runners=3)), "RACEWIRE_JWT_SECRET": SECRET,
-        "RACEWIRE_PARTNERS_FILE": str(directory / "partners.toml"), "RACEWIRE_PARTNER_DOCUMENTS_DIR": str(documents),
-    }).start()
+    process = ServerProcess(
+        {
+            "RACEWIRE_DATABASE_URL": seeded_sqlite(directory, card(runners=3)),
+            "RACEWIRE_JWT_SECRET": SECRET,
+            "RACEWIRE_PARTNERS_FILE": str(directory / "partners.toml"),
+            "RACEWIRE_PARTNER_DOCUMENTS_DIR": str(documents),
+        }
+    ).start()
     yield process
     process.stop()
 
@@ -66,9 +84,10 @@ def bearer(client: str | None, subject: str = "partner-app") -> dict[str, str]:
 
 
 def azp_bearer(azp: str) -> dict[str, str]:
-    now = datetime.now(timezone.utc)
-    token = jwt.encode({"sub": "oidc-user", "azp": azp, "iat": now, "exp": now + timedelta(hours=1)}, SECRET,
-                       algorithm="HS256")
+    now = datetime.now(UTC)
+    token = jwt.encode(
+        {"sub": "oidc-user", "azp": azp, "iat": now, "exp": now + timedelta(hours=1)}, SECRET, algorithm="HS256"
+    )
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -169,8 +188,11 @@ async def test_a_partner_with_a_manifest_runs_only_its_registered_operations(ser
     bookie = bearer("bookie")
 
     by_text = post(server, {"query": card_text, "variables": {"raceId": race}}, bookie)
-    by_hash = post(server, {"variables": {"raceId": race},
-                            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}}}, bookie)
+    by_hash = post(
+        server,
+        {"variables": {"raceId": race}, "extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}}},
+        bookie,
+    )
     assert code(by_text) is None and by_text["data"]["race"]["id"] == race
     assert by_hash["data"] == by_text["data"]
     assert code(post(server, {"query": SMALL}, bookie)) == "OPERATION_NOT_TRUSTED"
@@ -183,9 +205,16 @@ async def test_a_partner_with_a_manifest_runs_only_its_registered_operations(ser
         refused = await client.receive()
         assert refused["type"] == "error" and refused["payload"][0]["extensions"]["code"] == "OPERATION_NOT_TRUSTED"
         odds_hash = hashlib.sha256(odds_text.encode()).hexdigest()
-        await client.send({"id": "registered", "type": "subscribe", "payload": {
-            "variables": {"raceIds": [race]},
-            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": odds_hash}}}})
+        await client.send(
+            {
+                "id": "registered",
+                "type": "subscribe",
+                "payload": {
+                    "variables": {"raceIds": [race]},
+                    "extensions": {"persistedQuery": {"version": 1, "sha256Hash": odds_hash}},
+                },
+            }
+        )
         event = await client.receive()
         assert event["type"] == "next" and "errors" not in event["payload"], event
     finally:
@@ -193,7 +222,9 @@ async def test_a_partner_with_a_manifest_runs_only_its_registered_operations(ser
 
 
 def test_metrics_count_each_clients_requests_errors_and_cost(server: ServerProcess) -> None:
-    before = {name: metric(server, f"racewire_client_{name}_total", "costly") for name in ("requests", "errors", "cost_spent")}
+    before = {
+        name: metric(server, f"racewire_client_{name}_total", "costly") for name in ("requests", "errors", "cost_spent")
+    }
     anonymous = metric(server, "racewire_client_requests_total", "none")
     other = metric(server, "racewire_client_requests_total", "other")
     ran = post(server, {"query": SMALL}, bearer("costly"))
@@ -203,7 +234,10 @@ def test_metrics_count_each_clients_requests_errors_and_cost(server: ServerProce
 
     assert metric(server, "racewire_client_requests_total", "costly") == before["requests"] + 2
     assert metric(server, "racewire_client_errors_total", "costly") == before["errors"] + 1
-    assert metric(server, "racewire_client_cost_spent_total", "costly") == before["cost_spent"] + ran["extensions"]["cost"]["requested"]
+    assert (
+        metric(server, "racewire_client_cost_spent_total", "costly")
+        == before["cost_spent"] + ran["extensions"]["cost"]["requested"]
+    )
     assert metric(server, "racewire_client_requests_total", "none") == anonymous + 1
     assert metric(server, "racewire_client_requests_total", "other") == other + 1
     text = httpx.get(f"{server.http}/metrics", timeout=10).text
@@ -213,9 +247,16 @@ def test_metrics_count_each_clients_requests_errors_and_cost(server: ServerProce
 def test_the_server_refuses_to_start_with_a_bad_partners_file(tmp_path: Path) -> None:
     (tmp_path / "partners.toml").write_text("[tipster]\nmax_query_kost = 10\n")
     done = subprocess.run(
-        [sys.executable, "-m", "server.cli", "serve", "--port", "0"], cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={**os.environ, "RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/r.db",
-             "RACEWIRE_PARTNERS_FILE": str(tmp_path / "partners.toml")},
+        [sys.executable, "-m", "server.cli", "serve", "--port", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/r.db",
+            "RACEWIRE_PARTNERS_FILE": str(tmp_path / "partners.toml"),
+        },
     )
     assert done.returncode != 0
     assert "max_query_kost" in done.stderr and "unknown settings" in done.stderr
@@ -224,12 +265,21 @@ def test_the_server_refuses_to_start_with_a_bad_partners_file(tmp_path: Path) ->
 def test_a_manifest_that_cannot_be_trusted_stops_the_server_at_start(tmp_path: Path) -> None:
     documents = tmp_path / "documents"
     documents.mkdir()
-    (documents / "tipster.json").write_text('{"format": "apollo-persisted-query-manifest", "version": 1, "operations": '
-                                            '[{"id": "0000", "name": "Card", "type": "query", "body": "query Card { __typename }"}]}')
+    (documents / "tipster.json").write_text(
+        '{"format": "apollo-persisted-query-manifest", "version": 1, "operations": '
+        '[{"id": "0000", "name": "Card", "type": "query", "body": "query Card { __typename }"}]}'
+    )
     done = subprocess.run(
-        [sys.executable, "-m", "server.cli", "serve", "--port", "0"], cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={**os.environ, "RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/r.db",
-             "RACEWIRE_PARTNER_DOCUMENTS_DIR": str(documents)},
+        [sys.executable, "-m", "server.cli", "serve", "--port", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/r.db",
+            "RACEWIRE_PARTNER_DOCUMENTS_DIR": str(documents),
+        },
     )
     assert done.returncode != 0
     assert "id is not the sha256 of its body" in done.stderr

@@ -10,7 +10,12 @@ import pytest
 
 from resolvers.errors import ApiError, BadUserInput
 from server.persisted import (
-    OperationNotTrusted, PersistedQueries, PersistedQueryNotFound, PersistedQueryNotSupported, load_trusted, sha256,
+    OperationNotTrusted,
+    PersistedQueries,
+    PersistedQueryNotFound,
+    PersistedQueryNotSupported,
+    load_trusted,
+    sha256,
 )
 
 QUERY = "{ __typename }"
@@ -35,15 +40,18 @@ def test_with_persisted_queries_off_a_hash_is_not_supported() -> None:
     assert store.resolve(QUERY, None) == QUERY and store.bytes == 0
 
 
-@pytest.mark.parametrize("persisted", [
-    "a string",
-    {"sha256Hash": sha256(QUERY)},
-    apq(sha256(QUERY), version=2)["persistedQuery"],
-    apq(sha256(QUERY).upper())["persistedQuery"],
-    apq(sha256(QUERY)[:-1])["persistedQuery"],
-    apq(12345)["persistedQuery"],
-    apq(None)["persistedQuery"],
-])
+@pytest.mark.parametrize(
+    "persisted",
+    [
+        "a string",
+        {"sha256Hash": sha256(QUERY)},
+        apq(sha256(QUERY), version=2)["persistedQuery"],
+        apq(sha256(QUERY).upper())["persistedQuery"],
+        apq(sha256(QUERY)[:-1])["persistedQuery"],
+        apq(12345)["persistedQuery"],
+        apq(None)["persistedQuery"],
+    ],
+)
 def test_a_malformed_persisted_query_is_bad_user_input(persisted: object) -> None:
     store = PersistedQueries()
     with pytest.raises(BadUserInput) as raised:

@@ -13,7 +13,12 @@ from live_server import GraphQLWs, ServerProcess
 from resolvers.errors import BadUserInput
 from schema.documents import MAX_CACHED_QUERY_BYTES
 from server.persisted import (
-    OPERATIONS_DIR, OperationNotTrusted, PersistedQueries, PersistedQueryNotFound, _entry_bytes, load_trusted,
+    OPERATIONS_DIR,
+    OperationNotTrusted,
+    PersistedQueries,
+    PersistedQueryNotFound,
+    _entry_bytes,
+    load_trusted,
     sha256,
 )
 
@@ -125,8 +130,11 @@ def trusted_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
 async def test_trusted_documents_mode_over_http_and_websocket(trusted_server: ServerProcess) -> None:
     shipped = (OPERATIONS_DIR / "TodaysRaces.graphql").read_text()
     async with httpx.AsyncClient(base_url=trusted_server.http) as client:
-        trusted = (await client.post("/graphql", json={"extensions": apq(sha256(shipped)),
-                                                       "variables": {"date": "2026-06-01"}})).json()
+        trusted = (
+            await client.post(
+                "/graphql", json={"extensions": apq(sha256(shipped)), "variables": {"date": "2026-06-01"}}
+            )
+        ).json()
         ad_hoc = (await client.post("/graphql", json={"query": QUERY})).json()
         unknown = (await client.post("/graphql", json={"extensions": apq(sha256(QUERY))})).json()
     ws = await GraphQLWs.open(trusted_server.ws)

@@ -17,8 +17,14 @@ SECRET = "production-test-secret-0123456789abcdef"
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerProcess]:
-    process = ServerProcess({"RACEWIRE_PRODUCTION": "true", "RACEWIRE_DATABASE_URL": UNREACHABLE,
-                             "RACEWIRE_MIGRATE_ON_START": "false", "RACEWIRE_JWT_SECRET": SECRET}).start()
+    process = ServerProcess(
+        {
+            "RACEWIRE_PRODUCTION": "true",
+            "RACEWIRE_DATABASE_URL": UNREACHABLE,
+            "RACEWIRE_MIGRATE_ON_START": "false",
+            "RACEWIRE_JWT_SECRET": SECRET,
+        }
+    ).start()
     yield process
     process.stop()
 
@@ -53,7 +59,7 @@ async def test_an_unreachable_database_is_retryable_and_logged_without_a_traceba
             break
         await asyncio.sleep(0.025)
     start = logged.index("database unavailable")
-    assert "WARNING" in logged[logged.rindex("\n", 0, start):start] and "Traceback" not in logged
+    assert "WARNING" in logged[logged.rindex("\n", 0, start) : start] and "Traceback" not in logged
 
 
 def test_production_defaults_can_be_overridden() -> None:
@@ -84,8 +90,13 @@ def test_production_refuses_to_start_without_its_own_way_to_check_tokens() -> No
     # The positive controls: a strong secret, or a key with an asymmetric algorithm and the secret
     # left at the default (which then checks nothing).
     Settings.from_env({"RACEWIRE_PRODUCTION": "true", "RACEWIRE_JWT_SECRET": SECRET}).check()
-    keyed = Settings.from_env({"RACEWIRE_PRODUCTION": "true", "RACEWIRE_JWT_ALGORITHMS": "HS256,RS256",
-                               "RACEWIRE_JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----"})
+    keyed = Settings.from_env(
+        {
+            "RACEWIRE_PRODUCTION": "true",
+            "RACEWIRE_JWT_ALGORITHMS": "HS256,RS256",
+            "RACEWIRE_JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----",
+        }
+    )
     keyed.check()
     assert keyed.own_jwt_secret == ""
     Settings().check()  # development: the built-in secret is fine
@@ -97,6 +108,7 @@ def test_token_sources_are_required_in_production_unless_turned_off() -> None:
 
     assert Settings(production=True).token_sources_required
     assert not Settings().token_sources_required
-    assert not Settings.from_env({"RACEWIRE_PRODUCTION": "true", "RACEWIRE_REQUIRE_TOKEN_SOURCES": "false"}
-                                 ).token_sources_required
+    assert not Settings.from_env(
+        {"RACEWIRE_PRODUCTION": "true", "RACEWIRE_REQUIRE_TOKEN_SOURCES": "false"}
+    ).token_sources_required
     assert Settings.from_env({"RACEWIRE_REQUIRE_TOKEN_SOURCES": "true"}).token_sources_required

@@ -31,8 +31,11 @@ def tour_blocks() -> list[Block]:
 
 def blocks(kind: str) -> list[str]:
     """The tour's GraphQL queries, subscriptions or shell commands, in the README's order."""
-    found = [text for lang, text in tour_blocks()
-             if (lang == "sh" if kind == "sh" else lang == "graphql" and text.lstrip().startswith(kind))]
+    found = [
+        text
+        for lang, text in tour_blocks()
+        if (lang == "sh" if kind == "sh" else lang == "graphql" and text.lstrip().startswith(kind))
+    ]
     assert found, f"the tour has no {kind} block"
     return found
 
@@ -56,8 +59,9 @@ OPENING = 'query { race(id: "1") { status market { bestPrices { decimal } } } }'
 def started(tmp_path_factory: pytest.TempPathFactory, demo_bin: Path) -> Iterator[tuple[ServerProcess, dict[str, Any]]]:
     """The demo, and race "1" as the very first request after start-up found it."""
     database = tmp_path_factory.mktemp("demo") / "racewire.db"
-    server = ServerProcess({"RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{database}", "PATH": str(demo_bin)},
-                           command=("scripts/demo",)).start(timeout=120)
+    server = ServerProcess(
+        {"RACEWIRE_DATABASE_URL": f"sqlite+aiosqlite:///{database}", "PATH": str(demo_bin)}, command=("scripts/demo",)
+    ).start(timeout=120)
     try:
         yield server, query(server, OPENING)["race"]
     finally:
@@ -84,8 +88,9 @@ def shell(commands: list[str], demo: ServerProcess, demo_bin: Path) -> list[Any]
     in the repository); returns what each printed, as JSON."""
     script = f"\necho '{MARK}'\n".join(commands)
     env = {**os.environ, "RACEWIRE_PORT": str(demo.port), "PATH": str(demo_bin)}
-    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     return [json.loads(output) for output in done.stdout.split(MARK + "\n")]
 

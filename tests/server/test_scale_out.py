@@ -9,7 +9,7 @@ import json
 import os
 import signal
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -90,8 +90,10 @@ async def test_redis_killed_and_restarted_mid_stream_loses_and_duplicates_nothin
         task.cancel()
     lost = sum(len(set(range(1, stored + 1)) - set(c.seqs)) for c in collectors)
     duplicated = sum(len(c.seqs) - len(set(c.seqs)) for c in collectors)
-    print(f"redis restart: stored={stored} subscribers={len(collectors)} "
-          f"delivered={sum(len(c.seqs) for c in collectors)} lost={lost} duplicated={duplicated}")
+    print(
+        f"redis restart: stored={stored} subscribers={len(collectors)} "
+        f"delivered={sum(len(c.seqs) for c in collectors)} lost={lost} duplicated={duplicated}"
+    )
     assert down.status_code == 503 and down.json()["checks"]["broadcaster"] != "ok"
     assert lost == 0 and duplicated == 0
     assert all(c.seqs == list(range(1, stored + 1)) for c in collectors)
@@ -108,13 +110,21 @@ async def test_concurrent_writers_on_three_processes_keep_seq_unique_and_contigu
             write = Writer(http, race, source)
             return await asyncio.gather(*[write(runner=n % 6) for n in range(40)])
 
-    answers = [a for batch in await asyncio.gather(*[hammer(s, f"book{i}") for i, s in enumerate(servers)]) for a in batch]
+    answers = [
+        a for batch in await asyncio.gather(*[hammer(s, f"book{i}") for i, s in enumerate(servers)]) for a in batch
+    ]
     db = Database(cluster.db_url)
     try:
         async with db.read() as session:
-            seqs = [s for (s,) in await session.execute(
-                text("SELECT seq FROM events WHERE stream = :s ORDER BY seq"), {"s": f"odds:{race['id']}"})]
-            prices = (await session.execute(text("SELECT count(*) FROM prices WHERE race_id = :r"), {"r": int(race["id"])})).scalar_one()
+            seqs = [
+                s
+                for (s,) in await session.execute(
+                    text("SELECT seq FROM events WHERE stream = :s ORDER BY seq"), {"s": f"odds:{race['id']}"}
+                )
+            ]
+            prices = (
+                await session.execute(text("SELECT count(*) FROM prices WHERE race_id = :r"), {"r": int(race["id"])})
+            ).scalar_one()
     finally:
         await db.dispose()
     published = sorted(a["seq"] for a in answers if a["seq"] is not None)
@@ -134,8 +144,13 @@ async def test_a_client_that_stops_reading_keeps_memory_flat_and_others_served(
 ) -> None:
     # Pings are slowed down here: a reader that stops reading for long is dropped as dead otherwise.
     # Uncompressed, rich updates fill the socket buffers between server and client quickly.
-    (server,) = cluster.start(1, RACEWIRE_SUBSCRIBER_BUFFER="64", RACEWIRE_WS_PING_INTERVAL_SECONDS="600",
-                              RACEWIRE_WS_COMPRESSION="false", RACEWIRE_FANOUT=os.environ.get("FANOUT", "true"))
+    (server,) = cluster.start(
+        1,
+        RACEWIRE_SUBSCRIBER_BUFFER="64",
+        RACEWIRE_WS_PING_INTERVAL_SECONDS="600",
+        RACEWIRE_WS_COMPRESSION="false",
+        RACEWIRE_FANOUT=os.environ.get("FANOUT", "true"),
+    )
     race = await cluster.race(runners=40)
     stalled = await _stalled_subscriber(server, race)
     healthy = Collector(await GraphQLWs.open(server.ws), "fast")
@@ -156,8 +171,10 @@ async def test_a_client_that_stops_reading_keeps_memory_flat_and_others_served(
     reading.cancel()
 
     seqs, conflated = await _drain(stalled, stored)
-    print(f"slow reader: stored={stored} rss_kib={before}/{middle}/{after} growth_second_half={after - middle} KiB "
-          f"healthy_received={len(healthy.seqs)} stalled_received={len(seqs)} conflated_updates={conflated}")
+    print(
+        f"slow reader: stored={stored} rss_kib={before}/{middle}/{after} growth_second_half={after - middle} KiB "
+        f"healthy_received={len(healthy.seqs)} stalled_received={len(seqs)} conflated_updates={conflated}"
+    )
     assert healthy.seqs == list(range(1, stored + 1))
     assert seqs == list(range(1, stored + 1)) and conflated >= 1
     assert after - before < 8 * 1024
@@ -171,11 +188,16 @@ async def _stalled_subscriber(server: ServerProcess, race: dict[str, Any]) -> An
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", server.port))
-    client = await connect(server.ws, sock=sock, subprotocols=["graphql-transport-ws"], max_queue=1, max_size=2**22,
-                           ping_interval=None)  # it reads nothing for a long while, on purpose
+    client = await connect(
+        server.ws, sock=sock, subprotocols=["graphql-transport-ws"], max_queue=1, max_size=2**22, ping_interval=None
+    )  # it reads nothing for a long while, on purpose
     await client.send(json.dumps({"type": "connection_init", "payload": {}}))
     assert json.loads(await client.recv())["type"] == "connection_ack"
-    await client.send(json.dumps({"id": "slow", "type": "subscribe", "payload": {"query": RICH_ODDS, "variables": {"ids": [race["id"]]}}}))
+    await client.send(
+        json.dumps(
+            {"id": "slow", "type": "subscribe", "payload": {"query": RICH_ODDS, "variables": {"ids": [race["id"]]}}}
+        )
+    )
     return client
 
 
@@ -204,7 +226,7 @@ class Feed:
         settings = Settings(broadcast_url=redis_url, jwt_secret=SECRET)
         self.broadcast = deployment_broadcast(settings)
         self.hub = deployment_hub(settings, self.broadcast)
-        self.at = datetime.now(timezone.utc) - timedelta(hours=3)
+        self.at = datetime.now(UTC) - timedelta(hours=3)
         self.stored = 0
 
     async def __aenter__(self) -> Feed:

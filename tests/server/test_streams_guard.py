@@ -17,12 +17,25 @@ from strawberry.http.streaming import MultipartSubscriptionTransport, SSETranspo
 from server.http_protocol import RacewireHttpProtocol, shutdown_of
 from server.streams_guard import End
 
+
 def test_strawberry_still_offers_the_hooks_the_view_overrides() -> None:
     # create_streaming_response gets every stream, execute_operation every stream's operation.
     assert list(inspect.signature(AsyncBaseHTTPView.create_streaming_response).parameters) == [
-        "self", "request", "stream", "sub_response", "headers"]
+        "self",
+        "request",
+        "stream",
+        "sub_response",
+        "headers",
+    ]
     assert list(inspect.signature(AsyncBaseHTTPView.execute_operation).parameters) == [
-        "self", "request", "request_adapter", "request_data", "context", "root_value", "sub_response"]
+        "self",
+        "request",
+        "request_adapter",
+        "request_data",
+        "context",
+        "root_value",
+        "sub_response",
+    ]
     assert {"protocol"} <= set(inspect.signature(GraphQLRequestData).parameters)
 
 
@@ -51,8 +64,17 @@ async def test_the_http_protocol_tells_a_running_response_that_the_server_shuts_
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, http=RacewireHttpProtocol,
-                                           log_level="warning", lifespan="off", timeout_graceful_shutdown=60))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            http=RacewireHttpProtocol,
+            log_level="warning",
+            lifespan="off",
+            timeout_graceful_shutdown=60,
+        )
+    )
     serving = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)

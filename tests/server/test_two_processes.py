@@ -17,8 +17,11 @@ from storage.database import Database
 
 @pytest.fixture
 def pair(postgres_url: str) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    env = {"RACEWIRE_DATABASE_URL": postgres_url, "RACEWIRE_JWT_SECRET": SECRET,
-           "RACEWIRE_BROADCAST_URL": "redis://127.0.0.1:6379"}
+    env = {
+        "RACEWIRE_DATABASE_URL": postgres_url,
+        "RACEWIRE_JWT_SECRET": SECRET,
+        "RACEWIRE_BROADCAST_URL": "redis://127.0.0.1:6379",
+    }
     a = ServerProcess(env).start()
     b = ServerProcess(env).start()
     yield a, b
@@ -35,7 +38,9 @@ async def test_an_update_stored_on_one_process_reaches_subscribers_on_another(
         await load_race_cards(db=db, cards=[card(venue="Redis Park", runners=3)])
         async with db.read() as session:
             race_id = (await session.execute(text("SELECT max(id) FROM races"))).scalar_one()
-            runners = [r for (r,) in await session.execute(text("SELECT id FROM runners WHERE race_id = :r"), {"r": race_id})]
+            runners = [
+                r for (r,) in await session.execute(text("SELECT id FROM runners WHERE race_id = :r"), {"r": race_id})
+            ]
     finally:
         await db.dispose()
     race: dict[str, Any] = {"id": str(race_id), "runners": [str(r) for r in runners]}

@@ -48,12 +48,14 @@ async def test_racewire_protocol_has_every_attribute_uvicorn_s_own_sets() -> Non
     assert set(vars(theirs)) == UVICORN_ATTRIBUTES
     missing = [name for name in UVICORN_ATTRIBUTES if not hasattr(ours, name)]
     assert missing == []
-    assert {name: type(getattr(ours, name)) for name in ("conn", "transport", "close_sent")} == \
-        {name: type(getattr(theirs, name)) for name in ("conn", "transport", "close_sent")}
+    assert {name: type(getattr(ours, name)) for name in ("conn", "transport", "close_sent")} == {
+        name: type(getattr(theirs, name)) for name in ("conn", "transport", "close_sent")
+    }
 
 
 def test_when_uvicorn_moves_an_internal_the_fast_path_is_off_with_one_log_line(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setattr(uvicorn_fast_path, "UVICORN_ATTRIBUTES", UVICORN_ATTRIBUTES - {"writable"})
     with caplog.at_level(logging.WARNING, logger=uvicorn_fast_path.__name__):

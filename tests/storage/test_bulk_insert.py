@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import text
 
@@ -15,12 +15,13 @@ BULK = BulkInsert(Event.__table__, ("stream", "seq", "kind", "payload", "created
 
 
 async def test_bulk_rows_match_rows_written_by_sqlalchemy(db: Database) -> None:
-    whole_second = datetime(2026, 11, 27, 15, 0, 0, tzinfo=timezone.utc)
+    whole_second = datetime(2026, 11, 27, 15, 0, 0, tzinfo=UTC)
     payload = {"prices": [{"runnerId": 1, "decimal": 2.5}], "note": "ünïcode"}
     async with db.write() as session:
         session.add(Event(stream="orm", seq=1, kind="odds", payload=payload, created_at=whole_second))
-        await BULK.run(session, [{"stream": "bulk", "seq": 1, "kind": "odds", "payload": payload,
-                                  "created_at": whole_second}])
+        await BULK.run(
+            session, [{"stream": "bulk", "seq": 1, "kind": "odds", "payload": payload, "created_at": whole_second}]
+        )
 
     async with db.read() as session:
         raw = dict((await session.execute(text("SELECT stream, CAST(created_at AS TEXT) FROM events"))).all())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from storage import events
 from storage.database import Database
@@ -11,7 +11,7 @@ from storage.database import Database
 
 async def append(db: Database, stream: str) -> int:
     async with db.write() as session:
-        event = await events.append(session, stream=stream, kind="test", payload={}, now=datetime.now(timezone.utc))
+        event = await events.append(session, stream=stream, kind="test", payload={}, now=datetime.now(UTC))
     return event.seq
 
 

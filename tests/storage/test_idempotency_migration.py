@@ -18,7 +18,7 @@ from conftest import POSTGRES_ADMIN_URL
 from storage.database import Database
 from storage.migrate import alembic_config
 
-INSERT = ("INSERT INTO idempotency_keys ({columns}) VALUES ({values}, 'h', '{{}}', CURRENT_TIMESTAMP)")
+INSERT = "INSERT INTO idempotency_keys ({columns}) VALUES ({values}, 'h', '{{}}', CURRENT_TIMESTAMP)"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -50,8 +50,7 @@ def migrate(connection: Connection, url: str, revision: str, *, down: bool = Fal
 async def test_keys_become_per_subject_and_old_ones_are_kept(empty_db: Database) -> None:
     async with empty_db.engine.begin() as connection:
         await connection.run_sync(migrate, empty_db.url, "0002")
-        await connection.execute(text(INSERT.format(columns="key, request_hash, response, created_at",
-                                                    values="'k1'")))
+        await connection.execute(text(INSERT.format(columns="key, request_hash, response, created_at", values="'k1'")))
         await connection.run_sync(migrate, empty_db.url, "0003")
         kept = (await connection.execute(text("SELECT subject, key FROM idempotency_keys"))).all()
         columns = "subject, key, request_hash, response, created_at"
