@@ -142,13 +142,14 @@ class Hub:
         self.telemetry.published(event.stream)
 
     @asynccontextmanager
-    async def listen(self, channels: Iterable[str]) -> AsyncIterator[Listener]:
-        """Yields once every channel is subscribed, so nothing published after is missed."""
+    async def listen(self, channels: Iterable[str], *, field: str = "none") -> AsyncIterator[Listener]:
+        """Yields once every channel is subscribed, so nothing published after is missed. `field`
+        names what listens, for telemetry."""
         listener = Listener(self._buffer, on_drop=self.telemetry.dropped)
         wanted = list(dict.fromkeys(channels))
         joined: list[str] = []
         self.listener_count += 1
-        self.telemetry.listening(wanted, 1)
+        self.telemetry.listening(field, 1)
         try:
             for channel in wanted:
                 joined.append(channel)
@@ -156,7 +157,7 @@ class Hub:
             yield listener
         finally:
             self.listener_count -= 1
-            self.telemetry.listening(wanted, -1)
+            self.telemetry.listening(field, -1)
             for channel in joined:
                 self._leave(channel, listener)
 

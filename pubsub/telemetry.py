@@ -14,8 +14,8 @@ class Telemetry:
     def published(self, stream: str) -> None:
         """An event was handed to the broadcaster."""
 
-    def listening(self, channels: list[str], delta: int) -> None:
-        """A subscription started (+1) or ended (-1) listening to these channels."""
+    def listening(self, field: str, delta: int) -> None:
+        """A subscription of this field started (+1) or ended (-1) listening."""
 
     def sent(self, field: str, stored_at: datetime | None, copies: int = 1) -> None:
         """An update went to `copies` subscribers; `stored_at` is when its event was committed."""

@@ -95,6 +95,7 @@ async def odds_updates(
     follower = StreamFollower(
         db=db,
         hub=hub,
+        field="oddsUpdated",
         streams=streams,
         start={s: start[s] for s in streams if s in start},
         snapshot=snapshot,
@@ -251,6 +252,7 @@ async def status_changes(
     follower = StreamFollower(
         db=db,
         hub=hub,
+        field="raceStatus",
         streams=[channels.STATUS],
         start={channels.STATUS: start[channels.STATUS]} if channels.STATUS in start else None,
         on_listening=on_listening,
@@ -280,7 +282,7 @@ async def published_news(
     on_listening: Callable[[], None] | None = None,
 ) -> AsyncIterator[NewsPublished]:
     wanted = set(tags) if tags else None
-    follower = _one_stream(db, hub, channels.NEWS, after, on_listening)
+    follower = _one_stream(db, hub, "news", channels.NEWS, after, on_listening)
     async for event in follower:
         payload = event.payload
         if event.kind == SNAPSHOT or (wanted is not None and not wanted & set(payload["tags"])):
@@ -299,13 +301,14 @@ async def published_news(
 
 
 def _one_stream(
-    db: Database, hub: Hub, stream: str, after: str | None, on_listening: Callable[[], None] | None
+    db: Database, hub: Hub, field: str, stream: str, after: str | None, on_listening: Callable[[], None] | None
 ) -> StreamFollower:
     """A follower of one stream, resumed from its position in `after` when the cursor holds one."""
     start = decode_positions(after) if after else {}
     return StreamFollower(
         db=db,
         hub=hub,
+        field=field,
         streams=[stream],
         start={stream: start[stream]} if stream in start else None,
         on_listening=on_listening,
@@ -333,7 +336,7 @@ async def feed_changes(
 ) -> AsyncIterator[FeedChange]:
     """Price sources going STALE and coming back LIVE; only `sources` when given."""
     wanted = set(sources) if sources else None
-    follower = _one_stream(db, hub, channels.FEEDS, after, on_listening)
+    follower = _one_stream(db, hub, "feedStatus", channels.FEEDS, after, on_listening)
     async for event in follower:
         payload = event.payload
         if event.kind == SNAPSHOT or (wanted is not None and payload["source"] not in wanted):
@@ -387,6 +390,7 @@ async def race_updates(
     follower = StreamFollower(
         db=db,
         hub=hub,
+        field="raceUpdated",
         streams=streams,
         start={s: start[s] for s in streams if s in start},
         snapshot=snapshot,

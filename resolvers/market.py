@@ -37,14 +37,12 @@ def build_market(race_id: int, runners: Iterable[Runner], current: Iterable[Quot
     anyone can be sure to get."""
     running = {r.id for r in runners if not r.scratched}
     best: dict[int, Quote] = {}
-    priced = stale = False
+    stale = False
     for quote in current:
         if quote.runner_id not in running:
             continue
-        priced = True
         if quote.stale:
             stale = True
-            continue
             continue
         held = best.get(quote.runner_id)
         if held is None or quote.decimal > held.decimal:
@@ -57,5 +55,5 @@ def build_market(race_id: int, runners: Iterable[Runner], current: Iterable[Quot
         # Book percentage over the best prices: under 100 means a punter could back every runner at a profit.
         overround=round(sum(100.0 / q.decimal for q in ordered), 2) if ordered else None,
         updated_at=max((q.observed_at for q in ordered), default=None),
-        stale=priced and stale and not ordered,
+        stale=stale and not ordered,
     )

@@ -32,6 +32,7 @@ async def live_notifications(
     follower = StreamFollower(
         db=db,
         hub=hub,
+        field="notifications",
         streams=[stream],
         start={stream: start[stream]} if stream in start else None,
         on_listening=on_listening,

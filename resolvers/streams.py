@@ -31,7 +31,8 @@ class StreamFollower:
     SUBSCRIBER_TOO_SLOW and the cursor to resume from. `conflate_replay` catches a resumed
     reader up the same way, for one that is resumed because it fell behind.
 
-    `on_caught_up` is called once the replay is over, before the first live event is awaited.
+    `field` names the subscription for telemetry. `on_caught_up` is called once the replay is
+    over, before the first live event is awaited.
 
     `live` tells whether the event just passed on came straight from the hub (True) or from the
     log (a replay, catch-up or snapshot marker): only the former says how fast delivery is."""
@@ -41,6 +42,7 @@ class StreamFollower:
         *,
         db: Database,
         hub: Hub,
+        field: str,
         streams: Sequence[str],
         start: Mapping[str, int] | None = None,
         snapshot: bool = False,
@@ -52,6 +54,7 @@ class StreamFollower:
     ) -> None:
         self._db = db
         self._hub = hub
+        self._field = field
         self._streams = list(dict.fromkeys(streams))
         self._start = dict(start or {})
         self._snapshot = snapshot
@@ -64,7 +67,7 @@ class StreamFollower:
         self.live = False
 
     async def __aiter__(self) -> AsyncIterator[Envelope]:
-        async with self._hub.listen(self._streams) as listener:
+        async with self._hub.listen(self._streams, field=self._field) as listener:
             async with self._db.read() as session:
                 heads = await events.heads(session, self._streams)
             if self._on_listening is not None:

@@ -20,20 +20,6 @@ from pubsub.telemetry import Telemetry
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-def _field_of(channels: list[str]) -> str:
-    if not channels:
-        return "none"
-    if channels[0] == channel_names.STATUS:
-        return "raceStatus"
-    if channels[0] == channel_names.NEWS:
-        return "news"
-    if channels[0] == channel_names.FEEDS:
-        return "feedStatus"
-    if channels[-1] == channel_names.STATUS:
-        return "raceUpdated"  # its races' odds, then the status stream
-    return "oddsUpdated"
-
-
 class Metrics(Telemetry):
     def __init__(self, *, open_connections: Callable[[], float], open_streams: Callable[[], float] = lambda: 0) -> None:
         self.registry = CollectorRegistry()
@@ -98,8 +84,8 @@ class Metrics(Telemetry):
     def published(self, stream: str) -> None:
         self.published_events.labels("odds" if channel_names.race_of(stream) is not None else stream).inc()
 
-    def listening(self, channels: list[str], delta: int) -> None:
-        self.subscriptions.labels(_field_of(channels)).inc(delta)
+    def listening(self, field: str, delta: int) -> None:
+        self.subscriptions.labels(field).inc(delta)
 
     def sent(self, field: str, stored_at: datetime | None, copies: int = 1) -> None:
         if copies <= 0:

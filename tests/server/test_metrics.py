@@ -9,8 +9,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from events.envelope import Envelope
-from live_server import ODDS, GraphQLWs, ServerProcess, store, wait_subscribed
+from live_server import ODDS, SECRET, GraphQLWs, ServerProcess, store, wait_subscribed
 from pubsub.hub import Listener
+from server.auth import create_access_token
 from server.metrics import Metrics
 
 
@@ -51,6 +52,25 @@ async def test_a_delivered_update_and_a_failed_write_are_counted(server: ServerP
     assert metrics[("racewire_mutation_errors_total", (("error", "BAD_USER_INPUT"), ("mutation", "storeOdds")))] == 1
     assert metrics[("racewire_dropped_events_total", ())] == 0
     assert metrics[("racewire_broadcaster_reconnects_total", ())] == 0
+
+
+async def test_each_subscription_is_counted_under_its_own_field(server: ServerProcess) -> None:
+    bearer = create_access_token(secret=SECRET, subject="metrics-reader", scopes=[])
+    client = await GraphQLWs.open(server.ws, {"Authorization": f"Bearer {bearer}"})
+    before = await scrape(server)
+    await client.subscribe("s", "subscription { raceStatus { seq } }")
+    await client.subscribe("n", "subscription { news { seq } }")
+    await client.subscribe("p", "subscription { notifications { seq } }")
+    await wait_subscribed(server, 3)
+    metrics = await scrape(server)
+    await client.close()
+
+    def active(sample: dict[tuple[str, tuple[tuple[str, str], ...]], float], field: str) -> float:
+        return sample.get(("racewire_active_subscriptions", (("field", field),)), 0)
+
+    for field in ("raceStatus", "news", "notifications"):
+        assert active(metrics, field) - active(before, field) == 1, field
+    assert active(metrics, "oddsUpdated") == active(before, "oddsUpdated")
 
 
 async def test_an_open_sse_stream_is_counted(server: ServerProcess) -> None:
