@@ -103,7 +103,7 @@ class Hub:
         self._broadcast = broadcast
         self._seal = seal or Seal.ephemeral()
         self.namespace = namespace or Namespace()
-        self._rejections = Rejections(lambda: self.telemetry)
+        self._rejections = Rejections(telemetry)
         self._log = log
         self._buffer = buffer
         self._watch_interval = watch_interval

@@ -16,7 +16,7 @@ class Rejections:
     `interval` seconds saying how many more there were."""
 
     def __init__(
-        self, telemetry: Callable[[], Telemetry], *, interval: float = 10.0, clock: Callable[[], float] = time.monotonic
+        self, telemetry: Telemetry, *, interval: float = 10.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._telemetry = telemetry
         self._interval = interval
@@ -25,7 +25,7 @@ class Rejections:
         self._unlogged = 0
 
     def refused(self, channel: str, reason: str) -> None:
-        self._telemetry().refused(reason)
+        self._telemetry.refused(reason)
         now = self._clock()
         if now < self._next_log:
             self._unlogged += 1

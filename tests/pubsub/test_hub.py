@@ -180,7 +180,7 @@ async def test_a_sealed_replay_of_an_old_event_is_not_passed_on_again(db: Any) -
 def test_refusals_are_all_counted_but_logged_at_most_once_per_interval(caplog: pytest.LogCaptureFixture) -> None:
     now = [0.0]
     counted = Counted()
-    rejections = Rejections(lambda: counted, interval=10, clock=lambda: now[0])
+    rejections = Rejections(counted, interval=10, clock=lambda: now[0])
     with caplog.at_level(logging.WARNING, logger="pubsub.hub"):
         for _ in range(1000):
             rejections.refused("racewire:odds:1", "bad_mac")
