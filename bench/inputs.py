@@ -28,7 +28,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from run import racewire
-from server.manifests import ManifestError, read_manifest
+from schema.limits import QueryLimits
+from schema.schema import build_schema
+from server.manifests import ManifestError, operation_of, read_manifest
 from server.partners import PartnersError, read_settings
 
 KIB = 1024
@@ -235,6 +237,24 @@ PARTNERS: dict[str, str] = {
     "a value nested 10,000 deep": "[acme]\nmax_query_cost = " + "[" * 10_000 + "]" * 10_000 + "\n",
     'a client named "a\\nb"': '["a\\nb"]\nmax_query_cost = 1\n',
     "not TOML": "[acme\n",
+    "not UTF-8": "[acme]\nmax_query_cost = 1 # \xff\n",
+}
+
+
+def side_by_side(count: int) -> str:
+    """Fragments spread next to one another, each selecting the same fields (bench/validation.py)."""
+    fragments = " ".join(f"fragment F{n} on Race {{ id name status }}" for n in range(count))
+    return fragments + ' query Q { race(id: "1") { ' + " ".join(f"...F{n}" for n in range(count)) + " } }"
+
+
+DOCUMENTS: dict[str, str] = {
+    "baseline: query Q { __typename }": "query Q { __typename }",
+    "fragments side by side, 50": side_by_side(50),
+    "fragments side by side, 100": side_by_side(100),
+    "fragments side by side, 400": side_by_side(400),
+    "the same field, 1,000 times": "query Q { " + "__typename " * 1000 + "}",
+    "the same field, 4,000 times": "query Q { " + "__typename " * 4000 + "}",
+    "a 1 MiB comment": "query Q { __typename }\n#" + "c" * MIB,
 }
 
 
@@ -290,7 +310,7 @@ async def files(runs: int) -> None:
         partner_paths = {}
         for n, (name, text) in enumerate(PARTNERS.items()):
             path = Path(directory) / f"p{n}.toml"
-            path.write_text(text)
+            path.write_bytes(text.encode("latin-1") if name == "not UTF-8" else text.encode())
             partner_paths[name] = path
 
         async def settings(path: Path) -> tuple[float, str]:
@@ -298,15 +318,30 @@ async def files(runs: int) -> None:
 
         cases = {n: (p.stat().st_size, (lambda p=p: settings(p))) for n, p in partner_paths.items()}
         table("partners file (read_settings)", await measure(cases, runs))
+        schema = build_schema(QueryLimits())._schema  # noqa: SLF001 - graphql-core's, as `racewire documents add` checks
+        document_paths = {}
+        for n, (name, text) in enumerate(DOCUMENTS.items()):
+            path = Path(directory) / f"d{n}.graphql"
+            path.write_text(text)
+            document_paths[name] = path
+
+        async def register(path: Path) -> tuple[float, str]:
+            return time_file(lambda p: [operation_of(p.read_text(), schema, source=str(p))], path)
+
+        cases = {n: (p.stat().st_size, (lambda p=p: register(p))) for n, p in document_paths.items()}
+        table("racewire documents add (operation_of)", await measure(cases, runs))
 
 
-def main(runs: int) -> None:
-    with tempfile.TemporaryDirectory() as workdir, racewire(Path(workdir), races=1, cores="0") as server:
-        asyncio.run(served(server["port"], list(server["runners"]), runs))
+def main(runs: int, *, server: bool) -> None:
+    if server:
+        with tempfile.TemporaryDirectory() as workdir, racewire(Path(workdir), races=1, cores="0") as started:
+            asyncio.run(served(started["port"], list(started["runners"]), runs))
     asyncio.run(files(runs))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
-    main(parser.parse_args().runs)
+    parser.add_argument("--files-only", action="store_true", help="only the partner files, in this process")
+    arguments = parser.parse_args()
+    main(arguments.runs, server=not arguments.files_only)
