@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 
-from live_server import SECRET, GraphQLWs, ServerProcess, token, wait_subscribed
+from live_server import SECRET, GraphQLWs, ServerProcess, executions, store, wait_executions, wait_subscribed
 
 FEEDS = """subscription Feeds($sources: [String!], $after: String) {
   feedStatus(sources: $sources, after: $after) { source status seq cursor }
 }"""
-STORE = "mutation($input: StoreOddsInput!) { storeOdds(input: $input) { seq } }"
 SOURCE = "tote"
 
 
@@ -34,36 +31,6 @@ def race(served_race: dict[str, Any]) -> dict[str, Any]:
     return served_race
 
 
-async def price(server: ServerProcess, race: dict[str, Any], decimal: float) -> None:
-    body = {
-        "query": STORE,
-        "variables": {
-            "input": {
-                "raceId": race["id"],
-                "source": SOURCE,
-                "observedAt": datetime.now(UTC).isoformat(),
-                "prices": [{"runnerId": race["runners"][0], "decimal": decimal}],
-            }
-        },
-    }
-    async with httpx.AsyncClient(base_url=server.http) as http:
-        response = await http.post("/graphql", json=body, headers={"Authorization": f"Bearer {token('odds:write')}"})
-    assert "errors" not in response.json(), response.text
-
-
-async def executions(server: ServerProcess) -> int:
-    async with httpx.AsyncClient(base_url=server.http) as http:
-        return int((await http.get("/ready")).json()["executions"])
-
-
-async def wait_executions(server: ServerProcess, count: int) -> None:
-    for _ in range(400):
-        if await executions(server) == count:
-            return
-        await asyncio.sleep(0.025)
-    raise AssertionError(f"executions stayed at {await executions(server)}, not {count}")
-
-
 def status(event: dict[str, Any]) -> tuple[str, int]:
     return event["feedStatus"]["status"], event["feedStatus"]["seq"]
 
@@ -75,9 +42,9 @@ async def test_feed_status_subscribers_share_one_execution_and_a_resumer_gets_ex
     await asyncio.gather(*[c.subscribe(f"feeds-{n}", FEEDS, sources=[SOURCE]) for n, c in enumerate(clients)])
     await wait_subscribed(server, 10)
     assert await executions(server) == 1
-    await price(server, race, 3.0)
+    await store(server, race, 3.0, source=SOURCE)
     went = [await c.next(f"feeds-{n}") for n, c in enumerate(clients)]  # silent for 1 s: STALE
-    await price(server, race, 3.5)
+    await store(server, race, 3.5, source=SOURCE)
     came = [await c.next(f"feeds-{n}") for n, c in enumerate(clients)]
     assert all(e == went[0] for e in went) and all(e == came[0] for e in came)  # the same bytes
     first = went[0]["feedStatus"]["seq"]
@@ -89,7 +56,7 @@ async def test_feed_status_subscribers_share_one_execution_and_a_resumer_gets_ex
     await wait_executions(server, 1)
     everyone = [*((c, f"feeds-{n}") for n, c in enumerate(clients)), (resumer, "resumed")]
     again = [await c.next(id) for c, id in everyone]  # silent again: STALE, shared
-    await price(server, race, 4.0)
+    await store(server, race, 4.0, source=SOURCE)
     back = [status(await c.next(id)) for c, id in everyone]  # the next each gets: nothing twice
 
     assert missed == [("LIVE", first + 1)]

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from live_server import GraphQLWs, ServerProcess, store, token, wait_subscribed
+from live_server import GraphQLWs, ServerProcess, executions, store, token, wait_executions, wait_subscribed
 
 RACE = """subscription Race($ids: [ID!]!, $after: String, $snapshot: Boolean! = false) {
   raceUpdated(raceIds: $ids, after: $after, snapshot: $snapshot) {
@@ -28,20 +28,6 @@ STATUS = "mutation($id: ID!, $s: RaceStatus!) { setRaceStatus(raceId: $id, statu
 def race(served_race: dict[str, Any]) -> dict[str, Any]:
     """The race the live server serves (tests/fixtures/live.py)."""
     return served_race
-
-
-async def executions(server: ServerProcess) -> int:
-    async with httpx.AsyncClient(base_url=server.http) as http:
-        return int((await http.get("/ready")).json()["executions"])
-
-
-async def wait_executions(server: ServerProcess, count: int) -> None:
-    """Waits for the executions to drop to `count`: the members served on their own have joined."""
-    for _ in range(400):
-        if await executions(server) == count:
-            return
-        await asyncio.sleep(0.025)
-    raise AssertionError(f"executions stayed at {await executions(server)}, not {count}")
 
 
 async def set_status(server: ServerProcess, race: dict[str, Any], status: str) -> None:
