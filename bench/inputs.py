@@ -77,6 +77,9 @@ INITS: dict[str, str] = {
 CONFLATE = """subscription($ids: [ID!]!, $c: Int) {
   oddsUpdated(raceIds: $ids, snapshot: true, conflateMs: $c) { seq snapshot }
 }"""
+CONFLATE_LITERAL = """subscription($ids: [ID!]!) {
+  oddsUpdated(raceIds: $ids, snapshot: true, conflateMs: LITERAL) { seq snapshot }
+}"""
 # conflateMs: the variable's JSON as written, or a literal in the document (`literal:`).
 CONFLATES: dict[str, str] = {
     "baseline: conflateMs 0": "0",
@@ -112,8 +115,7 @@ async def init_once(port: int, text: str) -> tuple[float, str]:
 
 async def conflate_once(port: int, race: str, value: str) -> tuple[float, str]:
     if value.startswith("literal:"):
-        query = CONFLATE.replace("$c: Int", "").replace("$c", value.removeprefix("literal:")).replace("()", "")
-        query = query.replace("($ids: [ID!]!, )", "($ids: [ID!]!)")
+        query = CONFLATE_LITERAL.replace("LITERAL", value.removeprefix("literal:"))
         variables = json.dumps({"ids": [race]})
     else:
         query, variables = CONFLATE, '{"ids": [' + json.dumps(race) + '], "c": ' + value + "}"
