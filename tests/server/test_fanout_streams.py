@@ -12,6 +12,8 @@ import httpx
 import pytest
 
 from live_server import GraphQLWs, ServerProcess, executions, store, token, wait_executions, wait_subscribed
+from resolvers.viewer import Viewer
+from server.live.fanout_plan import Planner
 
 RACE = """subscription Race($ids: [ID!]!, $after: String, $snapshot: Boolean! = false) {
   raceUpdated(raceIds: $ids, after: $after, snapshot: $snapshot) {
@@ -38,6 +40,23 @@ async def set_status(server: ServerProcess, race: dict[str, Any], status: str) -
             headers={"Authorization": f"Bearer {token('races:write')}"},
         )
     assert "errors" not in response.json(), response.text
+
+
+def test_the_streams_that_read_nothing_of_the_viewer_are_planned_and_keyed_by_scope() -> None:
+    planner = Planner()
+    reader = Viewer(subject=None, scopes=frozenset())
+    other_reader = Viewer(subject="someone", scopes=frozenset())
+    writer = Viewer(subject="feed", scopes=frozenset({"odds:write"}))
+    feeds = 'subscription($after: String) { feedStatus(sources: ["tote"], after: $after) { seq } }'
+    own = "subscription($after: String) { notifications(after: $after) { seq } }"
+    race = planner.plan(RACE, {"ids": ["1"]}, None, reader)
+    feed = planner.plan(feeds, {}, None, reader)
+
+    assert race is not None and feed is not None
+    assert race.field == "raceUpdated" and feed.field == "feedStatus"
+    assert race.key != planner.plan(RACE, {"ids": ["1"]}, None, writer).key
+    assert race.key == planner.plan(RACE, {"ids": ["1"], "after": "x"}, None, reader).key
+    assert planner.plan(own, {}, None, other_reader) is None  # the viewer's own stream: never shared
 
 
 def shown(event: dict[str, Any]) -> tuple[Any, ...]:
