@@ -73,13 +73,11 @@ class StreamFollower:
             if self._on_listening is not None:
                 self._on_listening()
             for stream in self._streams:
-                start = self._start.get(stream)
-                if start is None:
-                    self.positions[stream] = heads[stream]
-                    if self._snapshot:
-                        yield self._mark_snapshot(stream, heads[stream])
-                else:
-                    self.positions[stream] = start
+                self.positions[stream] = heads[stream] if (start := self._start.get(stream)) is None else start
+            # Every stream placed before the first marker: a snapshot's cursor resumes them all.
+            for stream in self._streams if self._snapshot else ():
+                if stream not in self._start:
+                    yield self._mark_snapshot(stream, heads[stream])
             if self._conflate_replay:
                 replay = self._recover()
             else:

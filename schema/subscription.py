@@ -2,23 +2,68 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from typing import Annotated
+from collections.abc import AsyncGenerator, Callable
+from typing import Annotated, TypedDict
 
 import strawberry
 
+from pubsub.hub import Hub
 from resolvers import live, notifications
 from resolvers.errors import parse_id
 from resolvers.pacing import MAX_CONFLATE_MS, checked_window
 from schema.context import Info
 from schema.list_limits import MAX_TAGS, bounded
 from schema.permissions import IsAuthenticated
-from schema.stream_tap import tap_of
+from schema.stream_tap import StreamTap, tap_of
 from schema.types.alerts import Notification, NotificationEvent
 from schema.types.feeds import FeedStatus, FeedStatusEvent
 from schema.types.news import NewsArticle, NewsEvent
 from schema.types.odds import OddsUpdate, Price
 from schema.types.races import RaceStatus, RaceStatusEvent
+from storage.database import Database
+
+# Each argument the subscriptions share, declared once with its one description.
+RaceIds = Annotated[
+    list[strawberry.ID], strawberry.argument(description="The races to follow (at most the published limit).")
+]
+SomeRaceIds = Annotated[
+    list[strawberry.ID] | None,
+    strawberry.argument(description="The races to follow (at most the published limit); all races when omitted."),
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(description="The cursor of the last event seen: replays what was missed, then goes live."),
+]
+Snapshot = Annotated[
+    bool, strawberry.argument(description="Start each race (not resumed by `after`) with its full current market.")
+]
+ConflateMs = Annotated[
+    int | None,
+    strawberry.argument(
+        description=f"The subscriber's pace: at most one update per race per window of this many "
+        f"milliseconds (0 to {MAX_CONFLATE_MS}), merging the window's changes (`conflated`, "
+        "`seqFrom`..`seq`). 0 or omitted: every update as it happens."
+    ),
+]
+
+
+class Following(TypedDict):
+    """What every live stream is given: where to read, where to resume, whom to tell it listens."""
+
+    db: Database
+    hub: Hub
+    after: str | None
+    on_listening: Callable[[], None]
+
+
+def _following(info: Info, after: str | None) -> tuple[StreamTap, Following]:
+    """The execution's tap, and the stream's arguments: `after`, else where the fan-out resumes it."""
+    ctx, tap = info.context, tap_of(info.root_value)
+    return tap, Following(db=ctx.db, hub=ctx.hub, after=after or tap.resume_cursor, on_listening=tap.listening.set)
+
+
+def _race_ids(race_ids: list[strawberry.ID]) -> list[int]:
+    return [parse_id(r, what="race", field="raceIds") for r in race_ids]
 
 
 def _ids(values: list[int] | tuple[int, ...] | None) -> list[strawberry.ID] | None:
@@ -71,42 +116,22 @@ class Subscription:
     async def odds_updated(
         self,
         info: Info,
-        race_ids: Annotated[
-            list[strawberry.ID], strawberry.argument(description="The races to follow (at most the published limit).")
-        ],
-        after: Annotated[
-            str | None,
-            strawberry.argument(
-                description="The cursor of the last event seen: replays what was missed, then goes live."
-            ),
-        ] = None,
-        snapshot: Annotated[
-            bool,
-            strawberry.argument(description="Start each race (not resumed by `after`) with its full current market."),
-        ] = False,
-        conflate_ms: Annotated[
-            int | None,
-            strawberry.argument(
-                description=f"The subscriber's pace: at most one update per race per window of this many "
-                f"milliseconds (0 to {MAX_CONFLATE_MS}), merging the window's changes (`conflated`, "
-                "`seqFrom`..`seq`). 0 or omitted: every update as it happens."
-            ),
-        ] = 0,
+        race_ids: RaceIds,
+        after: After = None,
+        snapshot: Snapshot = False,
+        conflate_ms: ConflateMs = 0,
     ) -> AsyncGenerator[OddsUpdate, None]:
-        ctx, tap = info.context, tap_of(info.root_value)
+        tap, following = _following(info, after)
         updates = live.odds_updates(
-            db=ctx.db,
-            hub=ctx.hub,
-            race_ids=[parse_id(r, what="race", field="raceIds") for r in race_ids],
-            after=after or tap.resume_cursor,
+            **following,
+            race_ids=_race_ids(race_ids),
             snapshot=snapshot,
-            max_races=ctx.limits.max_race_ids,
-            on_listening=tap.listening.set,
+            max_races=info.context.limits.max_race_ids,
             conflate_replay=after is None and tap.resume_cursor is not None,
             conflate_ms=checked_window(conflate_ms),
         )
         async for u in updates:
-            tap.passed(ctx.hub, "oddsUpdated", u.cursor, u.published_at if u.live else None)
+            tap.passed(following["hub"], "oddsUpdated", u.cursor, u.published_at if u.live else None)
             yield _odds_update(u)
 
     @strawberry.subscription(
@@ -118,18 +143,14 @@ class Subscription:
         sources: Annotated[
             list[str] | None, strawberry.argument(description=f"Source codes to follow (at most {MAX_TAGS}).")
         ] = None,
-        after: Annotated[str | None, strawberry.argument(description="The cursor of the last event seen.")] = None,
+        after: After = None,
     ) -> AsyncGenerator[FeedStatusEvent, None]:
-        ctx, tap = info.context, tap_of(info.root_value)
+        tap, following = _following(info, after)
         changes = live.feed_changes(
-            db=ctx.db,
-            hub=ctx.hub,
-            sources=bounded(sources, limit=MAX_TAGS, field="sources") if sources else None,
-            after=after or tap.resume_cursor,
-            on_listening=tap.listening.set,
+            **following, sources=bounded(sources, limit=MAX_TAGS, field="sources") if sources else None
         )
         async for c in changes:
-            tap.passed(ctx.hub, "feedStatus", c.cursor, c.changed_at if c.live else None)
+            tap.passed(following["hub"], "feedStatus", c.cursor, c.changed_at if c.live else None)
             yield FeedStatusEvent(
                 source=c.source,
                 status=FeedStatus(c.status),
@@ -144,35 +165,15 @@ class Subscription:
         "scratchings, feed freshness and status changes of the given races."
     )
     async def race_updated(
-        self,
-        info: Info,
-        race_ids: Annotated[
-            list[strawberry.ID], strawberry.argument(description="The races to follow (at most the published limit).")
-        ],
-        after: Annotated[
-            str | None,
-            strawberry.argument(
-                description="The cursor of the last event seen: replays what was missed in the order it was stored, then goes live."
-            ),
-        ] = None,
-        snapshot: Annotated[
-            bool,
-            strawberry.argument(description="Start each race (not resumed by `after`) with its full current market."),
-        ] = False,
+        self, info: Info, race_ids: RaceIds, after: After = None, snapshot: Snapshot = False
     ) -> AsyncGenerator[RaceUpdateEvent, None]:
-        ctx, tap = info.context, tap_of(info.root_value)
+        tap, following = _following(info, after)
         updates = live.race_updates(
-            db=ctx.db,
-            hub=ctx.hub,
-            race_ids=[parse_id(r, what="race", field="raceIds") for r in race_ids],
-            after=after or tap.resume_cursor,
-            max_races=ctx.limits.max_race_ids,
-            snapshot=snapshot,
-            on_listening=tap.listening.set,
+            **following, race_ids=_race_ids(race_ids), max_races=info.context.limits.max_race_ids, snapshot=snapshot
         )
         async for u in updates:
             stored = u.odds.published_at if u.odds else u.status.changed_at if u.status else None
-            tap.passed(ctx.hub, "raceUpdated", u.cursor, stored if u.live else None)
+            tap.passed(following["hub"], "raceUpdated", u.cursor, stored if u.live else None)
             yield RaceUpdateEvent(
                 race_id=strawberry.ID(str(u.race_id)),
                 cursor=u.cursor,
@@ -182,25 +183,16 @@ class Subscription:
 
     @strawberry.subscription(description="Race status changes; all races when raceIds is omitted.")
     async def race_status(
-        self,
-        info: Info,
-        race_ids: Annotated[
-            list[strawberry.ID] | None,
-            strawberry.argument(description="The races to follow (at most the published limit)."),
-        ] = None,
-        after: Annotated[str | None, strawberry.argument(description="The cursor of the last event seen.")] = None,
+        self, info: Info, race_ids: SomeRaceIds = None, after: After = None
     ) -> AsyncGenerator[RaceStatusEvent, None]:
-        ctx, tap = info.context, tap_of(info.root_value)
+        tap, following = _following(info, after)
         changes = live.status_changes(
-            db=ctx.db,
-            hub=ctx.hub,
-            race_ids=[parse_id(r, what="race", field="raceIds") for r in race_ids] if race_ids else None,
-            after=after or tap.resume_cursor,
-            max_races=ctx.limits.max_race_ids,
-            on_listening=tap.listening.set,
+            **following,
+            race_ids=_race_ids(race_ids) if race_ids else None,
+            max_races=info.context.limits.max_race_ids,
         )
         async for c in changes:
-            tap.passed(ctx.hub, "raceStatus", c.cursor, c.changed_at if c.live else None)
+            tap.passed(following["hub"], "raceStatus", c.cursor, c.changed_at if c.live else None)
             yield _status_event(c)
 
     @strawberry.subscription(description="Newly published news; only articles with one of the tags when given.")
@@ -210,39 +202,21 @@ class Subscription:
         tags: Annotated[
             list[str] | None, strawberry.argument(description=f"Tags to follow (at most {MAX_TAGS}).")
         ] = None,
-        after: Annotated[str | None, strawberry.argument(description="The cursor of the last event seen.")] = None,
+        after: After = None,
     ) -> AsyncGenerator[NewsEvent, None]:
-        ctx, tap = info.context, tap_of(info.root_value)
-        news = live.published_news(
-            db=ctx.db,
-            hub=ctx.hub,
-            tags=bounded(tags, limit=MAX_TAGS, field="tags") if tags else None,
-            after=after or tap.resume_cursor,
-            on_listening=tap.listening.set,
-        )
+        tap, following = _following(info, after)
+        news = live.published_news(**following, tags=bounded(tags, limit=MAX_TAGS, field="tags") if tags else None)
         async for n in news:
-            tap.passed(ctx.hub, "news", n.cursor, n.article.published_at if n.live else None)
+            tap.passed(following["hub"], "news", n.cursor, n.article.published_at if n.live else None)
             yield NewsEvent(seq=n.seq, cursor=n.cursor, article=NewsArticle.from_row(n.article))
 
     @strawberry.subscription(
         description="The viewer's own notifications (needs a token): replays after the cursor, then live. Never shared.",
         permission_classes=[IsAuthenticated],
     )
-    async def notifications(
-        self,
-        info: Info,
-        after: Annotated[
-            str | None, strawberry.argument(description="The cursor of the last notification seen.")
-        ] = None,
-    ) -> AsyncGenerator[NotificationEvent, None]:
-        ctx, tap = info.context, tap_of(info.root_value)
-        delivered = notifications.live_notifications(
-            db=ctx.db,
-            hub=ctx.hub,
-            user=ctx.viewer.subject or "",
-            after=after or tap.resume_cursor,
-            on_listening=tap.listening.set,
-        )
+    async def notifications(self, info: Info, after: After = None) -> AsyncGenerator[NotificationEvent, None]:
+        tap, following = _following(info, after)
+        delivered = notifications.live_notifications(**following, user=info.context.viewer.subject or "")
         async for d in delivered:
             tap.cursor = d.cursor  # notifications are not counted among deliveries
             yield NotificationEvent(seq=d.seq, cursor=d.cursor, notification=Notification.from_payload(d.payload))

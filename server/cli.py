@@ -281,12 +281,22 @@ def _manifest_of(args: argparse.Namespace) -> Path:
 
 
 def _documents_add(args: argparse.Namespace) -> None:
+    from schema.limits import QueryLimits
     from schema.schema import schema
     from server.manifests import ManifestError, add_operations, operation_of
 
     path = _manifest_of(args)
+    settings = _effective_settings()  # the limits the server will judge the operations by
+    limits = QueryLimits(
+        max_tokens=settings.max_tokens,
+        max_query_length=settings.max_query_length,
+        validation_budget=settings.validation_budget,
+    )
     try:
-        operations = [operation_of(file.read_text(), schema._schema, source=str(file)) for file in args.files]  # noqa: SLF001 - graphql-core's
+        operations = [
+            operation_of(file.read_text(), schema._schema, source=str(file), limits=limits)  # noqa: SLF001 - graphql-core's
+            for file in args.files
+        ]
         added = {operation.id for operation in add_operations(path, operations)}
     except (ManifestError, OSError) as error:
         sys.exit(f"racewire documents: {error}")

@@ -13,9 +13,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, parse, validate
+from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, parse, specified_rules, validate
+
+from schema.limits import MAX_VALIDATION_ERRORS, QueryLimits, limit_code
+from schema.merge_budget import budgeted_field_merging, with_budget
 
 FORMAT = "apollo-persisted-query-manifest"
+TYPES = frozenset({"query", "mutation", "subscription"})
 CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -48,16 +52,28 @@ def read_manifest(path: Path) -> list[Operation]:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise ManifestError(f"{path}: not a readable JSON manifest ({error})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("version") != 1:
+    except RecursionError:  # the json module recurses per level of nesting
+        raise ManifestError(f"{path}: not a readable JSON manifest (nested too deep)") from None
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != FORMAT
+        or type(manifest.get("version")) is not int  # not 1.0 or true, which equal 1
+        or manifest["version"] != 1
+        or not isinstance(manifest.get("operations"), list)
+    ):
         raise ManifestError(f'{path}: expected {{"format": "{FORMAT}", "version": 1, "operations": [...]}}')
     operations = []
-    for index, entry in enumerate(manifest.get("operations") or []):
+    for index, entry in enumerate(manifest["operations"]):
         if not isinstance(entry, dict) or not all(
             isinstance(entry.get(k), str) for k in ("id", "name", "type", "body")
         ):
             raise ManifestError(f"{path}: operations[{index}] needs string id, name, type and body")
+        if entry["type"] not in TYPES:
+            raise ManifestError(
+                f"{path}: operations[{index}] ({entry['name'][:64]!r}): type must be one of {sorted(TYPES)}"
+            )
         if hashlib.sha256(entry["body"].encode()).hexdigest() != entry["id"]:
-            raise ManifestError(f"{path}: operations[{index}] ({entry['name']}): id is not the sha256 of its body")
+            raise ManifestError(f"{path}: operations[{index}] ({entry['name'][:64]}): id is not the sha256 of its body")
         operations.append(Operation(entry["id"], entry["name"], entry["type"], entry["body"]))
     return operations
 
@@ -74,16 +90,23 @@ def load_manifests(directory: Path) -> dict[str, list[Operation]]:
     return manifests
 
 
-def operation_of(text: str, schema: GraphQLSchema, *, source: str) -> Operation:
-    """A file's one operation (with any fragments it spreads), valid against the schema."""
+def operation_of(text: str, schema: GraphQLSchema, *, source: str, limits: QueryLimits | None = None) -> Operation:
+    """A file's one operation (with any fragments it spreads), valid against the schema and within
+    the limits' length, tokens and field-merging budget: what the server would refuse to run is
+    not registered, and a hostile file costs what a request does (bench/inputs.py)."""
+    limits = limits or QueryLimits()
+    if len(text) > limits.max_query_length:
+        raise ManifestError(f"{source}: longer than the query length limit ({limits.max_query_length} characters)")
     try:
-        document = parse(text)
+        document = parse(text, max_tokens=limits.max_tokens)
     except GraphQLError as error:
-        raise ManifestError(f"{source}: {error.message}") from None
+        code = limit_code(error)
+        raise ManifestError(f"{source}: {f'{code}: ' if code else ''}{error.message}") from None
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if len(operations) != 1 or operations[0].name is None:
         raise ManifestError(f"{source}: a registered document holds exactly one named operation")
-    if errors := validate(schema, document):
+    rules = with_budget(tuple(specified_rules), budgeted_field_merging(limits.validation_budget))
+    if errors := validate(schema, document, rules, max_errors=MAX_VALIDATION_ERRORS):
         raise ManifestError(f"{source}: {errors[0].message}")
     operation = operations[0]
     assert operation.name is not None

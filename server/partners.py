@@ -9,6 +9,7 @@ and subscriptions (docs/partners.md says so)."""
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
@@ -127,8 +128,10 @@ def read_settings(path: Path) -> dict[str, PartnerSettings]:
     request_burst and max_subscriptions."""
     try:
         tables = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as error:
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise PartnersError(f"RACEWIRE_PARTNERS_FILE={path}: {error}") from None
+    except RecursionError:  # tomllib recurses per level of nested arrays and inline tables
+        raise PartnersError(f"RACEWIRE_PARTNERS_FILE={path}: nested too deep") from None
     known = {f.name: f for f in fields(PartnerSettings)}
     found = {}
     for client, table in tables.items():
@@ -145,9 +148,10 @@ def read_settings(path: Path) -> dict[str, PartnerSettings]:
 
 def _check(path: Path, client: str, name: str, value: Any) -> None:
     number = (int, float) if name == "requests_per_second" else (int,)
-    if isinstance(value, bool) or not isinstance(value, number) or value <= 0:
+    # TOML has inf and nan: neither is a rate (nan passes every comparison's refusal).
+    if isinstance(value, bool) or not isinstance(value, number) or not math.isfinite(value) or value <= 0:
         raise PartnersError(
-            f"{path}: [{client}] {name} must be a positive {'number' if len(number) > 1 else 'integer'}"
+            f"{path}: [{client}] {name} must be a positive {'finite number' if len(number) > 1 else 'integer'}"
         )
 
 

@@ -148,14 +148,20 @@ def token(*scopes: str) -> str:
 
 
 async def store(
-    server: ServerProcess, race: dict[str, Any], price: float, *, bearer: str | None = None, at: datetime | None = None
+    server: ServerProcess,
+    race: dict[str, Any],
+    price: float,
+    *,
+    bearer: str | None = None,
+    at: datetime | None = None,
+    source: str = "betfair",
 ) -> httpx.Response:
     body = {
         "query": STORE,
         "variables": {
             "input": {
                 "raceId": race["id"],
-                "source": "betfair",
+                "source": source,
                 "observedAt": (at or datetime.now(UTC)).isoformat(),
                 "prices": [{"runnerId": race["runners"][0], "decimal": price}],
             }
@@ -174,3 +180,18 @@ async def wait_subscribed(server: ServerProcess, count: int) -> None:
                 return
             await asyncio.sleep(0.025)
     raise AssertionError("subscription never became active")
+
+
+async def executions(server: ServerProcess) -> int:
+    """The executions /ready counts: a fan-out group's one, and each subscription run on its own."""
+    async with httpx.AsyncClient(base_url=server.http) as client:
+        return int((await client.get("/ready")).json()["executions"])
+
+
+async def wait_executions(server: ServerProcess, count: int) -> None:
+    """Waits for the executions to drop to `count`: the members served on their own have joined."""
+    for _ in range(400):
+        if await executions(server) == count:
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"executions stayed at {await executions(server)}, not {count}")

@@ -25,7 +25,9 @@ from graphql import (
 from resolvers.viewer import Viewer
 from schema.documents import MAX_CACHED_QUERY_BYTES, document_bytes, text_bytes
 
-SHAREABLE_FIELDS = frozenset({"oddsUpdated", "raceStatus", "news"})
+# Streams whose events depend only on the arguments (none reads the viewer): the group key's
+# scopes and sign-in keep apart what a field's permissions might tell apart.
+SHAREABLE_FIELDS = frozenset({"oddsUpdated", "raceUpdated", "raceStatus", "feedStatus", "news"})
 RESUME_ARGUMENT = "after"
 SNAPSHOT_ARGUMENT = "snapshot"
 CACHE_BYTES = 8 * 1024 * 1024  # for each of the planner's two caches
