@@ -5,12 +5,12 @@ quota (server/partners.py); schema/ only asks it."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Protocol
 
 from graphql import GraphQLError
 
 from resolvers.errors import ApiError
+from schema.documents import document_id
 
 
 class RequestRateLimited(ApiError):
@@ -57,7 +57,7 @@ def refusals_before_measuring(quota: ClientQuota, query: str | None) -> list[Gra
     wait = quota.take_request()
     if wait > 0:
         return [RequestRateLimited("too many requests for this client; retry later", retryAfter=round(wait, 3))]
-    if quota.documents is not None and hashlib.sha256((query or "").encode()).hexdigest() not in quota.documents:
+    if quota.documents is not None and document_id(query or "") not in quota.documents:
         return [OperationNotTrusted("this client may run only the operations it has registered")]
     return []
 

@@ -6,6 +6,7 @@ document over `MAX_CACHED_QUERY_BYTES` never enters one: it is parsed and valida
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from weakref import WeakKeyDictionary
 
@@ -19,6 +20,11 @@ VALID_BYTES = 4 * 1024 * 1024
 # at 470-610 bytes on documents of 5,000 tokens (tests/schema/test_documents.py keeps it honest);
 # and each comment or string token its own copy of its text.
 TOKEN_BYTES = 640
+
+
+def document_id(text: str) -> str:
+    """A document's id, as persisted queries and manifests name it: the sha256 of its exact text."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def text_bytes(text: str) -> int:

@@ -7,7 +7,6 @@ alone as an APQ `persistedQuery` hash."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, parse, specified_rules, validate
 
+from schema.documents import document_id
 from schema.limits import MAX_VALIDATION_ERRORS, QueryLimits, limit_code
 from schema.merge_budget import budgeted_field_merging, with_budget
 
@@ -72,7 +72,7 @@ def read_manifest(path: Path) -> list[Operation]:
             raise ManifestError(
                 f"{path}: operations[{index}] ({entry['name'][:64]!r}): type must be one of {sorted(TYPES)}"
             )
-        if hashlib.sha256(entry["body"].encode()).hexdigest() != entry["id"]:
+        if document_id(entry["body"]) != entry["id"]:
             raise ManifestError(f"{path}: operations[{index}] ({entry['name'][:64]}): id is not the sha256 of its body")
         operations.append(Operation(entry["id"], entry["name"], entry["type"], entry["body"]))
     return operations
@@ -110,7 +110,7 @@ def operation_of(text: str, schema: GraphQLSchema, *, source: str, limits: Query
         raise ManifestError(f"{source}: {errors[0].message}")
     operation = operations[0]
     assert operation.name is not None
-    return Operation(hashlib.sha256(text.encode()).hexdigest(), operation.name.value, operation.operation.value, text)
+    return Operation(document_id(text), operation.name.value, operation.operation.value, text)
 
 
 def add_operations(path: Path, operations: list[Operation]) -> list[Operation]:

@@ -8,7 +8,6 @@ here whatever the trusted list; which client may run which is the operation gate
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,7 +17,7 @@ from cachetools import LRUCache
 
 from resolvers.errors import ApiError, BadUserInput
 from schema.clients import OperationNotTrusted
-from schema.documents import cacheable, text_bytes
+from schema.documents import cacheable, document_id, text_bytes
 
 # A link to graphql/operations in the checkout, a copy in an installed package (its package data).
 OPERATIONS_DIR = Path(__file__).parent / "operations"
@@ -34,14 +33,10 @@ class PersistedQueryNotSupported(ApiError):
     code = "PERSISTED_QUERY_NOT_SUPPORTED"
 
 
-def sha256(document: str) -> str:
-    return hashlib.sha256(document.encode()).hexdigest()
-
-
 def load_trusted(directory: Path = OPERATIONS_DIR) -> dict[str, str]:
     """The trusted documents by the sha256 of each file's exact text; none is a setup error, not a
     server that refuses every operation."""
-    documents = {sha256(text): text for text in (path.read_text() for path in sorted(directory.glob("*.graphql")))}
+    documents = {document_id(text): text for text in (path.read_text() for path in sorted(directory.glob("*.graphql")))}
     if not documents:
         raise RuntimeError(f"RACEWIRE_TRUSTED_DOCUMENTS=true, but there are no *.graphql operations in {directory}")
     return documents
@@ -69,7 +64,7 @@ class PersistedQueries:
         """The document to run, or raises the typed error the client gets instead."""
         persisted = (extensions or {}).get("persistedQuery")
         if persisted is None:
-            if self.trusted is not None and query is not None and not self._is_trusted(sha256(query)):
+            if self.trusted is not None and query is not None and not self._is_trusted(document_id(query)):
                 raise OperationNotTrusted("only trusted (persisted) operations may run on this server")
             return query
         if not self.enabled and self.trusted is None and not self.registered:
@@ -77,7 +72,7 @@ class PersistedQueries:
         digest = _hash_of(persisted)
         if query is None:
             return self._lookup(digest)
-        if sha256(query) != digest:
+        if document_id(query) != digest:
             raise BadUserInput("provided sha does not match query", field="sha256Hash")
         if self.trusted is not None:
             if not self._is_trusted(digest):

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from resolvers.errors import ApiError, BadUserInput
+from schema.documents import document_id as sha256
 from server.persisted import (
     OperationNotTrusted,
     PersistedQueries,
     PersistedQueryNotFound,
     PersistedQueryNotSupported,
     load_trusted,
-    sha256,
 )
 
 QUERY = "{ __typename }"

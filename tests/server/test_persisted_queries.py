@@ -12,6 +12,7 @@ import pytest
 from live_server import GraphQLWs, ServerProcess
 from resolvers.errors import BadUserInput
 from schema.documents import MAX_CACHED_QUERY_BYTES
+from schema.documents import document_id as sha256
 from server.persisted import (
     OPERATIONS_DIR,
     OperationNotTrusted,
@@ -19,7 +20,6 @@ from server.persisted import (
     PersistedQueryNotFound,
     _entry_bytes,
     load_trusted,
-    sha256,
 )
 
 QUERY = "query Hello { __typename }"
