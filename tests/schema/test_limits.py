@@ -10,9 +10,9 @@ import pytest
 from graphql import GraphQLList, get_introspection_query, get_nullable_type, parse
 
 from conftest import Api
-from schema.limits import QueryLimits
 from schema.list_size import list_size
 from schema.measure import Measure, coerce_variables, measure
+from schema.query_limits import QueryLimits
 from schema.schema import build_schema, schema
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "graphql" / "operations"
