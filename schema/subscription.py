@@ -245,4 +245,4 @@ class Subscription:
         )
         async for d in delivered:
             tap.cursor = d.cursor  # notifications are not counted among deliveries
-            yield NotificationEvent(seq=d.seq, cursor=d.cursor, notification=Notification.from_payload(d.payload))
+            yield NotificationEvent(seq=d.seq, cursor=d.cursor, notification=Notification.from_record(d.notification))

@@ -13,6 +13,7 @@ from broadcaster import Broadcast
 from redis.asyncio.retry import Retry as AsyncRetry
 
 from events.envelope import Envelope
+from events.payloads import RunnerScratched
 from pubsub.broadcast import create_broadcast
 from pubsub.channels import Namespace
 from pubsub.cluster_topology import ClusterAddress, parse_cluster_url
@@ -29,7 +30,9 @@ PRIVATE_BASE = 17110  # broken on purpose by the tests below; the shared cluster
 
 
 def event(seq: int, stream: str) -> Envelope:
-    return Envelope(stream=stream, seq=seq, kind="odds", payload={"n": seq}, created_at="2026-01-01T00:00:00+00:00")
+    # The hub passes any record on: a scratching stands in for every kind.
+    payload = RunnerScratched(race_id=1, runner_id=seq)
+    return Envelope(stream=stream, seq=seq, kind="scratch", payload=payload, created_at="2026-01-01T00:00:00+00:00")
 
 
 def test_a_shard_client_retries_with_the_asyncio_policy() -> None:
