@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 from broadcaster import Broadcast
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from conftest import Api, Tick
 from pubsub.hub import Hub
@@ -21,7 +21,7 @@ from pubsub.seal import Seal
 from resolvers.cursors import encode_positions
 from storage import events
 from storage.database import Database
-from storage.models import Event, Stream
+from storage.models import Event, IdempotencyKey, Stream
 
 KEY = b"old-and-new-processes-share-this"
 ODDS = """
@@ -157,3 +157,41 @@ async def test_an_old_processes_message_is_heard_live_by_a_new_one(
     assert heard["prices"] == [
         {"runnerId": str(race["runners"][0]), "source": "old-process", "decimal": 3.25, "stale": False}
     ]
+
+
+STORE = """
+mutation($input: StoreOddsInput!) {
+  storeOdds(input: $input) {
+    seq stored replayed changed { runnerId decimal } stale { runnerId decimal currentObservedAt }
+  }
+}
+"""
+
+
+async def test_an_idempotency_key_remembered_by_the_old_version_still_answers(api: Api, race: dict[str, Any]) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    first, second = (str(r) for r in race["runners"][:2])
+    await api.data(STORE, input=_odds(race, now, [(first, 3.0)]))
+    body = {**_odds(race, now - timedelta(seconds=5), [(first, 9.0), (second, 4.0)]), "idempotencyKey": "k-1"}
+    answered = (await api.data(STORE, input=body))["storeOdds"]
+    assert (answered["changed"], len(answered["stale"])) == ([{"runnerId": second, "decimal": 4.0}], 1)
+    async with api.db.write() as session:
+        row = (await session.scalars(select(IdempotencyKey))).one()
+        old = dict(row.response)  # the outcome's fields, its prices as the old version kept them
+        old["changed"] = [{"runnerId": int(second), "decimal": 4.0}]
+        old["stale"] = [{"runnerId": int(first), "decimal": 9.0, "currentObservedAt": now.isoformat()}]
+        row.response = old
+    async with api.db.read() as session:
+        assert (await session.scalars(select(IdempotencyKey))).one().response["changed"] == old["changed"]
+
+    replayed = (await api.data(STORE, input=body))["storeOdds"]
+    assert replayed == {**answered, "replayed": True}
+
+
+def _odds(race: dict[str, Any], at: datetime, prices: list[tuple[str, float]]) -> dict[str, Any]:
+    return {
+        "raceId": str(race["id"]),
+        "source": "bet365",
+        "observedAt": at.isoformat(),
+        "prices": [{"runnerId": runner, "decimal": decimal} for runner, decimal in prices],
+    }
