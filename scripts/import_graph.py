@@ -34,25 +34,24 @@ def imports(root: Path) -> list[Import]:
     for package in PACKAGES:
         for path in sorted((root / package).rglob("*.py")):
             module = ".".join(path.relative_to(root).with_suffix("").parts)
-            is_package = path.name == "__init__.py"
             for node in ast.walk(ast.parse(path.read_text(), str(path))):
                 if not isinstance(node, ast.Import | ast.ImportFrom):
                     continue
-                for target in _targets(node, module, is_package=is_package):
+                for target in _targets(node, module):
                     if target.split(".")[0] in PACKAGES:
                         found.append(Import(module.removesuffix(".__init__"), node.lineno, target))
     return found
 
 
-def _targets(node: ast.Import | ast.ImportFrom, module: str, *, is_package: bool) -> list[str]:
+def _targets(node: ast.Import | ast.ImportFrom, module: str) -> list[str]:
     if isinstance(node, ast.Import):
         return [alias.name for alias in node.names]
     if not node.level:
         return [node.module or ""]
-    # Relative: drop `level` parts from the importing module (one fewer for a package's __init__).
-    parts = module.split(".")[: -node.level + (1 if is_package else 0) or None]
-    base = ".".join([*parts, node.module] if node.module else parts)
-    return [base]
+    # Relative (never out of its own top-level package): `level` dots drop as many trailing parts
+    # of the importing module, "__init__" counting as the part of a package's own module.
+    parts = module.split(".")[: -node.level]
+    return [".".join([*parts, node.module] if node.module else parts)]
 
 
 def graph(root: Path) -> Counter[tuple[str, str]]:
