@@ -203,7 +203,8 @@ class Writer:
         )
         body = response.json()
         assert "errors" not in body, body
-        return body["data"]  # type: ignore[no-any-return]
+        data: dict[str, Any] = body["data"]
+        return data
 
     async def odds(self) -> int:
         self.n += 1
@@ -242,7 +243,9 @@ class Subscriber:
         payload = {"Authorization": f"Bearer {token}"} if token else None
         client = await GraphQLWs.open(server.ws, payload)
         await client.subscribe("s", query, **variables)
-        return cls(client, re.search(r"\{ (\w+)\(", query).group(1))  # type: ignore[union-attr]
+        field = re.search(r"\{ (\w+)\(", query)
+        assert field is not None, f"no root field with arguments in {query}"
+        return cls(client, field.group(1))
 
     async def take(self, count: int) -> list[dict[str, Any]]:
         return [(await self.client.next("s", timeout=20))[self.field] for _ in range(count)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from broadcaster import Broadcast
@@ -113,9 +113,9 @@ def shard_channels(cluster: RedisClusterNodes) -> dict[int, set[str]]:
     return found
 
 
-async def until(predicate: object, what: str, timeout: float = 20) -> None:
+async def until(predicate: Callable[[], object], what: str, timeout: float = 20) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():  # type: ignore[operator]
+    while not predicate():
         assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.02)
 
