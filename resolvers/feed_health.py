@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 LIVE = "LIVE"
 STALE = "STALE"
-FEED = "feed"  # the kind of a freshness event, on the feeds stream and on odds streams
 OPEN = frozenset({RaceStatus.SCHEDULED, RaceStatus.BETTING_OPEN, RaceStatus.SUSPENDED})
 
 
