@@ -28,7 +28,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from run import racewire
-from schema.limits import QueryLimits
+from schema.query_limits import QueryLimits
 from schema.schema import build_schema
 from server.manifests import ManifestError, operation_of, read_manifest
 from server.partners import PartnersError, read_settings

@@ -1,5 +1,5 @@
 """What verifying the broadcaster's envelopes costs: µs per message to open a sealed odds event
-(MAC check, parse, validation) against parsing the bare JSON alone, as the hub did before.
+(MAC check, parse, validation, the payload's record built) against parsing the bare JSON alone, as the hub did before.
 
 Each run times `--messages` calls of each in turn on the same message (a 10-runner odds event, as
 bench/run.py stores); prints the median µs per message over the runs and the ratio. The hub opens
@@ -19,19 +19,20 @@ from datetime import UTC, datetime
 import orjson
 
 from events.envelope import Envelope
+from events.payloads import OddsChanged, PriceChange
 from pubsub.channels import Namespace
 from pubsub.seal import Seal
 
 
 def odds_event(runners: int = 10) -> Envelope:
-    now = datetime.now(UTC).isoformat()
-    prices = [{"runnerId": 1000 + n, "decimal": 2.5 + n} for n in range(runners)]
+    now = datetime.now(UTC)
+    prices = tuple(PriceChange(1000 + n, 2.5 + n) for n in range(runners))
     return Envelope(
         stream="odds:42",
         seq=123_456,
         kind="odds",
-        created_at=now,
-        payload={"source": "feed", "observedAt": now, "prices": prices},
+        created_at=now.isoformat(),
+        payload=OddsChanged(race_id=42, source="feed", observed_at=now, prices=prices),
     )
 
 
@@ -42,16 +43,10 @@ def per_message(work: Callable[[], object], messages: int) -> float:
     return (time.perf_counter() - start) / messages * 1e6
 
 
-def bare_decode(raw: bytes) -> Envelope:
-    """The hub's decode before envelopes were sealed."""
-    data = orjson.loads(raw)
-    return Envelope(
-        stream=data["stream"],
-        seq=int(data["seq"]),
-        kind=data["kind"],
-        payload=data["payload"],
-        created_at=data["created_at"],
-    )
+def bare_decode(raw: bytes) -> dict[str, object]:
+    """The hub's decode before envelopes were sealed: the JSON alone, its payload left a dict."""
+    data: dict[str, object] = orjson.loads(raw)
+    return data
 
 
 def main() -> None:
@@ -64,7 +59,7 @@ def main() -> None:
     channel = Namespace().channel(event.stream)
     seal = Seal(b"bench-deployment-key-0123456789abcdef")
     bare, sealed = event.encode(), seal.seal(channel, event)
-    assert seal.open(channel, sealed, stream=event.stream) == bare_decode(bare) == event
+    assert seal.open(channel, sealed, stream=event.stream) == event and bare_decode(bare)["seq"] == event.seq
     cases = {
         "decode alone (before)": lambda: bare_decode(bare),
         "open: MAC + decode + validate": lambda: seal.open(channel, sealed, stream=event.stream),

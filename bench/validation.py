@@ -24,7 +24,7 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.language import Lexer, Source, TokenKind
 from strawberry.extensions import SchemaExtension
 
-from schema.limits import QueryLimits
+from schema.query_limits import QueryLimits
 from schema.schema import build_schema
 
 LIMITS = QueryLimits()

@@ -4,9 +4,11 @@ log (storage/) and the broadcaster side (pubsub/) depend on it; it depends on ne
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
+
+from events import codec
+from events.payloads import Payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,7 +16,7 @@ class Envelope:
     stream: str
     seq: int
     kind: str
-    payload: dict[str, Any]
+    payload: Payload
     created_at: str
 
     def encode(self) -> bytes:
@@ -23,15 +25,15 @@ class Envelope:
                 "stream": self.stream,
                 "seq": self.seq,
                 "kind": self.kind,
-                "payload": self.payload,
+                "payload": codec.encode(self.payload),
                 "created_at": self.created_at,
             }
         )
 
     @classmethod
     def decode(cls, raw: str | bytes, *, stream: str | None = None) -> Envelope:
-        """Parses and validates; raises Refused("invalid") for anything but a well-formed
-        envelope (of `stream`, when given)."""
+        """Parses and validates, payload too (once per message, however many listen to it); raises
+        Refused("invalid") for anything but a well-formed envelope (of `stream`, when given)."""
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -51,7 +53,11 @@ class Envelope:
             raise Refused("invalid")
         if stream is not None and data["stream"] != stream:
             raise Refused("wrong_stream")
-        return cls(stream=data["stream"], seq=seq, kind=kind, payload=payload, created_at=created_at)
+        try:
+            record = codec.decode(kind, payload)
+        except codec.BadPayload:
+            raise Refused("invalid") from None
+        return cls(stream=data["stream"], seq=seq, kind=kind, payload=record, created_at=created_at)
 
 
 class Refused(Exception):

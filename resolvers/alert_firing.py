@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.envelope import Envelope
+from events.payloads import NewsPosted, NotificationPosted, OddsChanged, RaceStatusChanged, RunnerScratched
 from pubsub import channels
 from pubsub.hub import Hub
 from resolvers.publishing import publish_committed
@@ -43,7 +44,9 @@ async def fire_alerts(*, db: Database, hub: Hub, event: Envelope | None) -> None
 async def fire_price_alerts(*, db: Database, hub: Hub, events: Sequence[Envelope]) -> None:
     """Called once after a batch of committed odds: price alerts are judged on the prices as
     they now stand, so one evaluation serves every runner the batch priced."""
-    runner_ids = sorted({p["runnerId"] for event in events for p in event.payload["prices"]})
+    runner_ids = sorted(
+        {p.runner_id for event in events if isinstance(event.payload, OddsChanged) for p in event.payload.prices}
+    )
     if runner_ids:
         await _fire(hub, f"{len(events)} odds events", _on_prices(db, runner_ids))
 
@@ -60,12 +63,12 @@ async def _fire(hub: Hub, what: str, evaluation: Awaitable[list[Envelope]]) -> N
 
 async def _evaluate(db: Database, event: Envelope) -> list[Envelope]:
     payload = event.payload  # odds events come in batches: see fire_price_alerts
-    if event.kind == "scratch":
-        return await _on_scratch(db, payload["runnerId"])
-    if event.kind == "status":
-        return await _on_status(db, payload["raceId"], payload["status"])
-    if event.kind == "news" and payload.get("raceIds"):
-        return await _on_news(db, payload["newsId"], payload["raceIds"])
+    if isinstance(payload, RunnerScratched):
+        return await _on_scratch(db, payload.runner_id)
+    if isinstance(payload, RaceStatusChanged):
+        return await _on_status(db, payload.race_id, payload.status)
+    if isinstance(payload, NewsPosted) and payload.race_ids:
+        return await _on_news(db, payload.news_id, list(payload.race_ids))
     return []
 
 
@@ -184,7 +187,6 @@ async def _notify(session: AsyncSession, firings: list[Firing], now: datetime) -
             await events.append(
                 session,
                 stream=channels.user(alert.user),
-                kind="notification",
                 payload=notification_payload(row),
                 now=now,
             )
@@ -192,17 +194,17 @@ async def _notify(session: AsyncSession, firings: list[Firing], now: datetime) -
     return appended
 
 
-def notification_payload(row: Notification) -> dict[str, object]:
-    return {
-        "id": row.id,
-        "alertId": row.alert_id,
-        "kind": row.kind.value,
-        "raceId": row.race_id,
-        "runnerId": row.runner_id,
-        "price": row.price,
-        "status": row.status,
-        "newsId": row.news_id,
-        "message": row.message,
-        "createdAt": row.created_at.isoformat(),
-        "read": row.read,
-    }
+def notification_payload(row: Notification) -> NotificationPosted:
+    return NotificationPosted(
+        id=row.id,
+        alert_id=row.alert_id,
+        kind=row.kind.value,
+        race_id=row.race_id,
+        runner_id=row.runner_id,
+        price=row.price,
+        status=row.status,
+        news_id=row.news_id,
+        message=row.message,
+        created_at=row.created_at,
+        read=row.read,
+    )

@@ -15,12 +15,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from events.envelope import Envelope
+from events.payloads import HeldPrice, MarketFreshness, SourceFreshness
 from pubsub import channels
 from pubsub.hub import Hub
 from resolvers.errors import BadUserInput
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 LIVE = "LIVE"
 STALE = "STALE"
-FEED = "feed"  # the kind of a freshness event, on the feeds stream and on odds streams
 OPEN = frozenset({RaceStatus.SCHEDULED, RaceStatus.BETTING_OPEN, RaceStatus.SUSPENDED})
 
 
@@ -178,36 +177,25 @@ async def _transition_events(
 ) -> list[Envelope]:
     status = STALE if stale else LIVE
     published = await events.append_many(
-        session,
-        channels.FEEDS,
-        FEED,
-        [
-            {"source": c.code, "status": status, "lastSeenAt": c.last_seen_at.isoformat() if c.last_seen_at else None}
-            for c in changed
-        ],
-        now=now,
+        session, channels.FEEDS, [SourceFreshness(c.code, status, c.last_seen_at) for c in changed], now=now
     )
     codes = {c.source_id: c.code for c in changed}
     quoted = await feeds.open_quotes(session, list(codes), OPEN)
-    by_race: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    by_race: dict[tuple[int, int], list[HeldPrice]] = {}
     for q in quoted:
-        by_race.setdefault((q.race_id, q.source_id), []).append(
-            {"runnerId": q.runner_id, "decimal": q.decimal, "observedAt": q.observed_at.isoformat()}
-        )
+        by_race.setdefault((q.race_id, q.source_id), []).append(HeldPrice(q.runner_id, q.decimal, q.observed_at))
     live = await feeds.live_sources(session, sorted({race for race, _ in by_race}))
     ordered = sorted(by_race, key=lambda key: (key[0], codes[key[1]]))
     for n, (race_id, source_id) in enumerate(ordered):
         # Each event says what holds once it is read: sources told of later are not stale yet.
         untold = {s for r, s in ordered[n + 1 :] if r == race_id}
-        payload = {
-            "raceId": race_id,
-            "source": codes[source_id],
-            "status": status,
-            "stale": stale,
-            "marketStale": stale and not (live[race_id] | untold),
-            "prices": by_race[race_id, source_id],
-        }
-        published.append(
-            await events.append(session, stream=channels.odds(race_id), kind=FEED, payload=payload, now=now)
+        payload = MarketFreshness(
+            race_id=race_id,
+            source=codes[source_id],
+            status=status,
+            stale=stale,
+            market_stale=stale and not (live[race_id] | untold),
+            prices=tuple(by_race[race_id, source_id]),
         )
+        published.append(await events.append(session, stream=channels.odds(race_id), payload=payload, now=now))
     return published

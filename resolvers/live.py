@@ -5,14 +5,23 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from events.envelope import Envelope
+from events.payloads import (
+    Conflated,
+    MarketFreshness,
+    NewsPosted,
+    OddsChanged,
+    Payload,
+    RaceStatusChanged,
+    RunnerScratched,
+    SourcedPrice,
+    SourceFreshness,
+)
 from pubsub import channels
 from pubsub.hub import Hub
 from resolvers.cursors import decode_positions, encode_positions
 from resolvers.errors import BadUserInput, NotFound
-from resolvers.feed_health import FEED
 from resolvers.market import Quote, build_market, quotes
 from resolvers.pacing import Paced, checked_window
 from resolvers.streams import SNAPSHOT, StreamFollower
@@ -125,15 +134,15 @@ async def odds_updates(
 
 def conflate_odds(events: Sequence[Envelope]) -> Envelope:
     """Merges consecutive odds events into one: the latest price per runner and source."""
-    latest: dict[tuple[int, str], dict[str, Any]] = {}
+    latest: dict[tuple[int, str], SourcedPrice] = {}
     scratched: list[int] = []
     market_stale: bool | None = None
     for event in events:
-        said = _market_stale(event)
+        said = _market_stale(event.payload)
         market_stale = market_stale if said is None else said
-        for price in _priced(event):
-            latest[(price["runnerId"], price["source"])] = price
-        for runner_id in _scratched(event):
+        for price in _priced(event.payload):
+            latest[(price.runner_id, price.source)] = price
+        for runner_id in _scratched(event.payload):
             scratched.append(runner_id)
             latest = {key: p for key, p in latest.items() if key[0] != runner_id}
     first, last = events[0], events[-1]
@@ -142,78 +151,77 @@ def conflate_odds(events: Sequence[Envelope]) -> Envelope:
         seq=last.seq,
         kind=CONFLATED,
         created_at=last.created_at,
-        payload={
-            "seqFrom": first.payload.get("seqFrom", first.seq),
-            "prices": list(latest.values()),
-            "scratched": scratched,
-            "marketStale": market_stale,
-        },
+        payload=Conflated(
+            seq_from=first.payload.seq_from if isinstance(first.payload, Conflated) else first.seq,
+            prices=tuple(latest.values()),
+            scratched=tuple(scratched),
+            market_stale=market_stale,
+        ),
     )
 
 
-def _priced(event: Envelope) -> list[dict[str, Any]]:
+def _priced(payload: Payload) -> tuple[SourcedPrice, ...]:
     """An event's prices, each with its own source and observation time."""
-    payload = event.payload
-    if event.kind == CONFLATED:
-        return list(payload["prices"])
-    if event.kind == FEED:
-        return [
-            {
-                "runnerId": p["runnerId"],
-                "source": payload["source"],
-                "decimal": p["decimal"],
-                "observedAt": p["observedAt"],
-                "stale": payload["stale"],
-            }
-            for p in payload["prices"]
-        ]
-    return [
-        {
-            "runnerId": p["runnerId"],
-            "source": payload["source"],
-            "decimal": p["decimal"],
-            "observedAt": payload["observedAt"],
-        }
-        for p in payload.get("prices", ())
-    ]
+    match payload:
+        case Conflated():
+            return payload.prices
+        case MarketFreshness():
+            return tuple(
+                SourcedPrice(p.runner_id, payload.source, p.decimal, p.observed_at, payload.stale)
+                for p in payload.prices
+            )
+        case OddsChanged():
+            return tuple(
+                SourcedPrice(p.runner_id, payload.source, p.decimal, payload.observed_at) for p in payload.prices
+            )
+    return ()
 
 
-def _market_stale(event: Envelope) -> bool | None:
+def _quotes(payload: Payload) -> tuple[Quote, ...]:
+    """As _priced, straight into the quotes an update holds: made once per execution of every
+    event, so without a record in between."""
+    match payload:
+        case OddsChanged():
+            source, at = payload.source, payload.observed_at
+            return tuple(Quote(p.runner_id, source, p.decimal, at) for p in payload.prices)
+        case MarketFreshness():
+            source, stale = payload.source, payload.stale
+            return tuple(Quote(p.runner_id, source, p.decimal, p.observed_at, stale) for p in payload.prices)
+        case Conflated():
+            return tuple(Quote(p.runner_id, p.source, p.decimal, p.observed_at, p.stale) for p in payload.prices)
+    return ()
+
+
+def _market_stale(payload: Payload) -> bool | None:
     """What an event says of the whole market's freshness: a price just heard is live."""
-    if event.kind in (CONFLATED, FEED):
-        return event.payload.get("marketStale")
-    return False if event.kind == "odds" else None
+    if isinstance(payload, Conflated | MarketFreshness):
+        return payload.market_stale
+    return False if isinstance(payload, OddsChanged) else None
 
 
-def _scratched(event: Envelope) -> list[int]:
-    if event.kind == CONFLATED:
-        return list(event.payload["scratched"])
-    return [event.payload["runnerId"]] if event.kind == "scratch" else []
+def _scratched(payload: Payload) -> tuple[int, ...]:
+    if isinstance(payload, Conflated):
+        return payload.scratched
+    return (payload.runner_id,) if isinstance(payload, RunnerScratched) else ()
 
 
 def _odds_update(race_id: int, event: Envelope, cursor: str, *, live: bool = False) -> OddsUpdate:
     payload = event.payload
-    conflated = event.kind == CONFLATED
     return OddsUpdate(
         race_id=race_id,
         seq=event.seq,
         cursor=cursor,
         snapshot=False,
-        source=None if conflated else payload.get("source"),
-        observed_at=datetime.fromisoformat(payload["observedAt"]) if "observedAt" in payload else None,
+        source=payload.source if isinstance(payload, OddsChanged | MarketFreshness) else None,
+        observed_at=payload.observed_at if isinstance(payload, OddsChanged) else None,
         published_at=datetime.fromisoformat(event.created_at),
-        prices=tuple(
-            Quote(
-                p["runnerId"], p["source"], p["decimal"], datetime.fromisoformat(p["observedAt"]), p.get("stale", False)
-            )
-            for p in _priced(event)
-        ),
-        scratched_runner_ids=tuple(_scratched(event)),
-        conflated=conflated,
-        seq_from=payload["seqFrom"] if conflated else event.seq,
+        prices=_quotes(payload),
+        scratched_runner_ids=_scratched(payload),
+        conflated=isinstance(payload, Conflated),
+        seq_from=payload.seq_from if isinstance(payload, Conflated) else event.seq,
         live=live,
-        market_stale=_market_stale(event),
-        source_status=payload["status"] if event.kind == FEED else None,
+        market_stale=_market_stale(payload),
+        source_status=payload.status if isinstance(payload, MarketFreshness) else None,
     )
 
 
@@ -259,18 +267,22 @@ async def status_changes(
     )
     async for event in follower:
         payload = event.payload
-        if event.kind == SNAPSHOT or (wanted is not None and payload["raceId"] not in wanted):
-            continue
-        yield StatusChange(
-            race_id=payload["raceId"],
-            status=payload["status"],
-            previous=payload.get("previous"),
-            result=tuple(payload["result"]) if payload.get("result") else None,
-            seq=event.seq,
-            cursor=encode_positions(follower.positions),
-            changed_at=datetime.fromisoformat(event.created_at),
-            live=follower.live,
-        )
+        if not isinstance(payload, RaceStatusChanged) or (wanted is not None and payload.race_id not in wanted):
+            continue  # a snapshot marker
+        yield _status_change(payload, event, encode_positions(follower.positions), live=follower.live)
+
+
+def _status_change(payload: RaceStatusChanged, event: Envelope, cursor: str, *, live: bool = False) -> StatusChange:
+    return StatusChange(
+        race_id=payload.race_id,
+        status=payload.status,
+        previous=payload.previous,
+        result=payload.result or None,
+        seq=event.seq,
+        cursor=cursor,
+        changed_at=datetime.fromisoformat(event.created_at),
+        live=live,
+    )
 
 
 async def published_news(
@@ -285,17 +297,17 @@ async def published_news(
     follower = _one_stream(db, hub, "news", channels.NEWS, after, on_listening)
     async for event in follower:
         payload = event.payload
-        if event.kind == SNAPSHOT or (wanted is not None and not wanted & set(payload["tags"])):
-            continue
+        if not isinstance(payload, NewsPosted) or (wanted is not None and not wanted.intersection(payload.tags)):
+            continue  # a snapshot marker
         async with db.read() as session:
-            article = await session.get(NewsArticle, payload["newsId"])
+            article = await session.get(NewsArticle, payload.news_id)
         if article is None:
             continue
         yield NewsPublished(
             article=article,
             seq=event.seq,
             cursor=encode_positions(follower.positions),
-            tags=tuple(payload["tags"]),
+            tags=payload.tags,
             live=follower.live,
         )
 
@@ -339,13 +351,12 @@ async def feed_changes(
     follower = _one_stream(db, hub, "feedStatus", channels.FEEDS, after, on_listening)
     async for event in follower:
         payload = event.payload
-        if event.kind == SNAPSHOT or (wanted is not None and payload["source"] not in wanted):
-            continue
-        seen = payload.get("lastSeenAt")
+        if not isinstance(payload, SourceFreshness) or (wanted is not None and payload.source not in wanted):
+            continue  # a snapshot marker
         yield FeedChange(
-            source=payload["source"],
-            status=payload["status"],
-            last_seen_at=datetime.fromisoformat(seen) if seen else None,
+            source=payload.source,
+            status=payload.status,
+            last_seen_at=payload.last_seen_at,
             changed_at=datetime.fromisoformat(event.created_at),
             seq=event.seq,
             cursor=encode_positions(follower.positions),
@@ -401,22 +412,10 @@ async def race_updates(
         cursor = encode_positions(follower.positions)
         if event.stream == channels.STATUS:
             payload = event.payload
-            if event.kind == SNAPSHOT or payload["raceId"] not in wanted:
-                continue
-            yield RaceUpdate(
-                race_id=payload["raceId"],
-                cursor=cursor,
-                live=follower.live,
-                status=StatusChange(
-                    race_id=payload["raceId"],
-                    status=payload["status"],
-                    previous=payload.get("previous"),
-                    result=tuple(payload["result"]) if payload.get("result") else None,
-                    seq=event.seq,
-                    cursor=cursor,
-                    changed_at=datetime.fromisoformat(event.created_at),
-                ),
-            )
+            if not isinstance(payload, RaceStatusChanged) or payload.race_id not in wanted:
+                continue  # a snapshot marker
+            status = _status_change(payload, event, cursor)
+            yield RaceUpdate(race_id=payload.race_id, cursor=cursor, live=follower.live, status=status)
             continue
         race_id = channels.race_of(event.stream)
         assert race_id is not None

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from events.payloads import NewsPosted
 from pubsub import channels
 from pubsub.hub import Hub
 from resolvers.alert_firing import fire_alerts
@@ -47,8 +48,9 @@ async def publish_news(*, db: Database, hub: Hub, draft: NewsDraft) -> NewsArtic
         event = await events.append(
             session,
             stream=channels.NEWS,
-            kind="news",
-            payload={"newsId": article.id, "tags": sorted(set(draft.tags)), "raceIds": sorted(set(draft.race_ids))},
+            payload=NewsPosted(
+                news_id=article.id, tags=tuple(sorted(set(draft.tags))), race_ids=tuple(sorted(set(draft.race_ids)))
+            ),
             now=now,
         )
     await publish_committed(hub, event)

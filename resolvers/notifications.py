@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from events.payloads import NotificationPosted
 from pubsub import channels
 from pubsub.hub import Hub
 from resolvers.cursors import decode_positions, encode_positions
-from resolvers.streams import SNAPSHOT, StreamFollower
+from resolvers.streams import StreamFollower
 from storage import alerts
 from storage.database import Database
 from storage.models import Notification
@@ -19,7 +19,7 @@ from storage.models import Notification
 
 @dataclass(frozen=True)
 class Delivered:
-    payload: dict[str, Any]
+    notification: NotificationPosted
     seq: int
     cursor: str
 
@@ -38,9 +38,9 @@ async def live_notifications(
         on_listening=on_listening,
     )
     async for event in follower:
-        if event.kind == SNAPSHOT:
-            continue  # notifications pruned from the log are still in the inbox query
-        yield Delivered(payload=event.payload, seq=event.seq, cursor=encode_positions(follower.positions))
+        if not isinstance(event.payload, NotificationPosted):
+            continue  # a snapshot marker: notifications pruned from the log are still in the inbox query
+        yield Delivered(notification=event.payload, seq=event.seq, cursor=encode_positions(follower.positions))
 
 
 async def page(*, db: Database, user: str, after: tuple[datetime, int] | None, limit: int) -> list[Notification]:

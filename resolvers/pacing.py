@@ -15,6 +15,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 
 from events.envelope import Envelope
+from events.payloads import Conflated
 from resolvers.errors import BadUserInput
 from resolvers.streams import SNAPSHOT, Conflate
 
@@ -38,7 +39,8 @@ class _Held:
         """The stream's position before the first event held (None: before a snapshot)."""
         if self.snapshot is not None or self.merged is None:
             return None
-        return int(self.merged.payload.get("seqFrom", self.merged.seq)) - 1
+        payload = self.merged.payload
+        return (payload.seq_from if isinstance(payload, Conflated) else self.merged.seq) - 1
 
 
 class Paced:

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from events.payloads import RunnerScratched
 from pubsub import channels
 from pubsub.hub import Hub
 from resolvers.alert_firing import fire_alerts
@@ -154,8 +155,7 @@ async def scratch_runner(*, db: Database, hub: Hub, runner_id: int) -> Runner:
         event = await events.append(
             session,
             stream=channels.odds(race.id),
-            kind="scratch",
-            payload={"raceId": race.id, "runnerId": runner.id},
+            payload=RunnerScratched(race_id=race.id, runner_id=runner.id),
             now=now,
         )
     await publish_committed(hub, event)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from events.payloads import RaceStatusChanged
 from pubsub import channels
 from pubsub.hub import Hub
 from resolvers.alert_firing import fire_alerts
@@ -54,8 +55,12 @@ async def set_race_status(
         event = await events.append(
             session,
             stream=channels.STATUS,
-            kind="status",
-            payload={"raceId": race.id, "status": status.value, "previous": previous.value, "result": race.result},
+            payload=RaceStatusChanged(
+                race_id=race.id,
+                status=status.value,
+                previous=previous.value,
+                result=None if race.result is None else tuple(race.result),
+            ),
             now=now,
         )
     await publish_committed(hub, event)

@@ -8,14 +8,16 @@ import hashlib
 import logging
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from events import codec
 from events.envelope import Envelope
+from events.payloads import OddsChanged, PriceChange, StalePrice
 from pubsub import channels
 from pubsub.hub import Hub
 from resolvers.alert_firing import fire_price_alerts
@@ -62,9 +64,38 @@ class StoreOddsOutcome:
     seq: int | None = None
     cursor: str | None = None
     stored: int = 0
-    changed: list[dict[str, Any]] = field(default_factory=list)
-    stale: list[dict[str, Any]] = field(default_factory=list)
+    changed: list[PriceChange] = field(default_factory=list)
+    stale: list[StalePrice] = field(default_factory=list)
     replayed: bool = False
+
+    def stored_form(self) -> dict[str, Any]:
+        """As remembered for the idempotency key's replay: JSON, the prices in the codec's form."""
+        return {
+            "race_id": self.race_id,
+            "source": self.source,
+            "observed_at": self.observed_at,
+            "seq": self.seq,
+            "cursor": self.cursor,
+            "stored": self.stored,
+            "changed": [codec.encode_price_change(c) for c in self.changed],
+            "stale": [codec.encode_stale_price(s) for s in self.stale],
+            "replayed": self.replayed,
+        }
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> StoreOddsOutcome:
+        """Reads what `stored_form` wrote, and the form before it (camelCase prices)."""
+        return cls(
+            race_id=stored["race_id"],
+            source=stored["source"],
+            observed_at=stored["observed_at"],
+            seq=stored["seq"],
+            cursor=stored["cursor"],
+            stored=stored["stored"],
+            changed=[codec.decode_price_change(c) for c in stored["changed"]],
+            stale=[codec.decode_stale_price(s) for s in stored["stale"]],
+            replayed=stored["replayed"],
+        )
 
 
 async def store_odds(
@@ -196,7 +227,7 @@ async def _store(
                     "subject": w.subject,
                     "key": w.command.idempotency_key,
                     "request_hash": _request_hash(w.command),
-                    "response": asdict(outcome),
+                    "response": outcome.stored_form(),
                     "created_at": now,
                 }
                 for w, outcome in zip(writes, results, strict=True)
@@ -240,12 +271,9 @@ async def _write(
 
     appended: dict[int, Envelope] = {}
     for stream, pairs in changed.items():
-        payloads = [
-            {"raceId": o.race_id, "source": o.source, "observedAt": o.observed_at, "prices": o.changed}
-            for _, o in pairs
-        ]
+        payloads = [OddsChanged(c.race_id, c.source, c.observed_at, tuple(o.changed)) for c, o in pairs]
         for (command, outcome), event in zip(
-            pairs, await events.append_many(session, stream, "odds", payloads, now=now), strict=True
+            pairs, await events.append_many(session, stream, payloads, now=now), strict=True
         ):
             outcome.seq = event.seq
             outcome.cursor = encode_positions({event.stream: event.seq})
@@ -291,9 +319,7 @@ class _Book:
             key = (quote.runner_id, source)
             held = self._current.get(key)
             if held is not None and command.observed_at < held[1]:
-                outcome.stale.append(
-                    {"runnerId": quote.runner_id, "decimal": quote.decimal, "currentObservedAt": held[1].isoformat()}
-                )
+                outcome.stale.append(StalePrice(quote.runner_id, quote.decimal, held[1]))
                 continue
             self.history.append(
                 {
@@ -309,7 +335,7 @@ class _Book:
             self._current[key] = (quote.decimal, command.observed_at)
             self._races[key] = command.race_id
             if held is None or held[0] != quote.decimal:
-                outcome.changed.append({"runnerId": quote.runner_id, "decimal": quote.decimal})
+                outcome.changed.append(PriceChange(quote.runner_id, quote.decimal))
         return outcome
 
     def current_rows(self) -> list[dict[str, Any]]:
@@ -329,7 +355,7 @@ def _replay(earlier: IdempotencyKey, command: StoreOdds) -> StoreOddsOutcome | E
     if earlier.request_hash != _request_hash(command):
         return Conflict("idempotencyKey was already used for a different request", field="idempotencyKey")
     stored: dict[str, Any] = earlier.response  # the outcome's fields, as JSON
-    return StoreOddsOutcome(**{**stored, "replayed": True})
+    return StoreOddsOutcome.from_stored({**stored, "replayed": True})
 
 
 def _request_hash(command: StoreOdds) -> str:

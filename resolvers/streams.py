@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 from events.envelope import Envelope
+from events.payloads import SnapshotMark
 from pubsub.hub import Hub
 from resolvers.cursors import encode_positions
 from resolvers.errors import SubscriberTooSlow
@@ -178,4 +179,4 @@ class StreamFollower:
 
     def _mark_snapshot(self, stream: str, head: int) -> Envelope:
         self.positions[stream] = head
-        return Envelope(stream=stream, seq=head, kind=SNAPSHOT, payload={}, created_at="")
+        return Envelope(stream=stream, seq=head, kind=SNAPSHOT, payload=SnapshotMark(), created_at="")

@@ -14,7 +14,7 @@ from graphql import GraphQLError
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import MaskErrors
 
-from schema.limits import limit_code
+from schema.limit_errors import limit_code
 from storage.availability import is_unavailable
 
 log = logging.getLogger("racewire.errors")

@@ -18,9 +18,9 @@ from resolvers.errors import BadRequest
 from schema.context import Context
 from schema.errors import TypedErrors, log_error, strip_suggestions
 from schema.federation import FEDERATION_VERSION
-from schema.limits import QueryLimits, limit_extensions
 from schema.mutation import Mutation
 from schema.query import Query
+from schema.query_limits import QueryLimits, limit_extensions
 from schema.scalars import SCALAR_OVERRIDES
 from schema.subscription import Subscription
 

@@ -219,4 +219,4 @@ class Subscription:
         delivered = notifications.live_notifications(**following, user=info.context.viewer.subject or "")
         async for d in delivered:
             tap.cursor = d.cursor  # notifications are not counted among deliveries
-            yield NotificationEvent(seq=d.seq, cursor=d.cursor, notification=Notification.from_payload(d.payload))
+            yield NotificationEvent(seq=d.seq, cursor=d.cursor, notification=Notification.from_record(d.notification))

@@ -25,7 +25,7 @@ from pubsub.broadcast import is_connected
 from pubsub.hub import Hub
 from resolvers.feed_health import sweep_interval, watch_feeds
 from resolvers.store_odds import OddsWriter
-from schema.limits import QueryLimits
+from schema.query_limits import QueryLimits
 from schema.schema import build_schema
 from server import assets
 from server.body_limit import BodyLimit

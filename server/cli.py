@@ -281,7 +281,7 @@ def _manifest_of(args: argparse.Namespace) -> Path:
 
 
 def _documents_add(args: argparse.Namespace) -> None:
-    from schema.limits import QueryLimits
+    from schema.query_limits import QueryLimits
     from schema.schema import schema
     from server.manifests import ManifestError, add_operations, operation_of
 

@@ -15,8 +15,10 @@ from pathlib import Path
 from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, parse, specified_rules, validate
 
 from schema.documents import document_id
-from schema.limits import MAX_VALIDATION_ERRORS, QueryLimits, limit_code
+from schema.limit_errors import limit_code
 from schema.merge_budget import budgeted_field_merging, with_budget
+from schema.operation_gate import MAX_VALIDATION_ERRORS
+from schema.query_limits import QueryLimits
 
 FORMAT = "apollo-persisted-query-manifest"
 TYPES = frozenset({"query", "mutation", "subscription"})

@@ -10,32 +10,42 @@ from typing import Any, cast
 from sqlalchemy import BindParameter, CursorResult, bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from events import codec
 from events.envelope import Envelope
+from events.payloads import Payload
 from storage.bulk import BulkInsert
 from storage.database import Database, dialect_insert, dialect_of
 from storage.models import Event, Stream
 
 
-async def append(session: AsyncSession, *, stream: str, kind: str, payload: dict[str, Any], now: datetime) -> Envelope:
+async def append(session: AsyncSession, *, stream: str, payload: Payload, now: datetime) -> Envelope:
     """Adds an event with the stream's next seq. The upsert takes the stream row's lock, so
     concurrent writers to one stream queue up and seq stays unique and contiguous."""
-    return (await append_many(session, stream, kind, [payload], now=now))[0]
+    return (await append_many(session, stream, [payload], now=now))[0]
 
 
 async def append_many(
-    session: AsyncSession, stream: str, kind: str, payloads: Sequence[dict[str, Any]], *, now: datetime
+    session: AsyncSession, stream: str, payloads: Sequence[Payload], *, now: datetime
 ) -> list[Envelope]:
-    """Adds events with the stream's next seqs, in order, in two statements."""
+    """Adds events with the stream's next seqs, in order, in two statements. Each is stored in the
+    codec's form (events/codec.py), its kind the one its record says."""
     last = await _next_seq(session, stream, len(payloads))
     first = last - len(payloads) + 1
     rows: list[dict[str, Any]] = [
-        {"stream": stream, "seq": first + n, "kind": kind, "payload": payload, "created_at": now}
+        {
+            "stream": stream,
+            "seq": first + n,
+            "kind": codec.kind_of(payload),
+            "payload": codec.encode(payload),
+            "created_at": now,
+        }
         for n, payload in enumerate(payloads)
     ]
     await _INSERT.run(session, rows)
     created = now.isoformat()
     return [
-        Envelope(stream=stream, seq=row["seq"], kind=kind, payload=row["payload"], created_at=created) for row in rows
+        Envelope(stream=stream, seq=row["seq"], kind=row["kind"], payload=payload, created_at=created)
+        for row, payload in zip(rows, payloads, strict=True)
     ]
 
 
@@ -91,11 +101,12 @@ async def prune(session: AsyncSession, *, keep: int) -> int:
 
 
 def _envelope(row: Event) -> Envelope:
+    """Decoded once as read: a row in the old (camelCase) form reads as well as a new one."""
     return Envelope(
         stream=row.stream,
         seq=row.seq,
         kind=row.kind,
-        payload=row.payload,
+        payload=codec.decode(row.kind, row.payload),
         created_at=row.created_at.isoformat(),
     )
 

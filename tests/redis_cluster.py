@@ -9,6 +9,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from redis import Redis
@@ -124,9 +125,9 @@ class RedisClusterNodes:
             return False
 
     @staticmethod
-    def _wait(done: object, what: str, timeout: float = 20) -> None:
+    def _wait(done: Callable[..., object], what: str, timeout: float = 20) -> None:  # called with no arguments
         deadline = time.monotonic() + timeout
-        while not done():  # type: ignore[operator]
+        while not done():
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting for {what}")
             time.sleep(0.05)

@@ -88,18 +88,18 @@ async def store_odds(
         stored=outcome.stored,
         changed=[
             Price(
-                runner_id=strawberry.ID(str(c["runnerId"])),
+                runner_id=strawberry.ID(str(c.runner_id)),
                 source=outcome.source,
-                decimal=c["decimal"],
+                decimal=c.decimal,
                 observed_at=observed,
             )
             for c in outcome.changed
         ],
         stale=[
             StaleQuote(
-                runner_id=strawberry.ID(str(s["runnerId"])),
-                decimal=s["decimal"],
-                current_observed_at=datetime.fromisoformat(s["currentObservedAt"]),
+                runner_id=strawberry.ID(str(s.runner_id)),
+                decimal=s.decimal,
+                current_observed_at=s.current_observed_at,
             )
             for s in outcome.stale
         ],

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
 
 import strawberry
 
+from events.payloads import NotificationPosted
+from resolvers.alert_firing import notification_payload
 from schema.types.races import PageInfo, RaceStatus
 from storage import models
 
@@ -87,37 +88,22 @@ class Notification:
 
     @classmethod
     def from_row(cls, row: models.Notification) -> Notification:
-        return cls.from_payload(
-            {
-                "id": row.id,
-                "alertId": row.alert_id,
-                "kind": row.kind.value,
-                "raceId": row.race_id,
-                "runnerId": row.runner_id,
-                "price": row.price,
-                "status": row.status,
-                "newsId": row.news_id,
-                "message": row.message,
-                "createdAt": row.created_at,
-                "read": row.read,
-            }
-        )
+        return cls.from_record(notification_payload(row))
 
     @classmethod
-    def from_payload(cls, p: dict[str, Any]) -> Notification:
-        created = p["createdAt"]
+    def from_record(cls, n: NotificationPosted) -> Notification:
         return cls(
-            id=strawberry.ID(str(p["id"])),
-            alert_id=strawberry.ID(str(p["alertId"])),
-            kind=AlertKind(p["kind"]),
-            race_id=strawberry.ID(str(p["raceId"])),
-            runner_id=_id(p["runnerId"]),
-            price=p["price"],
-            status=RaceStatus(p["status"]) if p["status"] else None,
-            news_id=_id(p["newsId"]),
-            message=p["message"],
-            created_at=created if isinstance(created, datetime) else datetime.fromisoformat(created),
-            read=p["read"],
+            id=strawberry.ID(str(n.id)),
+            alert_id=strawberry.ID(str(n.alert_id)),
+            kind=AlertKind(n.kind),
+            race_id=strawberry.ID(str(n.race_id)),
+            runner_id=_id(n.runner_id),
+            price=n.price,
+            status=RaceStatus(n.status) if n.status else None,
+            news_id=_id(n.news_id),
+            message=n.message,
+            created_at=n.created_at,
+            read=n.read,
         )
 
 

@@ -33,7 +33,7 @@ class Stream:
         cls,
         base_url: str,
         kind: str,
-        query: str,
+        query: str | None,  # None: a persisted query sent by its hash alone
         variables: dict[str, Any] | None = None,
         *,
         headers: dict[str, str] | None = None,

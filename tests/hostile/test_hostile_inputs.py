@@ -85,7 +85,8 @@ async def call(
     async with httpx.AsyncClient(base_url=server.http, timeout=30) as client:
         response = await client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def code_of(body: dict[str, Any]) -> tuple[str, str | None]:

@@ -11,7 +11,6 @@ log watchdog is slowed right down, so what crosses between them crosses on pub/s
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -24,7 +23,17 @@ from redis import asyncio as aioredis
 from sqlalchemy import text
 
 from conftest import card, seeded_sqlite
+from events import codec
 from events.envelope import Envelope
+from events.payloads import (
+    NewsPosted,
+    NotificationPosted,
+    OddsChanged,
+    Payload,
+    PriceChange,
+    RaceStatusChanged,
+    SourceFreshness,
+)
 from live_server import GraphQLWs, ServerProcess
 from pubsub.seal import Seal
 from redis_server import RedisServer
@@ -145,9 +154,9 @@ class Spy:
         """Publishes every kind of forgery on `channel`; returns how many a hub must refuse (a
         replay is in the log already, so it is passed over, not refused)."""
         stream = channel.removeprefix(PREFIX)
-        forged = [json.dumps(_lie(stream, seq, race)).encode() for seq in (next_seq, 999_999_999)]
-        lie = Envelope(**_lie(stream, next_seq, race))
-        ahead = Envelope(**_lie(stream, 999_999_999, race))
+        forged = [_lie(stream, seq, race).encode() for seq in (next_seq, 999_999_999)]
+        lie = _lie(stream, next_seq, race)
+        ahead = _lie(stream, 999_999_999, race)
         forged += [
             b"v1." + b"0" * 64 + b"." + lie.encode(),  # a wrong MAC
             Seal(OTHER_KEY).seal(channel, lie),  # right format, another deployment's key
@@ -164,28 +173,19 @@ class Spy:
         return len(forged)
 
 
-def _lie(stream: str, seq: int, race: dict[str, Any]) -> dict[str, Any]:
-    now = datetime.now(UTC).isoformat()
-    payload: dict[str, Any] = {
-        "source": "forger",
-        "observedAt": now,
-        "prices": [{"runnerId": int(race["runners"][0]), "decimal": 999.0}],
-        "raceId": int(race["id"]),
-        "status": "ABANDONED",
-        "previous": "BETTING_OPEN",
-        "newsId": 1,
-        "tags": [],
-        "alertId": 1,
-        "price": 999.0,
+def _lie(stream: str, seq: int, race: dict[str, Any]) -> Envelope:
+    """A plausible event of the stream's kind, as a forger would make it."""
+    now = datetime.now(UTC)
+    race_id, runner = int(race["id"]), int(race["runners"][0])
+    payloads: dict[str, Payload] = {
+        "odds": OddsChanged(race_id, "forger", now, (PriceChange(runner, 999.0),)),
+        "status": RaceStatusChanged(race_id, "ABANDONED", "BETTING_OPEN", None),
+        "news": NewsPosted(1, (), ()),
+        "feeds": SourceFreshness("forger", "STALE", now),
+        "user": NotificationPosted(1, 1, "PRICE_LEVEL", race_id, runner, 999.0, None, None, "forged", now, False),
     }
-    kind = stream.split(":")[0]
-    return {
-        "stream": stream,
-        "seq": seq,
-        "kind": {"user": "notification"}.get(kind, kind),
-        "payload": payload,
-        "created_at": now,
-    }
+    payload = payloads.get(stream.split(":")[0], payloads["odds"])  # control and ping carry no events: any will do
+    return Envelope(stream=stream, seq=seq, kind=codec.kind_of(payload), payload=payload, created_at=now.isoformat())
 
 
 class Writer:
@@ -203,7 +203,8 @@ class Writer:
         )
         body = response.json()
         assert "errors" not in body, body
-        return body["data"]  # type: ignore[no-any-return]
+        data: dict[str, Any] = body["data"]
+        return data
 
     async def odds(self) -> int:
         self.n += 1
@@ -242,7 +243,9 @@ class Subscriber:
         payload = {"Authorization": f"Bearer {token}"} if token else None
         client = await GraphQLWs.open(server.ws, payload)
         await client.subscribe("s", query, **variables)
-        return cls(client, re.search(r"\{ (\w+)\(", query).group(1))  # type: ignore[union-attr]
+        field = re.search(r"\{ (\w+)\(", query)
+        assert field is not None, f"no root field with arguments in {query}"
+        return cls(client, field.group(1))
 
     async def take(self, count: int) -> list[dict[str, Any]]:
         return [(await self.client.next("s", timeout=20))[self.field] for _ in range(count)]

@@ -94,7 +94,7 @@ async def open_stream(
     server: ServerProcess,
     streams: list[Stream],
     kind: str,
-    query: str = STATUS,
+    query: str | None = STATUS,
     variables: dict[str, Any] | None = None,
     **options: Any,
 ) -> Stream:
@@ -269,12 +269,12 @@ async def test_a_stream_resolves_persisted_queries_as_every_transport_does(
 ) -> None:
     query = f"subscription Persisted{kind} {{ raceStatus {{ seq }} }}"
     persisted = {"persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(query.encode()).hexdigest()}}
-    unknown = await open_stream(server, streams, kind, None, extensions=persisted)  # type: ignore[arg-type]
+    unknown = await open_stream(server, streams, kind, None, extensions=persisted)
     event, payload = await unknown.event()
     assert event == "next" and error_codes(payload) == ["PERSISTED_QUERY_NOT_FOUND"], payload
 
     await open_stream(server, streams, kind, query, extensions=persisted)  # sent with its hash: registered
-    by_hash = await open_stream(server, streams, kind, None, extensions=persisted)  # type: ignore[arg-type]
+    by_hash = await open_stream(server, streams, kind, None, extensions=persisted)
     assert by_hash.response.status_code == 200
     await ready_counts(server, subscriptions=2)  # both run the registered document
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import UTC, datetime
 
 import orjson
 import pytest
 
 from events.envelope import Envelope, Refused
+from events.payloads import OddsChanged, PriceChange
 from pubsub.channels import Namespace
 from pubsub.seal import Seal
 
@@ -17,7 +19,7 @@ EVENT = Envelope(
     stream="odds:1",
     seq=7,
     kind="odds",
-    payload={"source": "feed", "prices": []},
+    payload=OddsChanged(1, "feed", datetime(2026, 1, 1, tzinfo=UTC), (PriceChange(2, 3.5),)),
     created_at="2026-01-01T00:00:00+00:00",
 )
 
@@ -69,17 +71,27 @@ def test_a_seal_made_with_another_key_or_for_another_channel_or_tampered_is_refu
         b"[1, 2]",
         b"null",
         b'"x"',
-        b'{"stream": "odds:1", "seq": true, "kind": "odds", "payload": {}, "created_at": ""}',
-        b'{"stream": "odds:1", "seq": 0, "kind": "odds", "payload": {}, "created_at": ""}',
-        b'{"stream": "odds:1", "seq": "5", "kind": "odds", "payload": {}, "created_at": ""}',
-        b'{"stream": "odds:1", "seq": 5, "kind": "", "payload": {}, "created_at": ""}',
-        b'{"stream": "odds:1", "seq": 5, "kind": "odds", "payload": [], "created_at": ""}',
-        b'{"stream": "odds:1", "seq": 5, "kind": "odds", "payload": {}}',
-        b'{"stream": "odds:1", "seq": 99999999999999999999999, "kind": "odds", "payload": {}, "created_at": ""}',
+        b'{"stream": "odds:1", "seq": true, "kind": "scratch", "payload": {"race_id": 1, "runner_id": 2}, "created_at": ""}',
+        b'{"stream": "odds:1", "seq": 0, "kind": "scratch", "payload": {"race_id": 1, "runner_id": 2}, "created_at": ""}',
+        b'{"stream": "odds:1", "seq": "5", "kind": "scratch", "payload": {"race_id": 1, "runner_id": 2}, "created_at": ""}',
+        b'{"stream": "odds:1", "seq": 5, "kind": "", "payload": {"race_id": 1, "runner_id": 2}, "created_at": ""}',
+        b'{"stream": "odds:1", "seq": 5, "kind": "scratch", "payload": [], "created_at": ""}',
+        b'{"stream": "odds:1", "seq": 5, "kind": "scratch", "payload": {"race_id": 1, "runner_id": 2}}',
+        b'{"stream": "odds:1", "seq": 99999999999999999999999, "kind": "scratch", '
+        b'"payload": {"race_id": 1, "runner_id": 2}, "created_at": ""}',
+        # The payload must be the record its kind says.
+        b'{"stream": "odds:1", "seq": 5, "kind": "scratch", "payload": {}, "created_at": ""}',
+        b'{"stream": "odds:1", "seq": 5, "kind": "scratch", "payload": {"race_id": 1, "runner_id": "2"}, "created_at": ""}',
+        b'{"stream": "odds:1", "seq": 5, "kind": "no-such-kind", "payload": {"race_id": 1, "runner_id": 2}, "created_at": ""}',
     ],
 )
 def test_a_correctly_sealed_but_malformed_envelope_is_refused(body: bytes) -> None:
     assert refusal(Seal(KEY), "c", sealed_by_hand("c", body)) == "invalid"
+
+
+def test_the_well_formed_control_of_the_malformed_ones_opens() -> None:
+    body = b'{"stream": "odds:1", "seq": 5, "kind": "scratch", "payload": {"race_id": 1, "runner_id": 2}, "created_at": ""}'
+    assert Seal(KEY).open("c", sealed_by_hand("c", body), stream="odds:1").seq == 5
 
 
 def test_an_envelope_of_another_stream_is_refused_even_when_sealed() -> None:

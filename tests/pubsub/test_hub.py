@@ -11,14 +11,19 @@ import pytest
 from broadcaster import Broadcast
 
 from events.envelope import Envelope
+from events.payloads import RunnerScratched
 from pubsub.hub import Hub
 from pubsub.rejections import Rejections
 from pubsub.seal import Seal
 from pubsub.telemetry import Telemetry
 
+SCRATCH = RunnerScratched(race_id=1, runner_id=1)
+
 
 def event(seq: int, stream: str = "odds:1") -> Envelope:
-    return Envelope(stream=stream, seq=seq, kind="odds", payload={"n": seq}, created_at="2026-01-01T00:00:00+00:00")
+    # The hub passes any record on: a scratching stands in for every kind.
+    payload = RunnerScratched(race_id=1, runner_id=seq)
+    return Envelope(stream=stream, seq=seq, kind="scratch", payload=payload, created_at="2026-01-01T00:00:00+00:00")
 
 
 async def test_every_listener_gets_each_event_once_and_leaving_unsubscribes() -> None:
@@ -76,7 +81,7 @@ async def test_an_event_committed_but_never_published_is_delivered_from_the_log(
         hub.start()
         async with hub.listen(["odds:9"]) as listener:
             async with db.write() as session:  # as if the process died between commit and publish
-                lost = await events.append(session, stream="odds:9", kind="odds", payload={}, now=datetime.now(UTC))
+                lost = await events.append(session, stream="odds:9", payload=SCRATCH, now=datetime.now(UTC))
             assert (await asyncio.wait_for(listener.get(), 5)) == lost
         await hub.close()
 
@@ -93,9 +98,7 @@ async def test_the_hub_puts_out_of_order_events_back_in_order(db: Any) -> None:
             stored = []
             for _ in range(3):
                 async with db.write() as session:
-                    stored.append(
-                        await events.append(session, stream="odds:5", kind="odds", payload={}, now=datetime.now(UTC))
-                    )
+                    stored.append(await events.append(session, stream="odds:5", payload=SCRATCH, now=datetime.now(UTC)))
             for event in (stored[2], stored[0], stored[1]):
                 await hub.publish(event)
             received = [await asyncio.wait_for(listener.get(), 5) for _ in range(3)]
@@ -142,7 +145,7 @@ async def test_forged_messages_are_refused_and_counted_and_real_events_still_arr
             await broadcast.publish(channel, seal.seal(channel, ahead))  # sealed, but not in the log
             assert await counted.wait_for(5) == ["unsealed", "bad_mac", "unsealed", "bad_mac", "not_in_log"]
             async with db.write() as session:
-                real = await events.append(session, stream="odds:3", kind="odds", payload={}, now=datetime.now(UTC))
+                real = await events.append(session, stream="odds:3", payload=SCRATCH, now=datetime.now(UTC))
             await hub.publish(real)
             assert await asyncio.wait_for(listener.get(), 5) == real and listener.empty()
             assert len(counted.refusals) == 5
@@ -161,16 +164,12 @@ async def test_a_sealed_replay_of_an_old_event_is_not_passed_on_again(db: Any) -
             stored = []
             for _ in range(2):
                 async with db.write() as session:
-                    stored.append(
-                        await events.append(session, stream="odds:6", kind="odds", payload={}, now=datetime.now(UTC))
-                    )
+                    stored.append(await events.append(session, stream="odds:6", payload=SCRATCH, now=datetime.now(UTC)))
                 await hub.publish(stored[-1])
             await hub.publish(stored[0])
             await hub.publish(stored[1])
             async with db.write() as session:
-                stored.append(
-                    await events.append(session, stream="odds:6", kind="odds", payload={}, now=datetime.now(UTC))
-                )
+                stored.append(await events.append(session, stream="odds:6", payload=SCRATCH, now=datetime.now(UTC)))
             await hub.publish(stored[2])
             assert [await asyncio.wait_for(listener.get(), 5) for _ in range(3)] == stored
             assert listener.empty()
@@ -230,9 +229,7 @@ async def test_a_database_outage_is_logged_once_not_every_watchdog_round(
                 await asyncio.wait_for(log.failed_often.wait(), 10)
                 log.down = False
                 async with db.write() as session:  # stored while nobody published it: the watchdog must find it
-                    stored = await events.append(
-                        session, stream="odds:3", kind="odds", payload={}, now=datetime.now(UTC)
-                    )
+                    stored = await events.append(session, stream="odds:3", payload=SCRATCH, now=datetime.now(UTC))
                 assert await asyncio.wait_for(listener.get(), 5) == stored
             messages = [r.getMessage() for r in caplog.records]
             assert sum("the log watchdog failed" in m for m in messages) == 1, messages

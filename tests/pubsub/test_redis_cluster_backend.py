@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from broadcaster import Broadcast
 from redis.asyncio.retry import Retry as AsyncRetry
 
 from events.envelope import Envelope
+from events.payloads import RunnerScratched
 from pubsub.broadcast import create_broadcast
 from pubsub.channels import Namespace
 from pubsub.cluster_topology import ClusterAddress, parse_cluster_url
@@ -29,7 +30,9 @@ PRIVATE_BASE = 17110  # broken on purpose by the tests below; the shared cluster
 
 
 def event(seq: int, stream: str) -> Envelope:
-    return Envelope(stream=stream, seq=seq, kind="odds", payload={"n": seq}, created_at="2026-01-01T00:00:00+00:00")
+    # The hub passes any record on: a scratching stands in for every kind.
+    payload = RunnerScratched(race_id=1, runner_id=seq)
+    return Envelope(stream=stream, seq=seq, kind="scratch", payload=payload, created_at="2026-01-01T00:00:00+00:00")
 
 
 def test_a_shard_client_retries_with_the_asyncio_policy() -> None:
@@ -110,9 +113,9 @@ def shard_channels(cluster: RedisClusterNodes) -> dict[int, set[str]]:
     return found
 
 
-async def until(predicate: object, what: str, timeout: float = 20) -> None:
+async def until(predicate: Callable[[], object], what: str, timeout: float = 20) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():  # type: ignore[operator]
+    while not predicate():
         assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.02)
 

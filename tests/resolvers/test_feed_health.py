@@ -12,6 +12,7 @@ import pytest
 from broadcaster import Broadcast
 
 from conftest import WRITER, Api
+from events.payloads import SourceFreshness
 from pubsub.hub import Hub
 from resolvers.feed_health import RecentHeartbeats, sweep
 from resolvers.viewer import ANONYMOUS, Viewer
@@ -205,7 +206,8 @@ async def test_of_two_processes_sweeping_at_once_exactly_one_marks_each_source(
     assert sorted(code for each in marked for code in each) == ["bet365", "betfair"]
     async with api.db.read() as session:
         logged = await events.read_after(session, stream="feeds", after=0)
-    assert [(e.payload["source"], e.payload["status"]) for e in logged] == [("bet365", "STALE"), ("betfair", "STALE")]
+    assert all(isinstance(e.payload, SourceFreshness) for e in logged), logged
+    assert [(e.payload.source, e.payload.status) for e in logged] == [("bet365", "STALE"), ("betfair", "STALE")]
 
 
 async def test_feed_heartbeat_needs_odds_write_and_one_of_the_tokens_sources(api: Api) -> None:

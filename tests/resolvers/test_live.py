@@ -26,14 +26,14 @@ async def next_event(stream: AsyncIterator[Any]) -> dict[str, Any]:
     return result.data["oddsUpdated"]
 
 
-async def started(stream: AsyncIterator[Any], api: Api) -> None:
+async def started(stream: AsyncIterator[Any], api: Api) -> asyncio.Future[Any]:
     """Waits until the subscription is listening (the hub counts it), without sleeping."""
     first = asyncio.ensure_future(stream.__anext__())
     for _ in range(500):
         if api.hub.listener_count:
             break
         await asyncio.sleep(0.01)
-    return first  # type: ignore[return-value]
+    return first
 
 
 async def test_a_subscriber_receives_each_update_with_contiguous_seq(api: Api, race: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from conftest import Api
 from events.envelope import Envelope
+from events.payloads import Conflated, OddsChanged, PriceChange
 from resolvers.live import conflate_odds
 from resolvers.pacing import Paced
 
@@ -29,12 +30,7 @@ def odds(seq: int, runner: int, decimal: float, stream: str = "odds:1") -> Envel
         seq=seq,
         kind="odds",
         created_at="2026-01-01T00:00:00+00:00",
-        payload={
-            "raceId": 1,
-            "source": "betfair",
-            "observedAt": "2026-01-01T00:00:00+00:00",
-            "prices": [{"runnerId": runner, "decimal": decimal}],
-        },
+        payload=OddsChanged(1, "betfair", datetime(2026, 1, 1, tzinfo=UTC), (PriceChange(runner, decimal),)),
     )
 
 
@@ -63,8 +59,9 @@ async def test_a_window_merges_its_events_into_one_update_per_race() -> None:
 
     first, cursor_first = await asyncio.wait_for(anext(flushed), 5)
     second, cursor_second = await asyncio.wait_for(anext(flushed), 5)
-    assert (first.stream, first.kind, first.payload["seqFrom"], first.seq) == ("odds:1", "conflated", 1, 4)
-    assert sorted((p["runnerId"], p["decimal"]) for p in first.payload["prices"]) == [(1, 2.4), (2, 3.0)]
+    assert isinstance(first.payload, Conflated)
+    assert (first.stream, first.kind, first.payload.seq_from, first.seq) == ("odds:1", "conflated", 1, 4)
+    assert sorted((p.runner_id, p.decimal) for p in first.payload.prices) == [(1, 2.4), (2, 3.0)]
     # Yielded before odds:2's event: its cursor must not claim odds:2 was delivered.
     assert cursor_first == {"odds:1": 4, "odds:2": 0}
     assert (second.stream, second.kind, second.seq) == ("odds:2", "odds", 1)

@@ -15,7 +15,7 @@ from resolvers.race_cards import load_race_cards
 from resolvers.store_odds import OddsWriter, Quote, StoreOdds, store_odds
 from resolvers.viewer import ANONYMOUS
 from schema.context import Context, Limits
-from schema.limits import QueryLimits
+from schema.query_limits import QueryLimits
 from schema.schema import build_schema, schema
 from schema.sdl import plain_sdl, subgraph_sdl
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from graphql import GraphQLList, get_introspection_query, get_nullable_type, parse
+from graphql import GraphQLList, GraphQLObjectType, get_introspection_query, get_nullable_type, parse
 
 from conftest import Api
-from schema.limits import QueryLimits
 from schema.list_size import list_size
 from schema.measure import Measure, coerce_variables, measure
+from schema.query_limits import QueryLimits
 from schema.schema import build_schema, schema
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "graphql" / "operations"
@@ -78,8 +78,11 @@ def test_every_list_field_with_a_size_argument_declares_its_size() -> None:
         if {"first", "last"} & set(getattr(field, "args", {})) and list_size(field) is None
     ]
     assert undeclared == []
-    history = GRAPHQL.type_map["Runner"].fields["priceHistory"]  # type: ignore[attr-defined]  # a GraphQLObjectType, typed as any named type
-    assert isinstance(get_nullable_type(history.type), GraphQLList) and list_size(history).maximum == 500
+    runner = GRAPHQL.type_map["Runner"]
+    assert isinstance(runner, GraphQLObjectType)
+    history = runner.fields["priceHistory"]
+    size = list_size(history)
+    assert isinstance(get_nullable_type(history.type), GraphQLList) and size is not None and size.maximum == 500
 
 
 def test_fragments_count_each_time_they_are_spread_and_cycles_end() -> None:

@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
 
 import httpx
 import jwt
@@ -19,8 +20,8 @@ SECRET = "unit-test-secret-0123456789abcdefghij"
 PRIVATE, PUBLIC = rsa_key_pair()
 
 
-def reader(**config: object) -> TokenReader:
-    return TokenReader(JwtConfig(**{"secret": SECRET, **config}))  # type: ignore[arg-type]
+def reader(**config: Any) -> TokenReader:
+    return TokenReader(JwtConfig(**{"secret": SECRET, **config}))
 
 
 def refused(reader: TokenReader, token: str) -> str:

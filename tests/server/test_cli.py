@@ -144,7 +144,10 @@ def test_processes_starting_together_migrate_one_after_another() -> None:
             )
             for _ in range(3)
         ]
-        outcomes = [(run.wait(60), run.stderr.read()) for run in runs]  # type: ignore[union-attr]
+        outcomes: list[tuple[int, str]] = []
+        for run in runs:
+            _, stderr = run.communicate(timeout=60)  # reads both pipes: a full one cannot block the child
+            outcomes.append((run.returncode, stderr))
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     assert [code for code, _ in outcomes] == [0, 0, 0], outcomes

@@ -110,7 +110,7 @@ class FakeWebSocket:
 
 async def test_the_outbox_writes_direct_only_when_nothing_waits_before_the_frame() -> None:
     websocket = FakeWebSocket()
-    outbox = Outbox(websocket, limit=1_000)  # type: ignore[arg-type]
+    outbox = Outbox(websocket, limit=1_000)  # type: ignore[arg-type]  # a stand-in for Starlette's WebSocket: scope and send_text are all Outbox uses
     outbox.push("1")
     websocket.direct = False  # the socket is full: the send through ASGI has to wait
     websocket.blocked = asyncio.get_running_loop().create_future()

@@ -34,7 +34,7 @@ async def test_a_failure_handling_a_message_closes_only_that_connection_with_101
         return True
 
     async def context_for(websocket: Any) -> Context:
-        return Context(db=None, hub=None, odds=None)  # type: ignore[arg-type] - nothing here reads them
+        return Context(db=None, hub=None, odds=None)  # type: ignore[arg-type]  # nothing here reads them
 
     live = LiveSettings(
         schema=schema,

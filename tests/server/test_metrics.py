@@ -9,6 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from events.envelope import Envelope
+from events.payloads import SnapshotMark
 from live_server import ODDS, SECRET, GraphQLWs, ServerProcess, store, wait_subscribed
 from pubsub.hub import Listener
 from server.auth import create_access_token
@@ -110,7 +111,7 @@ def test_a_lagging_listener_counts_what_it_drops() -> None:
     metrics = Metrics(open_connections=lambda: 0)
     listener = Listener(2, on_drop=metrics.dropped)
     for seq in range(1, 5):
-        listener.deliver(Envelope(stream="odds:1", seq=seq, kind="odds", payload={}, created_at=""))
+        listener.deliver(Envelope(stream="odds:1", seq=seq, kind="snapshot", payload=SnapshotMark(), created_at=""))
 
     assert listener.overflowed
     assert metrics.registry.get_sample_value("racewire_dropped_events_total") == 3

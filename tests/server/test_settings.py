@@ -145,7 +145,7 @@ def test_settings_without_the_environment_are_the_defaults(monkeypatch: pytest.M
 def test_settings_are_frozen_and_refuse_unknown_names() -> None:
     settings = Settings()
     with pytest.raises(ValueError, match="frozen"):
-        settings.port = 1  # type: ignore[misc]
+        settings.port = 1
     assert settings.port == 8000 and hash(settings) == hash(Settings()) and settings == Settings()
     with pytest.raises(InvalidSettings, match="'prot' is not a setting"):
         Settings(prot=1)

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
+from events import codec
+from events.payloads import OddsChanged, PriceChange
 from storage import events
 from storage.bulk import BulkInsert
 from storage.database import Database
@@ -16,7 +18,8 @@ BULK = BulkInsert(Event.__table__, ("stream", "seq", "kind", "payload", "created
 
 async def test_bulk_rows_match_rows_written_by_sqlalchemy(db: Database) -> None:
     whole_second = datetime(2026, 11, 27, 15, 0, 0, tzinfo=UTC)
-    payload = {"prices": [{"runnerId": 1, "decimal": 2.5}], "note": "ünïcode"}
+    record = OddsChanged(race_id=1, source="ünïcode", observed_at=whole_second, prices=(PriceChange(1, 2.5),))
+    payload = codec.encode(record)
     async with db.write() as session:
         session.add(Event(stream="orm", seq=1, kind="odds", payload=payload, created_at=whole_second))
         await BULK.run(
@@ -29,4 +32,4 @@ async def test_bulk_rows_match_rows_written_by_sqlalchemy(db: Database) -> None:
         read = {e.stream: e for e in await events.read_after(session, stream="bulk", after=0)}
     assert raw["bulk"] == raw["orm"]
     assert payloads["bulk"] == payloads["orm"]
-    assert read["bulk"].created_at == whole_second.isoformat() and read["bulk"].payload == payload
+    assert read["bulk"].created_at == whole_second.isoformat() and read["bulk"].payload == record

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+from events.payloads import RunnerScratched
 from storage import events
 from storage.database import Database
+
+SCRATCH = RunnerScratched(race_id=1, runner_id=1)  # the log stores any record alike
 
 
 async def append(db: Database, stream: str) -> int:
     async with db.write() as session:
-        event = await events.append(session, stream=stream, kind="test", payload={}, now=datetime.now(UTC))
+        event = await events.append(session, stream=stream, payload=SCRATCH, now=datetime.now(UTC))
     return event.seq
 
 

@@ -1,17 +1,9 @@
-"""Published query limits: depth, aliases, fragment spreads, tokens and cost, the partners-only
-gate, the mutation rate per token, and each client's own controls (schema/clients.py). Each
-refusal is a typed error with a stable `extensions.code`.
-
-A document is judged in time linear in its size: its figures are measured in one pass
-(`schema.measure`) and checked before graphql-core validates it, and validation's one
-quadratic rule runs on a budget (`schema.merge_budget`)."""
+"""The extension that enforces the query limits on each operation (schema/query_limits.py)."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from graphql import DocumentNode, GraphQLError, parse, validate
 from graphql.validation import ASTValidationRule
@@ -20,63 +12,20 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types.graphql import OperationType
 
-from resolvers.errors import ApiError, Unauthenticated
+from resolvers.errors import Unauthenticated
 from schema.clients import ClientQuota, refusals_before_measuring, subscription_refusal
 from schema.context import Context
 from schema.documents import VALID_DOCUMENTS, parsed
+from schema.limit_errors import QueryTooComplex, QueryTooDeep, QueryTooLarge, TooManyAliases, TooManyFragmentSpreads
 from schema.measure import Measure, coerce_variables, measure
-from schema.merge_budget import DEFAULT_BUDGET, budgeted_field_merging, with_budget
+from schema.merge_budget import with_budget
+from schema.mutation_rate import mutation_rate
+from schema.reported import reported
+
+if TYPE_CHECKING:
+    from schema.query_limits import QueryLimits  # which builds the gate: imported at run time, a cycle
 
 MAX_VALIDATION_ERRORS = 20
-
-
-class QueryTooLarge(ApiError):
-    code = "QUERY_TOO_LARGE"
-
-
-class QueryTooDeep(ApiError):
-    code = "QUERY_TOO_DEEP"
-
-
-class TooManyAliases(ApiError):
-    code = "TOO_MANY_ALIASES"
-
-
-class TooManyFragmentSpreads(ApiError):
-    code = "TOO_MANY_FRAGMENT_SPREADS"
-
-
-class QueryTooComplex(ApiError):
-    code = "QUERY_TOO_COMPLEX"
-
-
-class RateLimited(ApiError):
-    code = "RATE_LIMITED"
-
-
-@dataclass(frozen=True)
-class QueryLimits:
-    max_depth: int = 12
-    max_aliases: int = 30
-    max_fragment_spreads: int = 100
-    max_tokens: int = 1_000
-    max_query_length: int = 32 * 1024
-    max_cost: int = 5_000
-    default_list_size: int = 10
-    validation_budget: int = DEFAULT_BUDGET
-
-
-def limit_extensions(limits: QueryLimits) -> list[Callable[[], SchemaExtension]]:
-    """A factory, so every operation gets a gate of its own; the budgeted rule is built once."""
-    merging = budgeted_field_merging(limits.validation_budget)
-    return [functools.partial(OperationGate, limits=limits, merging=merging)]
-
-
-def limit_code(error: GraphQLError) -> str | None:
-    """The code of graphql-core's token limit, which raises an untyped syntax error."""
-    if error.message.startswith("Syntax Error: Document contains more than"):
-        return "QUERY_TOO_LARGE"
-    return None
 
 
 class OperationGate(SchemaExtension):
@@ -185,7 +134,7 @@ class OperationGate(SchemaExtension):
             VALID_DOCUMENTS.remember(schema, ctx.query)
         if isinstance(variables, list):
             return []  # execution refuses the variables itself, and runs nothing
-        self.cost = _reported(figures.cost)
+        self.cost = reported(figures.cost)
         if self.cost > self.max_cost:
             return [
                 QueryTooComplex(
@@ -195,7 +144,7 @@ class OperationGate(SchemaExtension):
                 )
             ]
         if isinstance(context, Context) and ctx.operation_type is OperationType.MUTATION:
-            return _mutation_rate(context)
+            return mutation_rate(context)
         if quota is not None and ctx.operation_type is OperationType.SUBSCRIPTION:
             if refusals := subscription_refusal(quota):
                 return refusals
@@ -208,24 +157,24 @@ class OperationGate(SchemaExtension):
             return [
                 QueryTooDeep(
                     f"query depth {figures.depth} exceeds the maximum of {limits.max_depth}",
-                    depth=_reported(figures.depth),
+                    depth=reported(figures.depth),
                     maximumDepth=limits.max_depth,
                 )
             ]
         if figures.spreads > limits.max_fragment_spreads:
             return [
                 TooManyFragmentSpreads(
-                    f"{_reported(figures.spreads)} fragment spreads (each counted every time its fragment is spread) "
+                    f"{reported(figures.spreads)} fragment spreads (each counted every time its fragment is spread) "
                     f"exceed the maximum of {limits.max_fragment_spreads}",
-                    spreads=_reported(figures.spreads),
+                    spreads=reported(figures.spreads),
                     maximumSpreads=limits.max_fragment_spreads,
                 )
             ]
         if figures.aliases > limits.max_aliases:
             return [
                 TooManyAliases(
-                    f"{_reported(figures.aliases)} aliases exceed the maximum of {limits.max_aliases}",
-                    aliases=_reported(figures.aliases),
+                    f"{reported(figures.aliases)} aliases exceed the maximum of {limits.max_aliases}",
+                    aliases=reported(figures.aliases),
                     maximumAliases=limits.max_aliases,
                 )
             ]
@@ -233,11 +182,6 @@ class OperationGate(SchemaExtension):
 
 
 _REFUSED: DocumentNode = parse("{ __typename }", no_location=True)
-_REPORTED_MAX = 2**53 - 1  # the largest integer every JSON client reads exactly
-
-
-def _reported(figure: int) -> int:
-    return min(figure, _REPORTED_MAX)
 
 
 def _client_error(error: GraphQLError) -> GraphQLError:
@@ -246,12 +190,3 @@ def _client_error(error: GraphQLError) -> GraphQLError:
     if error.original_error is None or isinstance(error.original_error, GraphQLError):
         return error
     return GraphQLError(error.message, error.nodes, extensions=error.extensions)
-
-
-def _mutation_rate(context: Context) -> list[GraphQLError]:
-    if context.rate_limit is None or context.viewer.subject is None:
-        return []
-    wait = context.rate_limit(context.viewer.subject)
-    if wait <= 0:
-        return []
-    return [RateLimited("too many mutations for this token; retry later", retryAfter=round(wait, 3))]
