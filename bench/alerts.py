@@ -108,7 +108,7 @@ async def _insert_alerts(db: Database, runners: list[tuple[int, int]], count: in
 class _Writer:
     def __init__(self, db: Database, hub: Hub, race_id: int, runner_ids: list[int]) -> None:
         self.db, self.hub, self.race_id, self.runner_ids = db, hub, race_id, runner_ids
-        self.odds = OddsWriter(db)
+        self.odds = OddsWriter(db, hub)
         self.at = datetime.now(UTC) - timedelta(hours=3)
         self.n = 0
 
@@ -119,7 +119,6 @@ class _Writer:
         started = time.perf_counter()
         await store_odds(
             odds=self.odds,
-            hub=self.hub,
             command=StoreOdds(race_id=self.race_id, source="bench", observed_at=self.at, quotes=quotes),
         )
         return time.perf_counter() - started

@@ -48,7 +48,7 @@ async def main(runs: int, operations: int) -> None:
     with tempfile.TemporaryDirectory() as directory:
         db = Database(f"sqlite+aiosqlite:///{directory}/bench.db")  # never opened: the query reads no table
         hub = Hub(broadcast)
-        odds = OddsWriter(db)
+        odds = OddsWriter(db, hub)
         partners = Partners(
             {"tipster": PartnerSettings(max_query_cost=2000, requests_per_second=1e9, request_burst=10**9)},
             {"tipster": [Operation(hashlib.sha256(QUERY.encode()).hexdigest(), "Ping", "query", QUERY)]},

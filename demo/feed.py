@@ -19,6 +19,7 @@ from resolvers.news import NewsDraft, publish_news
 from resolvers.odds_formats import to_fractional
 from resolvers.race_cards import scratch_runner
 from resolvers.race_status import allowed_next, set_race_status
+from resolvers.sources import TAKES_PRICES
 from resolvers.store_odds import OddsWriter, Quote, StoreOdds, store_odds
 from storage import prices, races
 from storage.database import Database
@@ -39,7 +40,6 @@ _FORWARD = {
     S.OFF: S.FINISHED,
     S.FINISHED: S.RESULTED,
 }
-_TRADING = (S.SCHEDULED, S.BETTING_OPEN, S.SUSPENDED)
 
 Book = dict[int, float]  # runner id -> decimal price
 
@@ -89,7 +89,7 @@ class Feed:
     ) -> None:
         self._db = db
         self._hub = hub
-        self._odds = odds or OddsWriter(db)  # the server's own, when it runs in one
+        self._odds = odds or OddsWriter(db, hub)  # the server's own, when it runs in one
         self._rng = rng or random.Random()
         self._sources = sources
         self._books: dict[int, dict[str, Book]] = {}  # race -> source -> prices last sent
@@ -148,12 +148,14 @@ class Feed:
             race = rng.choice(open_races)
             await self._attempt("suspend", race, self._suspend(race, now))
         fields = [
-            r for r in views if r.status in _TRADING and r.post_time > now and len(r.runners) >= 6 and not r.ante_post
+            r
+            for r in views
+            if r.status in TAKES_PRICES and r.post_time > now and len(r.runners) >= 6 and not r.ante_post
         ]
         if fields and rng.random() < 1 / 200:
             race = rng.choice(fields)
             await self._attempt("scratch", race, self._scratch(race))
-        trading = [race for race in views if race.status in _TRADING]
+        trading = [race for race in views if race.status in TAKES_PRICES]
         if trading and rng.random() < 1 / 30:
             race = rng.choice(trading)
             await self._attempt("news", race, self._news(race))
@@ -228,7 +230,7 @@ class Feed:
         if not quotes:
             return
         command = StoreOdds(race_id=race.id, source=source, observed_at=now, quotes=quotes)
-        await store_odds(odds=self._odds, hub=self._hub, command=command)
+        await store_odds(odds=self._odds, command=command)
         self._last_sent[source] = now
         self._books.setdefault(race.id, {}).setdefault(source, {}).update(
             (quote.runner_id, quote.decimal) for quote in quotes

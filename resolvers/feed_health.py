@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from weakref import WeakKeyDictionary
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,19 +22,18 @@ from events.envelope import Envelope
 from events.payloads import HeldPrice, MarketFreshness, SourceFreshness
 from pubsub import channels
 from pubsub.hub import Hub
-from resolvers.errors import BadUserInput
 from resolvers.publishing import publish_committed
+from resolvers.sources import TAKES_PRICES, authorize_source, check_source
 from resolvers.viewer import Viewer
 from storage import events, feeds, prices
 from storage.availability import is_unavailable
 from storage.database import Database
-from storage.models import PriceSource, RaceStatus
+from storage.models import PriceSource
 
 log = logging.getLogger(__name__)
 
 LIVE = "LIVE"
 STALE = "STALE"
-OPEN = frozenset({RaceStatus.SCHEDULED, RaceStatus.BETTING_OPEN, RaceStatus.SUSPENDED})
 
 
 @dataclass(frozen=True)
@@ -72,16 +70,6 @@ class RecentHeartbeats:
         self._written.clear()
 
 
-_recent: WeakKeyDictionary[Database, RecentHeartbeats] = WeakKeyDictionary()
-
-
-def recent_heartbeats(db: Database) -> RecentHeartbeats:
-    found = _recent.get(db)
-    if found is None:
-        found = _recent[db] = RecentHeartbeats()
-    return found
-
-
 async def revive(session: AsyncSession, source_ids: list[int], now: datetime) -> list[Envelope]:
     """The heartbeat of accepted calls, inside their transaction: the events to publish after
     commit for the sources it brings back to LIVE (usually none)."""
@@ -93,10 +81,7 @@ async def feed_heartbeat(
     *, db: Database, hub: Hub, source: str, writer: Viewer | None, require_sources: bool
 ) -> FeedState:
     """`feedHeartbeat`: the source says it is alive without a price change."""
-    from resolvers.store_odds import SOURCE_CODE, authorize_source
-
-    if not SOURCE_CODE.match(source):
-        raise BadUserInput("source must be 1-40 characters of a-z, 0-9, '.', '_' or '-'", field="source")
+    check_source(source)
     if writer is not None:
         authorize_source(writer, source, required=require_sources)
     now = datetime.now(UTC)
@@ -111,28 +96,37 @@ async def feed_heartbeat(
     return result
 
 
-async def sweep(*, db: Database, hub: Hub, stale_after: timedelta, now: datetime | None = None) -> list[str]:
+async def sweep(
+    *,
+    db: Database,
+    hub: Hub,
+    stale_after: timedelta,
+    now: datetime | None = None,
+    heartbeats: RecentHeartbeats | None = None,
+) -> list[str]:
     """Marks stale the sources silent for longer than `stale_after` and publishes that; returns
-    the sources this process marked (another process's sweep may have won the others)."""
+    the sources this process marked (another process's sweep may have won the others). The
+    process's `heartbeats` are forgotten when it marks any, so the next call of each writes one."""
     now = now or datetime.now(UTC)
     async with db.write() as session:
         changed = await feeds.mark_stale(session, silent_since=now - stale_after, now=now)
         published = await _transition_events(session, changed, stale=True, now=now) if changed else []
-    if changed:
-        for recent in list(_recent.values()):
-            recent.forget()
+    if changed and heartbeats is not None:
+        heartbeats.forget()
     for event in published:
         await publish_committed(hub, event)
     return [c.code for c in changed]
 
 
-async def watch_feeds(*, db: Database, hub: Hub, stale_after: float, interval: float) -> None:
+async def watch_feeds(
+    *, db: Database, hub: Hub, stale_after: float, interval: float, heartbeats: RecentHeartbeats | None = None
+) -> None:
     """Sweeps every `interval` seconds until cancelled. An unreachable database is said once per
     outage, without a traceback: it is not a fault of this code."""
     down = False
     while True:
         try:
-            marked = await sweep(db=db, hub=hub, stale_after=timedelta(seconds=stale_after))
+            marked = await sweep(db=db, hub=hub, stale_after=timedelta(seconds=stale_after), heartbeats=heartbeats)
             if down:
                 log.info("sweeping for stale price sources again: the database is back")
             down = False
@@ -180,7 +174,7 @@ async def _transition_events(
         session, channels.FEEDS, [SourceFreshness(c.code, status, c.last_seen_at) for c in changed], now=now
     )
     codes = {c.source_id: c.code for c in changed}
-    quoted = await feeds.open_quotes(session, list(codes), OPEN)
+    quoted = await feeds.open_quotes(session, list(codes), TAKES_PRICES)
     by_race: dict[tuple[int, int], list[HeldPrice]] = {}
     for q in quoted:
         by_race.setdefault((q.race_id, q.source_id), []).append(HeldPrice(q.runner_id, q.decimal, q.observed_at))

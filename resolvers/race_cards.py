@@ -16,7 +16,7 @@ from pubsub.hub import Hub
 from resolvers.alert_firing import fire_alerts
 from resolvers.errors import BadUserInput, Conflict, NotFound
 from resolvers.publishing import publish_committed
-from resolvers.store_odds import ACCEPTS_PRICES
+from resolvers.sources import TAKES_PRICES
 from storage import events, races
 from storage.database import Database
 from storage.models import CurrentPrice, Meeting, Race, Runner
@@ -148,7 +148,7 @@ async def scratch_runner(*, db: Database, hub: Hub, runner_id: int) -> Runner:
         assert race is not None
         if runner.scratched:
             raise Conflict(f"runner {runner_id} is already scratched", field="runnerId")
-        if race.status not in ACCEPTS_PRICES:
+        if race.status not in TAKES_PRICES:
             raise BadUserInput(f"race {race.id} is {race.status.value}: too late to scratch", field="runnerId")
         runner.scratched = True
         await session.execute(delete(CurrentPrice).where(CurrentPrice.runner_id == runner_id))

@@ -7,7 +7,6 @@ import functools
 import hashlib
 import logging
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,22 +21,21 @@ from pubsub import channels
 from pubsub.hub import Hub
 from resolvers.alert_firing import fire_price_alerts
 from resolvers.cursors import encode_positions
-from resolvers.errors import BadUserInput, Conflict, Forbidden, NotFound
-from resolvers.feed_health import RecentHeartbeats, recent_heartbeats, revive
+from resolvers.errors import BadUserInput, Conflict, NotFound
+from resolvers.feed_health import RecentHeartbeats, revive
 from resolvers.publishing import publish_committed
+from resolvers.sources import TAKES_PRICES, authorize_source, check_source
 from resolvers.viewer import Viewer
 from resolvers.write_batches import WriteBatches
 from storage import events, idempotency, prices, races
 from storage.database import Database
-from storage.models import IdempotencyKey, Race, RaceStatus, Runner
+from storage.models import IdempotencyKey, Race, Runner
 
 log = logging.getLogger(__name__)
 
-ACCEPTS_PRICES = frozenset({RaceStatus.SCHEDULED, RaceStatus.BETTING_OPEN, RaceStatus.SUSPENDED})
 MAX_QUOTES = 100
 MAX_BATCH = 100  # commands per transaction
 MAX_CLOCK_SKEW = timedelta(minutes=5)
-SOURCE_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 SERVER = ""  # the subject of the server's own writes (its feed): no token's subject is empty
 
 
@@ -99,22 +97,21 @@ class StoreOddsOutcome:
 
 
 async def store_odds(
-    *, odds: OddsWriter, hub: Hub, command: StoreOdds, writer: Viewer | None = None, require_sources: bool = False
+    *, odds: OddsWriter, command: StoreOdds, writer: Viewer | None = None, require_sources: bool = False
 ) -> StoreOddsOutcome:
     """Stores one call. `writer` is the token's viewer (None: the server's own feed): its idempotency
     keys are its own, and it may write only the sources its token names (`require_sources`: a
     token that names none may write none)."""
-    with hub.telemetry.mutation("storeOdds"):
+    with odds.hub.telemetry.mutation("storeOdds"):
         _validate(command)
         if writer is not None:
             authorize_source(writer, command.source, required=require_sources)
         subject = SERVER if writer is None else writer.subject or SERVER
-        return await odds.submit(_Write(hub, command, subject))
+        return await odds.submit(_Write(command, subject))
 
 
 @dataclass(frozen=True)
 class _Write:
-    hub: Hub
     command: StoreOdds
     subject: str
 
@@ -125,15 +122,17 @@ class _Write:
 
 
 class OddsWriter:
-    """The writes of one database: concurrent storeOdds calls share a transaction, in arrival order.
-    create_app builds one and hands it to every caller, so all of a process's writes batch together."""
+    """The writes of one database and hub: concurrent storeOdds calls share a transaction, in arrival
+    order. create_app builds one and hands it to every caller, so all of a process's writes batch
+    together; it also remembers when it last wrote each source's heartbeat."""
 
-    __slots__ = ("_batches", "db")
+    __slots__ = ("_batches", "heartbeats", "hub")
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, db: Database, hub: Hub) -> None:
+        self.hub = hub
+        self.heartbeats = RecentHeartbeats()
         self._batches: WriteBatches[_Write, StoreOddsOutcome] = WriteBatches(
-            functools.partial(_store_and_publish, db),
+            functools.partial(_store_and_publish, db, hub, self.heartbeats),
             max_batch=MAX_BATCH,
             key=lambda write: write.owned_key,
         )
@@ -142,39 +141,22 @@ class OddsWriter:
         return await self._batches.submit(write)
 
 
-async def _store_and_publish(db: Database, writes: list[_Write]) -> list[StoreOddsOutcome | Exception]:
-    recent = recent_heartbeats(db)
+async def _store_and_publish(
+    db: Database, hub: Hub, recent: RecentHeartbeats, writes: list[_Write]
+) -> list[StoreOddsOutcome | Exception]:
     results, events, freshness, heard = await _store(db, writes, recent)
     recent.wrote(heard)
     for status_change in freshness:
-        await publish_committed(writes[0].hub, status_change)
-    for write, event in zip(writes, events, strict=True):
-        await publish_committed(write.hub, event)
-    for hub in {id(write.hub): write.hub for write in writes}.values():
-        published = [
-            event for write, event in zip(writes, events, strict=True) if event is not None and write.hub is hub
-        ]
-        await fire_price_alerts(db=db, hub=hub, events=published)
+        await publish_committed(hub, status_change)
+    published = [event for event in events if event is not None]
+    for event in published:
+        await publish_committed(hub, event)
+    await fire_price_alerts(db=db, hub=hub, events=published)
     return results
 
 
-def authorize_source(writer: Viewer, source: str, *, required: bool) -> None:
-    if writer.sources is None:
-        if required:
-            raise Forbidden(
-                f"this server takes odds only from tokens that name their sources: the token has no "
-                f"sources claim, so it may not write source '{source}'",
-                field="source",
-                source=source,
-            )
-        return
-    if source not in writer.sources:
-        raise Forbidden(f"the token may not write source '{source}'", field="source", source=source)
-
-
 def _validate(command: StoreOdds) -> None:
-    if not SOURCE_CODE.match(command.source):
-        raise BadUserInput("source must be 1-40 characters of a-z, 0-9, '.', '_' or '-'", field="source")
+    check_source(command.source)
     if command.observed_at.tzinfo is None:
         raise BadUserInput("observedAt must carry a time zone", field="observedAt")
     if command.observed_at > datetime.now(UTC) + MAX_CLOCK_SKEW:
@@ -284,7 +266,7 @@ async def _write(
 def _refusal(command: StoreOdds, race: Race | None, runners: dict[int, Runner]) -> Exception | None:
     if race is None:
         return NotFound(f"race {command.race_id} does not exist", field="raceId")
-    if race.status not in ACCEPTS_PRICES:
+    if race.status not in TAKES_PRICES:
         return BadUserInput(
             f"race {race.id} is {race.status.value} and accepts no prices",
             field="raceId",

@@ -81,7 +81,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     refuse_unsafe(settings)
     db = Database(settings.database_url)
-    odds = OddsWriter(db)
     metrics = Metrics(open_connections=lambda: graphql.open_connections, open_streams=lambda: graphql.streams.open)
 
     def on_reconnect() -> None:
@@ -97,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         watch_interval=settings.watch_interval_seconds,
         telemetry=metrics,
     )
+    odds = OddsWriter(db, hub)
     try:
         graphql = RacewireGraphQL(schema=_schema_for(settings), settings=settings, db=db, hub=hub, odds=odds)
     except PartnersError as error:
@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     hub=hub,
                     stale_after=settings.feed_stale_seconds,
                     interval=sweep_interval(settings.feed_stale_seconds),
+                    heartbeats=odds.heartbeats,
                 )
             ),
         ]

@@ -158,7 +158,7 @@ class Api:
     def __init__(self, db: Database, hub: Hub) -> None:
         self.db = db
         self.hub = hub
-        self.odds = OddsWriter(db)
+        self.odds = OddsWriter(db, hub)
 
     def context(self, viewer: Viewer = ANONYMOUS) -> Context:
         return Context(db=self.db, hub=self.hub, odds=self.odds, viewer=viewer)

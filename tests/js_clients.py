@@ -74,7 +74,7 @@ class ClientServer:
                     observed_at=datetime.now(UTC),
                     quotes=(Quote(runner_id=int(self.runner_ids[1]), decimal=5.0 + n),),
                 )
-                outcome = await store_odds(odds=OddsWriter(db), hub=Hub(broadcast), command=command)
+                outcome = await store_odds(odds=OddsWriter(db, Hub(broadcast)), command=command)
                 assert outcome.seq is not None
                 seqs.append(outcome.seq)
             return seqs

@@ -75,7 +75,6 @@ async def store_odds(
     )
     outcome = await use_case.store_odds(
         odds=info.context.odds,
-        hub=info.context.hub,
         command=command,
         writer=info.context.viewer,
         require_sources=info.context.limits.require_token_sources,

@@ -103,10 +103,10 @@ async def test_a_silent_source_goes_stale_its_prices_are_flagged_and_the_market_
     feeds = Feeds(api, race)
     await feeds.store("betfair", 3.0, 5.0)
     await feeds.store("bet365", 2.5, 6.0)
-    assert await sweep(db=api.db, hub=api.hub, stale_after=STALE_AFTER) == []
+    assert await sweep(db=api.db, hub=api.hub, heartbeats=api.odds.heartbeats, stale_after=STALE_AFTER) == []
 
     # A sweep 31 s ahead finds both silent; then betfair says it is alive again.
-    marked = await sweep(db=api.db, hub=api.hub, stale_after=STALE_AFTER, now=later())
+    marked = await sweep(db=api.db, hub=api.hub, heartbeats=api.odds.heartbeats, stale_after=STALE_AFTER, now=later())
     assert marked == ["bet365", "betfair"]
     await api.data(HEARTBEAT, source="betfair")
 
@@ -135,7 +135,7 @@ async def test_when_every_source_is_stale_the_market_says_so_and_odds_subscriber
     await feeds.store("bet365", 2.5)
     stream, first = await listening(api, ODDS, ids=[str(race["id"])])
 
-    await sweep(db=api.db, hub=api.hub, stale_after=STALE_AFTER, now=later())
+    await sweep(db=api.db, hub=api.hub, heartbeats=api.odds.heartbeats, stale_after=STALE_AFTER, now=later())
 
     told = [await data(first), await following(stream)]
     assert [(e["source"], e["sourceStatus"]) for e in told] == [("bet365", "STALE"), ("betfair", "STALE")]
@@ -165,12 +165,15 @@ async def test_feed_status_tells_each_transition_once_and_resumes_by_cursor(api:
     await feeds.store("betfair", 3.0)
     stream, first = await listening(api, FEED_STATUS, sources=["betfair"])
 
-    await sweep(db=api.db, hub=api.hub, stale_after=STALE_AFTER, now=later())
-    assert await sweep(db=api.db, hub=api.hub, stale_after=STALE_AFTER, now=later(40)) == []  # already stale
+    await sweep(db=api.db, hub=api.hub, heartbeats=api.odds.heartbeats, stale_after=STALE_AFTER, now=later())
+    assert (
+        await sweep(db=api.db, hub=api.hub, heartbeats=api.odds.heartbeats, stale_after=STALE_AFTER, now=later(40))
+        == []
+    )  # already stale
     went = await data(first)
     await api.data(HEARTBEAT, source="betfair")
     await api.data(HEARTBEAT, source="betfair")  # live already: no event
-    await sweep(db=api.db, hub=api.hub, stale_after=STALE_AFTER, now=later())
+    await sweep(db=api.db, hub=api.hub, heartbeats=api.odds.heartbeats, stale_after=STALE_AFTER, now=later())
     came, went_again = await following(stream), await following(stream)
 
     assert [(e["source"], e["status"], e["seq"]) for e in (went, came, went_again)] == [

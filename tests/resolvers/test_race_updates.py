@@ -64,7 +64,9 @@ async def test_prices_scratchings_freshness_and_status_come_in_the_order_they_ha
     await api.data(STATUS, id=ids[0], s="BETTING_OPEN")
     await api.data(STATUS, id=other, s="BETTING_OPEN")
     await api.data(SCRATCH, id=str(race["runners"][5]))
-    await sweep(db=api.db, hub=api.hub, stale_after=timedelta(microseconds=1))  # silent since its last call
+    await sweep(
+        db=api.db, hub=api.hub, heartbeats=api.odds.heartbeats, stale_after=timedelta(microseconds=1)
+    )  # silent since its last call
     await api.data(STATUS, id=ids[0], s="SUSPENDED")
     await price(2, 3.5)
 

@@ -31,7 +31,8 @@ async def test_an_internal_failure_is_masked_and_logged_under_its_id(
 ) -> None:
     unmigrated = Database(f"sqlite+aiosqlite:///{tmp_path}/empty.db")  # no tables: a fault, not an outage
     async with Broadcast("memory://") as broadcast:
-        context = Context(db=unmigrated, hub=Hub(broadcast), odds=OddsWriter(unmigrated))
+        hub = Hub(broadcast)
+        context = Context(db=unmigrated, hub=hub, odds=OddsWriter(unmigrated, hub))
         with caplog.at_level(logging.ERROR, logger="racewire.errors"):
             result = await schema.execute('{ race(id: "1") { name } }', context_value=context)
     await unmigrated.dispose()
@@ -47,7 +48,8 @@ async def test_an_internal_failure_is_masked_and_logged_under_its_id(
 async def test_an_unreachable_database_is_a_retryable_error(caplog: pytest.LogCaptureFixture) -> None:
     unreachable = Database("postgresql+asyncpg://nobody@127.0.0.1:1/none")
     async with Broadcast("memory://") as broadcast:
-        context = Context(db=unreachable, hub=Hub(broadcast), odds=OddsWriter(unreachable))
+        hub = Hub(broadcast)
+        context = Context(db=unreachable, hub=hub, odds=OddsWriter(unreachable, hub))
         with caplog.at_level(logging.INFO, logger="racewire"):
             result = await schema.execute('{ race(id: "1") { name } }', context_value=context)
     await unreachable.dispose()

@@ -94,9 +94,7 @@ async def _priced_card(api: Api, db: Any, venue: str, runners: int) -> tuple[int
         ]
     for source in ("bet365", "betfair"):
         quotes = tuple(Quote(r, 2.0 + i) for i, r in enumerate(ids))
-        await store_odds(
-            odds=OddsWriter(db), hub=api.hub, command=StoreOdds(race_id, source, datetime.now(UTC), quotes)
-        )
+        await store_odds(odds=OddsWriter(db, api.hub), command=StoreOdds(race_id, source, datetime.now(UTC), quotes))
     return race_id, ids, meeting_id
 
 

@@ -34,7 +34,7 @@ async def price_race(api: Api, race: dict[str, Any], sources: int, rounds: int =
         for s in range(sources):
             at += timedelta(seconds=1)
             quotes = tuple(Quote(r, 2.0 + i + s * 0.5 + round_ * 0.1) for i, r in enumerate(race["runners"]))
-            await store_odds(odds=api.odds, hub=api.hub, command=StoreOdds(race["id"], f"book{s}", at, quotes))
+            await store_odds(odds=api.odds, command=StoreOdds(race["id"], f"book{s}", at, quotes))
 
 
 async def test_a_race_card_with_market_and_history(api: Api, race: dict[str, Any]) -> None:

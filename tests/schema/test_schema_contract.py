@@ -84,7 +84,7 @@ async def test_the_example_subscriptions_run(api: Api, race: dict[str, Any]) -> 
     )
     await api.data('mutation { publishNews(input: {headline: "Soft ground", body: "Rain", tags: ["going"]}) { id } }')
     await api.data('mutation { feedHeartbeat(source: "bet365") { status } }')
-    await sweep(db=api.db, hub=api.hub, stale_after=timedelta(microseconds=1))
+    await sweep(db=api.db, hub=api.hub, heartbeats=api.odds.heartbeats, stale_after=timedelta(microseconds=1))
     status_event, news_event, screen_event, feed_event = [await asyncio.wait_for(p, 5) for p in pending]
 
     assert snapshot.errors is None and snapshot.data["oddsUpdated"]["snapshot"] is True

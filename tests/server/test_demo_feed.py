@@ -38,6 +38,7 @@ from resolvers.errors import BadUserInput
 from resolvers.feed_health import sweep
 from resolvers.odds_formats import to_fractional
 from resolvers.race_status import allowed_next
+from resolvers.store_odds import OddsWriter
 from storage import races
 from storage.database import Database
 from storage.migrate import upgrade
@@ -393,7 +394,16 @@ async def test_the_quiet_source_falls_silent_now_and_then_while_the_others_keep_
     start = _real_now() - timedelta(minutes=10)
     await load_demo(db=env.db, now=start)
     switch = Switch()
-    feed = Feed(db=env.db, hub=env.hub, rng=random.Random(3), stale_after=30, quiet_source="skybet", silence_rng=switch)
+    odds = OddsWriter(env.db, env.hub)
+    feed = Feed(
+        db=env.db,
+        hub=env.hub,
+        odds=odds,
+        rng=random.Random(3),
+        stale_after=30,
+        quiet_source="skybet",
+        silence_rng=switch,
+    )
     tick = timedelta(seconds=11)  # over a third of the stale time: every source heard from speaks each tick
     last = await drive(feed, start, start + 3 * tick, every=tick)
     before = {s.code: s.last_seen_at for s in await rows(env.db, PriceSource)}
@@ -418,7 +428,9 @@ async def test_the_quiet_source_falls_silent_now_and_then_while_the_others_keep_
     gap = min(seen for code, seen in during.items() if code != "skybet") - during["skybet"]
     assert gap > timedelta(0)
     cutoff = during["skybet"] + gap / 2
-    assert await sweep(db=env.db, hub=env.hub, stale_after=_real_now() - cutoff) == ["skybet"]
+    assert await sweep(db=env.db, hub=env.hub, stale_after=_real_now() - cutoff, heartbeats=odds.heartbeats) == [
+        "skybet"
+    ]
 
     await feed.step(quiet_from + timedelta(seconds=91))  # the silence is over: it speaks, and is live again
     after = {s.code: s for s in await rows(env.db, PriceSource)}

@@ -226,11 +226,11 @@ class Feed:
 
     def __init__(self, db_url: str, redis_url: str) -> None:
         self.db = Database(db_url)
-        self.odds = OddsWriter(self.db)
         # The servers' deployment: the same broadcast key (derived from SECRET) and channel prefix.
         settings = Settings(broadcast_url=redis_url, jwt_secret=SECRET)
         self.broadcast = deployment_broadcast(settings)
         self.hub = deployment_hub(settings, self.broadcast)
+        self.odds = OddsWriter(self.db, self.hub)
         self.at = datetime.now(UTC) - timedelta(hours=3)
         self.stored = 0
 
@@ -248,7 +248,7 @@ class Feed:
             self.stored += 1
             self.at += timedelta(seconds=1)
             quotes = tuple(Quote(r, 2 + ((self.stored + i) % 90) / 10) for i, r in enumerate(runners))
-            await store_odds(odds=self.odds, hub=self.hub, command=StoreOdds(int(race["id"]), "feed", self.at, quotes))
+            await store_odds(odds=self.odds, command=StoreOdds(int(race["id"]), "feed", self.at, quotes))
 
 
 async def _has(collector: Collector, count: int) -> bool:
