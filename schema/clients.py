@@ -11,10 +11,7 @@ from graphql import GraphQLError
 
 from resolvers.errors import ApiError
 from schema.documents import document_id
-
-
-class RequestRateLimited(ApiError):
-    code = "RATE_LIMITED"
+from schema.limit_errors import RateLimited
 
 
 class OperationNotTrusted(ApiError):
@@ -56,7 +53,7 @@ def refusals_before_measuring(quota: ClientQuota, query: str | None) -> list[Gra
     """The client's request rate, then its trusted documents: before any work on the document."""
     wait = quota.take_request()
     if wait > 0:
-        return [RequestRateLimited("too many requests for this client; retry later", retryAfter=round(wait, 3))]
+        return [RateLimited("too many requests for this client; retry later", retryAfter=round(wait, 3))]
     if quota.documents is not None and document_id(query or "") not in quota.documents:
         return [OperationNotTrusted("this client may run only the operations it has registered")]
     return []
