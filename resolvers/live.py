@@ -24,7 +24,7 @@ from resolvers.cursors import decode_positions, encode_positions
 from resolvers.errors import BadUserInput, NotFound
 from resolvers.market import Quote, build_market, quotes
 from resolvers.pacing import Paced, checked_window
-from resolvers.streams import SNAPSHOT, StreamFollower
+from resolvers.streams import SNAPSHOT, StreamFollower, follow_one
 from storage import prices, races
 from storage.database import Database
 from storage.models import NewsArticle
@@ -83,22 +83,13 @@ async def odds_updates(
     max_races: int,
     on_listening: Callable[[], None] | None = None,
     conflate_replay: bool = False,
-    conflate_ms: int = 0,
+    conflate_ms: int | None = 0,
 ) -> AsyncIterator[OddsUpdate]:
     """With `conflate_ms`, at most one update per race per window of that many milliseconds
     (resolvers/pacing.py)."""
     window = checked_window(conflate_ms)
-    ids = list(dict.fromkeys(race_ids))
-    if not ids:
-        raise BadUserInput("raceIds must name at least one race", field="raceIds")
-    if len(ids) > max_races:
-        raise BadUserInput(f"at most {max_races} raceIds per subscription", field="raceIds")
+    ids = await _existing_races(db, race_ids, max_races)
     start = decode_positions(after) if after else {}
-    async with db.read() as session:
-        found = await races.races_by_ids(session, ids)
-    missing = [i for i in ids if i not in found]
-    if missing:
-        raise NotFound(f"race {missing[0]} does not exist", field="raceIds")
     streams = [channels.odds(i) for i in ids]
     paced = Paced(window_ms=window, conflate=conflate_odds, positions=lambda: follower.positions) if window else None
     follower = StreamFollower(
@@ -130,6 +121,21 @@ async def odds_updates(
             yield await _snapshot(db, race_id, event.seq, cursor)
         else:
             yield _odds_update(race_id, event, cursor, live=follower.live)
+
+
+async def _existing_races(db: Database, race_ids: Sequence[int], max_races: int) -> list[int]:
+    """The races asked for, each once, in order: at least one, at most `max_races`, all existing."""
+    ids = list(dict.fromkeys(race_ids))
+    if not ids:
+        raise BadUserInput("raceIds must name at least one race", field="raceIds")
+    if len(ids) > max_races:
+        raise BadUserInput(f"at most {max_races} raceIds per subscription", field="raceIds")
+    async with db.read() as session:
+        found = await races.races_by_ids(session, ids)
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFound(f"race {missing[0]} does not exist", field="raceIds")
+    return ids
 
 
 def conflate_odds(events: Sequence[Envelope]) -> Envelope:
@@ -256,15 +262,7 @@ async def status_changes(
     wanted = set(race_ids) if race_ids else None
     if wanted is not None and len(wanted) > max_races:
         raise BadUserInput(f"at most {max_races} raceIds per subscription", field="raceIds")
-    start = decode_positions(after) if after else {}
-    follower = StreamFollower(
-        db=db,
-        hub=hub,
-        field="raceStatus",
-        streams=[channels.STATUS],
-        start={channels.STATUS: start[channels.STATUS]} if channels.STATUS in start else None,
-        on_listening=on_listening,
-    )
+    follower = follow_one(db, hub, "raceStatus", channels.STATUS, after, on_listening)
     async for event in follower:
         payload = event.payload
         if not isinstance(payload, RaceStatusChanged) or (wanted is not None and payload.race_id not in wanted):
@@ -294,7 +292,7 @@ async def published_news(
     on_listening: Callable[[], None] | None = None,
 ) -> AsyncIterator[NewsPublished]:
     wanted = set(tags) if tags else None
-    follower = _one_stream(db, hub, "news", channels.NEWS, after, on_listening)
+    follower = follow_one(db, hub, "news", channels.NEWS, after, on_listening)
     async for event in follower:
         payload = event.payload
         if not isinstance(payload, NewsPosted) or (wanted is not None and not wanted.intersection(payload.tags)):
@@ -310,21 +308,6 @@ async def published_news(
             tags=payload.tags,
             live=follower.live,
         )
-
-
-def _one_stream(
-    db: Database, hub: Hub, field: str, stream: str, after: str | None, on_listening: Callable[[], None] | None
-) -> StreamFollower:
-    """A follower of one stream, resumed from its position in `after` when the cursor holds one."""
-    start = decode_positions(after) if after else {}
-    return StreamFollower(
-        db=db,
-        hub=hub,
-        field=field,
-        streams=[stream],
-        start={stream: start[stream]} if stream in start else None,
-        on_listening=on_listening,
-    )
 
 
 @dataclass(frozen=True)
@@ -348,7 +331,7 @@ async def feed_changes(
 ) -> AsyncIterator[FeedChange]:
     """Price sources going STALE and coming back LIVE; only `sources` when given."""
     wanted = set(sources) if sources else None
-    follower = _one_stream(db, hub, "feedStatus", channels.FEEDS, after, on_listening)
+    follower = follow_one(db, hub, "feedStatus", channels.FEEDS, after, on_listening)
     async for event in follower:
         payload = event.payload
         if not isinstance(payload, SourceFreshness) or (wanted is not None and payload.source not in wanted):
@@ -385,17 +368,8 @@ async def race_updates(
 ) -> AsyncIterator[RaceUpdate]:
     """A race screen's one stream: its odds events (prices, scratchings, freshness) and status
     changes, in the order they were stored, under one cursor. A replay is merged by store time."""
-    ids = list(dict.fromkeys(race_ids))
-    if not ids:
-        raise BadUserInput("raceIds must name at least one race", field="raceIds")
-    if len(ids) > max_races:
-        raise BadUserInput(f"at most {max_races} raceIds per subscription", field="raceIds")
+    ids = await _existing_races(db, race_ids, max_races)
     start = decode_positions(after) if after else {}
-    async with db.read() as session:
-        found = await races.races_by_ids(session, ids)
-    missing = [i for i in ids if i not in found]
-    if missing:
-        raise NotFound(f"race {missing[0]} does not exist", field="raceIds")
     wanted = set(ids)
     streams = [*(channels.odds(i) for i in ids), channels.STATUS]
     follower = StreamFollower(

@@ -10,8 +10,8 @@ from datetime import datetime
 from events.payloads import NotificationPosted
 from pubsub import channels
 from pubsub.hub import Hub
-from resolvers.cursors import decode_positions, encode_positions
-from resolvers.streams import StreamFollower
+from resolvers.cursors import encode_positions
+from resolvers.streams import follow_one
 from storage import alerts
 from storage.database import Database
 from storage.models import Notification
@@ -28,15 +28,7 @@ async def live_notifications(
     *, db: Database, hub: Hub, user: str, after: str | None, on_listening: Callable[[], None] | None = None
 ) -> AsyncIterator[Delivered]:
     stream = channels.user(user)
-    start = decode_positions(after) if after else {}
-    follower = StreamFollower(
-        db=db,
-        hub=hub,
-        field="notifications",
-        streams=[stream],
-        start={stream: start[stream]} if stream in start else None,
-        on_listening=on_listening,
-    )
+    follower = follow_one(db, hub, "notifications", stream, after, on_listening)
     async for event in follower:
         if not isinstance(event.payload, NotificationPosted):
             continue  # a snapshot marker: notifications pruned from the log are still in the inbox query

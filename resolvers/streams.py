@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from events.envelope import Envelope
 from events.payloads import SnapshotMark
 from pubsub.hub import Hub
-from resolvers.cursors import encode_positions
+from resolvers.cursors import decode_positions, encode_positions
 from resolvers.errors import SubscriberTooSlow
 from storage import events
 from storage.database import Database
@@ -180,3 +180,18 @@ class StreamFollower:
     def _mark_snapshot(self, stream: str, head: int) -> Envelope:
         self.positions[stream] = head
         return Envelope(stream=stream, seq=head, kind=SNAPSHOT, payload=SnapshotMark(), created_at="")
+
+
+def follow_one(
+    db: Database, hub: Hub, field: str, stream: str, after: str | None, on_listening: Callable[[], None] | None
+) -> StreamFollower:
+    """A follower of one stream, resumed from its position in `after` when the cursor holds one."""
+    start = decode_positions(after) if after else {}
+    return StreamFollower(
+        db=db,
+        hub=hub,
+        field=field,
+        streams=[stream],
+        start={stream: start[stream]} if stream in start else None,
+        on_listening=on_listening,
+    )

@@ -10,7 +10,7 @@ import strawberry
 from pubsub.hub import Hub
 from resolvers import live, notifications
 from resolvers.errors import parse_id
-from resolvers.pacing import MAX_CONFLATE_MS, checked_window
+from resolvers.pacing import MAX_CONFLATE_MS
 from schema.context import Info
 from schema.list_limits import MAX_TAGS, bounded
 from schema.permissions import IsAuthenticated
@@ -128,7 +128,7 @@ class Subscription:
             snapshot=snapshot,
             max_races=info.context.limits.max_race_ids,
             conflate_replay=after is None and tap.resume_cursor is not None,
-            conflate_ms=checked_window(conflate_ms),
+            conflate_ms=conflate_ms,
         )
         async for u in updates:
             tap.passed(following["hub"], "oddsUpdated", u.cursor, u.published_at if u.live else None)
