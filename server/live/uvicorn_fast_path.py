@@ -163,27 +163,27 @@ class Writable:
     """The protocol's `writable` asyncio.Event (set, clear, is_set, wait), making its list of
     waiters only when someone waits: the socket is nearly always writable."""
 
-    __slots__ = ("_set", "_waiters")
+    __slots__ = ("_waiters", "on")
 
     def __init__(self) -> None:
-        self._set = True
+        self.on = True  # is_set(), read by write_frame without the call
         self._waiters: list[asyncio.Future[None]] | None = None
 
     def is_set(self) -> bool:
-        return self._set
+        return self.on
 
     def set(self) -> None:
-        self._set = True
+        self.on = True
         waiters, self._waiters = self._waiters, None
         for waiter in waiters or ():
             if not waiter.done():
                 waiter.set_result(None)
 
     def clear(self) -> None:
-        self._set = False
+        self.on = False
 
     async def wait(self) -> bool:
-        while not self._set:
+        while not self.on:
             waiter = asyncio.get_running_loop().create_future()
             if self._waiters is None:
                 self._waiters = []
@@ -374,9 +374,10 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
     def write_frame(self, message: TextMessage) -> bool:
         # A close sent or received closes the transport (or sets close_sent) at once.
         kind = self._frame_kind
-        if kind is None or self.close_sent or not self.writable.is_set() or self.transport.is_closing():
+        transport = self.transport
+        if kind is None or self.close_sent or not self.writable.on or transport.is_closing():  # type: ignore[attr-defined]  # ours: Writable
             return False
-        self.transport.write(message.frame(kind))
+        transport.write(message.frame(kind))
         return True
 
 
