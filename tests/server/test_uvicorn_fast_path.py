@@ -12,6 +12,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
+from websockets import http11
 from websockets.http11 import Request
 from websockets.streams import StreamReader
 
@@ -156,3 +157,9 @@ def test_a_request_websockets_might_refuse_is_left_to_websockets(
     method: str, target: bytes, extra: list[tuple[bytes, bytes]]
 ) -> None:
     assert request_of(method, target, HANDSHAKE + extra) is None
+
+
+def test_when_websockets_drops_its_header_limits_the_check_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(http11, "MAX_LINE_LENGTH")
+
+    assert check() == ["websockets.http11 no longer has its header limits"]
