@@ -22,7 +22,11 @@ tests/server/test_uvicorn_fast_path.py against the pinned versions:
 - websockets `ServerProtocol`: its `parser` generator and `reader.buffer`, `Protocol.parse`
   and `StreamReader.at_eof` (whose code objects tell the parser is between two frames, where it
   is replaced to drop the handshake request it holds), `extensions`, and `PerMessageDeflate`'s
-  `local_no_context_takeover` and `local_max_window_bits`."""
+  `local_no_context_takeover` and `local_max_window_bits`.
+- for `upgrade`: uvicorn `HttpToolsProtocol`'s `handle_websocket_upgrade` (what it reads and
+  calls, `UPGRADE_NAMES`: `upgrade` does the same from the parsed request) and the attributes it
+  sets (`config`, `server_state`, `app_state`, `connections`, `ws_protocol_class`, `logger`,
+  `transport`); websockets' `http11.MAX_NUM_HEADERS` and `MAX_LINE_LENGTH`."""
 
 from __future__ import annotations
 
