@@ -7,6 +7,7 @@ than 2% (relative) away from its nearest ladder entry falls back to the closest 
 
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 
@@ -130,6 +131,7 @@ _LADDER: tuple[tuple[int, int], ...] = (
 )
 
 
+@functools.lru_cache(maxsize=4096)  # ~0.4 ms a call (the ladder in Fractions), ten a price update
 def to_fractional(decimal: float) -> str:
     """Return the fractional price for ``decimal``, e.g. 2.5 -> "6/4", 2.0 -> "1/1"."""
     price = _validated(decimal)

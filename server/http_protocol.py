@@ -14,6 +14,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from server.live.uvicorn_fast_path import upgrade
+
 SHUTDOWN = "racewire.shutdown"
 
 
@@ -34,6 +36,10 @@ class RacewireHttpProtocol(HttpToolsProtocol):
         super().on_message_begin()
         # asgiref's types make every extension's value a dict; Racewire's own is an asyncio.Event.
         self.scope.setdefault("extensions", {})[SHUTDOWN] = self.stopping  # type: ignore[assignment]
+
+    def handle_websocket_upgrade(self) -> None:
+        if not upgrade(self):  # Racewire's WebSocket protocol takes the parsed request as it is
+            super().handle_websocket_upgrade()
 
     def shutdown(self) -> None:
         self.stopping.set()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
+import os
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -72,7 +72,7 @@ def logging_config(log_format: str, *, access_log: bool = False) -> dict[str, An
 def tag_request(scope: Scope) -> str:
     """Sets the request id for this request's logs: the client's `X-Request-ID`, or a new one."""
     given = next((value for name, value in scope["headers"] if name == b"x-request-id"), b"").decode("latin-1")[:64]
-    rid = given or uuid.uuid4().hex[:16]
+    rid = given or os.urandom(8).hex()  # uuid4().hex[:16] costs ~3x: Python's UUID class
     request_id.set(rid)
     return rid
 

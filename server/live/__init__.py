@@ -18,7 +18,9 @@ Read in this order:
 Every reach-in into a dependency, and the test that fails loudly when an upgrade moves it:
 - uvicorn_fast_path, uvicorn's `WebSocketsSansIOProtocol` (subclassed, its `__init__` replaced;
   the attributes and methods its docstring names) and websockets' `ServerProtocol` parser,
-  `Protocol.parse`, `StreamReader.at_eof` and `PerMessageDeflate` attributes: checked at start-up
+  `Protocol.parse`, `StreamReader.at_eof` and `PerMessageDeflate` attributes; and for `upgrade`
+  (called by server/http_protocol.py), what uvicorn's `HttpToolsProtocol.handle_websocket_upgrade`
+  reads and calls and websockets' `http11` header limits: checked at start-up
   by `uvicorn_fast_path.check()` (off, with one log line, when they moved) and by
   tests/server/test_uvicorn_fast_path.py, which also pins the versions it was checked against.
 - Nothing else in this folder: Starlette's WebSocket, Strawberry's `Schema.stream`/`subscribe`,

@@ -139,9 +139,12 @@ class Group:
         self._ring.append((cursor, payload))
         frames = NextFrames(payload)
         sent = 0
+        id_json, (text, framed) = "", ("", None)
         for member in tuple(self.members):
-            text, framed = frames.for_id(member.id_json)
-            if member.outbox.push(text, framed=framed):
+            if member.id_json != id_json:  # members' ids are mostly alike: look up on a change only
+                id_json = member.id_json
+                text, framed = frames.for_id(id_json)
+            if member.outbox.push(text, framed):
                 member.last_cursor = cursor
                 sent += 1
             else:

@@ -33,17 +33,19 @@ class Outbox:
         self._writer: asyncio.Task[None] | None = None
         self.closed = False
 
-    def push(self, frame: str, *, framed: TextMessage | None = None, always: bool = False) -> bool:
+    def push(self, frame: str, framed: TextMessage | None = None, *, always: bool = False) -> bool:
         """Sends or queues a frame (`framed`: the same as a TextMessage shared with other
         connections, when the caller has one); False (nothing queued) when the reader is too far
         behind, unless `always` (a control frame, small and rare)."""
-        if self.closed or (self._size >= self._limit and not always):
-            return False
-        if self._writer is None:
+        if self._writer is None:  # nothing queued (so nothing counted in _size): the fan-out's usual case
+            if self.closed:
+                return False
             if self._write_frame is not None and self._write_frame(framed or TextMessage(frame.encode())):
                 return True
             self._frames = deque()
             self._writer = asyncio.create_task(self._write())
+        elif self.closed or (self._size >= self._limit and not always):
+            return False
         assert self._frames is not None
         self._frames.append(frame)
         self._size += len(frame)

@@ -22,20 +22,29 @@ tests/server/test_uvicorn_fast_path.py against the pinned versions:
 - websockets `ServerProtocol`: its `parser` generator and `reader.buffer`, `Protocol.parse`
   and `StreamReader.at_eof` (whose code objects tell the parser is between two frames, where it
   is replaced to drop the handshake request it holds), `extensions`, and `PerMessageDeflate`'s
-  `local_no_context_takeover` and `local_max_window_bits`."""
+  `local_no_context_takeover` and `local_max_window_bits`.
+- for `upgrade`: uvicorn `HttpToolsProtocol`'s `handle_websocket_upgrade` (what it reads and
+  calls, `UPGRADE_NAMES`: `upgrade` does the same from the parsed request) and the attributes it
+  sets (`config`, `server_state`, `app_state`, `connections`, `ws_protocol_class`, `logger`,
+  `transport`); websockets' `http11.MAX_NUM_HEADERS` and `MAX_LINE_LENGTH`."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib.metadata
 import logging
+import re
 import weakref
 from types import GeneratorType
 from typing import TYPE_CHECKING, Any, cast
 
 from uvicorn.config import Config
+from uvicorn.logging import TRACE_LOG_LEVEL
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
+from websockets import http11
+from websockets.datastructures import Headers
 from websockets.extensions.permessage_deflate import PerMessageDeflate, ServerPerMessageDeflateFactory
 from websockets.http11 import Request, Response
 from websockets.protocol import Protocol
@@ -52,6 +61,9 @@ LOGGER = "racewire.websocket"
 PINNED = {"uvicorn": "0.54.0", "websockets": "17.4"}
 _PARSE_FRAMES = Protocol.parse.__code__
 _AT_EOF = StreamReader.at_eof.__code__
+# RFC 9110's field name (a token) and field value, as websockets' request parser checks them.
+_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+_VALUE = re.compile(rb"[\x09\x20-\x7e\x80-\xff]*")
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +84,48 @@ def write_frame_of(scope: Any) -> WriteFrame | None:
     """The server's `write_frame`, when it offers one for this connection."""
     extensions = scope.get("extensions") or {}
     return extensions.get(WRITE_FRAME)
+
+
+def upgrade(http: HttpToolsProtocol) -> bool:
+    """uvicorn's `handle_websocket_upgrade`, without writing the request httptools has parsed back
+    out as bytes for websockets to parse again in Python (~17 % of a connect): the handshake
+    request is built from the parsed one. False (nothing done) when the server's WebSocket
+    protocol is not Racewire's, or the request is one websockets' parser would refuse or that
+    takes uvicorn's trace log: the caller upgrades as uvicorn does, and websockets answers it."""
+    protocol_class = http.ws_protocol_class
+    if not (isinstance(protocol_class, type) and issubclass(protocol_class, RacewireWebSocketProtocol)):
+        return False
+    if http.logger.isEnabledFor(TRACE_LOG_LEVEL):  # uvicorn logs the upgrade then
+        return False
+    request = request_of(http.scope["method"], http.url, http.scope["headers"])
+    if request is None:
+        return False
+    http.connections.discard(http)
+    protocol = protocol_class(config=http.config, server_state=http.server_state, app_state=http.app_state)
+    protocol.connection_made(http.transport)
+    protocol.take_request(request)
+    http.transport.set_protocol(protocol)
+    return True
+
+
+def request_of(method: str, target: bytes, raw_headers: Any) -> Request | None:
+    """The websockets Request that websockets' parser would make of this request line and these
+    headers, or None for anything it might refuse or read otherwise (left to that parser)."""
+    if method != "GET" or len(target) + 15 > http11.MAX_LINE_LENGTH or not target.isascii():
+        return None
+    if len(raw_headers) >= http11.MAX_NUM_HEADERS:
+        return None
+    headers = Headers()
+    for name, value in raw_headers:
+        if len(name) + len(value) + 4 > http11.MAX_LINE_LENGTH or not _TOKEN.fullmatch(name):
+            return None
+        value = value.strip(b" \t")
+        if not _VALUE.fullmatch(value):
+            return None
+        headers[name.decode("ascii")] = value.decode("latin-1")
+    if "Transfer-Encoding" in headers or not set(headers.get_all("Content-Length")) <= {"0"}:
+        return None
+    return Request(target.decode("ascii"), headers)
 
 
 class Inbox:
@@ -113,27 +167,27 @@ class Writable:
     """The protocol's `writable` asyncio.Event (set, clear, is_set, wait), making its list of
     waiters only when someone waits: the socket is nearly always writable."""
 
-    __slots__ = ("_set", "_waiters")
+    __slots__ = ("_waiters", "on")
 
     def __init__(self) -> None:
-        self._set = True
+        self.on = True  # is_set(), read by write_frame without the call
         self._waiters: list[asyncio.Future[None]] | None = None
 
     def is_set(self) -> bool:
-        return self._set
+        return self.on
 
     def set(self) -> None:
-        self._set = True
+        self.on = True
         waiters, self._waiters = self._waiters, None
         for waiter in waiters or ():
             if not waiter.done():
                 waiter.set_result(None)
 
     def clear(self) -> None:
-        self._set = False
+        self.on = False
 
     async def wait(self) -> bool:
-        while not self._set:
+        while not self.on:
             waiter = asyncio.get_running_loop().create_future()
             if self._waiters is None:
                 self._waiters = []
@@ -250,9 +304,9 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
                     compress_settings={"memLevel": 5},
                 )
             ]
-        self.conn = ServerProtocol(
-            extensions=extensions, max_size=config.ws_max_size, logger=logging.getLogger("uvicorn.error")
-        )
+        # websockets logs "connection open" and "connection closed" at INFO for every connection:
+        # on the handshake's logger, they follow the access log as the handshake's line does.
+        self.conn = ServerProtocol(extensions=extensions, max_size=config.ws_max_size, logger=self.logger)
         self.read_paused = False
         self.writable = Writable()  # type: ignore[assignment]  # the part of asyncio.Event uvicorn uses
         self.ping_timer: asyncio.TimerHandle | None = None
@@ -268,6 +322,13 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
         self.response: Response | None = None  # type: ignore[assignment]
         self.scope: WebSocketScope = None  # type: ignore[assignment]
         self._frame_kind: int | None = None  # once accepted: which frames write_frame may write
+
+    def take_request(self, request: Request) -> None:
+        """The handshake request, parsed already (see `upgrade`): websockets' parser starts at the
+        frames, as it does once it has read a request."""
+        self.conn.parser = Protocol.parse(self.conn)
+        next(self.conn.parser)
+        self.handle_connect(request)
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
@@ -317,9 +378,10 @@ class RacewireWebSocketProtocol(WebSocketsSansIOProtocol):
     def write_frame(self, message: TextMessage) -> bool:
         # A close sent or received closes the transport (or sets close_sent) at once.
         kind = self._frame_kind
-        if kind is None or self.close_sent or not self.writable.is_set() or self.transport.is_closing():
+        transport = self.transport
+        if kind is None or self.close_sent or not self.writable.on or transport.is_closing():  # type: ignore[attr-defined]  # ours: Writable
             return False
-        self.transport.write(message.frame(kind))
+        transport.write(message.frame(kind))
         return True
 
 
@@ -403,6 +465,22 @@ def check() -> list[str]:
         names = getattr(getattr(WebSocketsSansIOProtocol, name, None), "__code__", None)
         if names is None or not {"read_paused", call} <= set(names.co_names):
             problems.append(f"uvicorn's WebSocketsSansIOProtocol.{name}() no longer calls {call} by `read_paused`")
+    # upgrade(): what uvicorn's httptools protocol reads and does to hand a connection over.
+    handover = getattr(getattr(HttpToolsProtocol, "handle_websocket_upgrade", None), "__code__", None)
+    handover_names = set(handover.co_names) if handover is not None else set()
+    if not handover_names >= UPGRADE_NAMES:
+        missing = ", ".join(sorted(UPGRADE_NAMES - handover_names))
+        problems.append(f"uvicorn's HttpToolsProtocol.handle_websocket_upgrade() no longer uses {missing}")
+    http_sets = stored_attributes(HttpToolsProtocol.__init__) | stored_attributes(HttpToolsProtocol.connection_made)
+    for name in ("config", "server_state", "app_state", "connections", "ws_protocol_class", "logger", "transport"):
+        if name not in http_sets:
+            problems.append(f"uvicorn's HttpToolsProtocol no longer sets `{name}`")
+    try:
+        limits: tuple[object, ...] = (http11.MAX_NUM_HEADERS, http11.MAX_LINE_LENGTH)  # request_of() refuses past
+    except AttributeError:
+        limits = ()
+    if len(limits) != 2 or not all(isinstance(limit, int) for limit in limits):
+        problems.append("websockets.http11 no longer has its header limits")
     for function in (Protocol.parse, StreamReader.at_eof):
         if not inspect.isgeneratorfunction(function):
             problems.append(f"websockets' {function.__qualname__} is no longer a generator")
@@ -414,6 +492,13 @@ def check() -> list[str]:
         if name not in stored_attributes(PerMessageDeflate.__init__):
             problems.append(f"websockets' PerMessageDeflate no longer sets `{name}`")
     return problems
+
+
+# What uvicorn 0.54's HttpToolsProtocol.handle_websocket_upgrade reads and calls, which upgrade() does too.
+UPGRADE_NAMES = frozenset(
+    {"connections", "discard", "scope", "url", "ws_protocol_class", "config", "server_state", "app_state"}
+    | {"connection_made", "transport", "data_received", "set_protocol", "logger"}
+)
 
 
 def installed_versions() -> dict[str, str]:

@@ -40,6 +40,7 @@ async def test_without_the_access_log_requests_and_handshakes_get_no_line(tmp_pa
 
     assert "Uvicorn running on" in log  # the server's own lines stay
     assert "GET /health" not in log and '"WebSocket /graphql"' not in log
+    assert "connection open" not in log and "connection closed" not in log  # websockets' own lines
 
 
 async def test_json_logs_carry_the_request_id_the_client_sent(json_server: ServerProcess) -> None:
@@ -57,6 +58,7 @@ async def test_json_logs_carry_the_request_id_the_client_sent(json_server: Serve
     health = [e for e in entries if "GET /health" in e["message"]]
     assert [e["request_id"] for e in health] == ["req-from-client", generated.headers["x-request-id"]]
     assert any('"WebSocket /graphql" [accepted]' in e["message"] for e in entries)
+    assert any(e["message"] == "connection open" for e in entries)
 
 
 async def test_subscription_logs_name_their_connection_and_operation(json_server: ServerProcess) -> None:

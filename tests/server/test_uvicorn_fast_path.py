@@ -9,8 +9,12 @@ import logging
 
 import pytest
 from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
+from websockets import http11
+from websockets.http11 import Request
+from websockets.streams import StreamReader
 
 from server.live import uvicorn_fast_path
 from server.live.uvicorn_fast_path import (
@@ -19,6 +23,7 @@ from server.live.uvicorn_fast_path import (
     RacewireWebSocketProtocol,
     check,
     installed_versions,
+    request_of,
     uvicorn_ws_protocol,
 )
 
@@ -84,3 +89,77 @@ def test_when_uvicorn_stops_pausing_reading_by_read_paused_the_check_says_so(mon
     problems = check()
 
     assert problems == ["uvicorn's WebSocketsSansIOProtocol.receive() no longer calls resume_reading by `read_paused`"]
+
+
+def test_when_uvicorn_hands_a_websocket_over_otherwise_the_check_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """upgrade() does what uvicorn's handle_websocket_upgrade does, from the parsed request: when
+    that method no longer reads what upgrade() reads, the fast path must be off."""
+
+    def handle_websocket_upgrade(self: HttpToolsProtocol) -> None:
+        raise NotImplementedError
+
+    monkeypatch.setattr(HttpToolsProtocol, "handle_websocket_upgrade", handle_websocket_upgrade)
+    problems = check()
+
+    assert len(problems) == 1 and "handle_websocket_upgrade() no longer uses" in problems[0]
+
+
+HANDSHAKE = [
+    (b"host", b"127.0.0.1:8000"),
+    (b"upgrade", b"websocket"),
+    (b"connection", b"Upgrade"),
+    (b"sec-websocket-key", b"dGhlIHNhbXBsZSBub25jZQ=="),
+    (b"sec-websocket-version", b"13"),
+    (b"sec-websocket-protocol", b"graphql-transport-ws"),
+    (b"sec-websocket-extensions", b"permessage-deflate; client_max_window_bits"),
+    (b"user-agent", b"caf\xe9 client/1.0"),  # obs-text: websockets reads it as ISO-8859-1
+    (b"content-length", b"0"),
+]
+
+
+def parsed_by_websockets(method: str, target: bytes, headers: list[tuple[bytes, bytes]]) -> Request:
+    """What websockets' own parser makes of the bytes uvicorn writes the parsed request back as."""
+    raw = method.encode() + b" " + target + b" HTTP/1.1\r\n"
+    raw += b"".join(name + b": " + value + b"\r\n" for name, value in headers) + b"\r\n"
+    reader = StreamReader()
+    reader.feed_data(raw)
+    parser = Request.parse(reader.read_line)
+    with pytest.raises(StopIteration) as done:
+        next(parser)
+    request: Request = done.value.value
+    return request
+
+
+def test_the_request_built_from_httptools_parse_is_the_one_websockets_would_parse() -> None:
+    for target in (b"/graphql", b"/graphql?token=a%20b&x=1"):
+        ours = request_of("GET", target, HANDSHAKE)
+        theirs = parsed_by_websockets("GET", target, HANDSHAKE)
+
+        assert ours is not None
+        assert (ours.method, ours.path, ours.protocol) == (theirs.method, theirs.path, theirs.protocol)
+        assert list(ours.headers.raw_items()) == list(theirs.headers.raw_items())
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "extra"),
+    [
+        ("POST", b"/graphql", []),
+        ("GET", b"/graphql/\xc3\xa9", []),
+        ("GET", b"/graphql", [(b"transfer-encoding", b"chunked")]),
+        ("GET", b"/graphql", [(b"content-length", b"12")]),
+        ("GET", b"/graphql", [(b"x-bad", b"a\x00b")]),
+        ("GET", b"/graphql", [(b"bad name", b"x")]),
+        ("GET", b"/graphql", [(b"x-long", b"x" * 9000)]),
+        ("GET", b"/graphql", [(b"x-h%d" % n, b"1") for n in range(130)]),
+    ],
+)
+def test_a_request_websockets_might_refuse_is_left_to_websockets(
+    method: str, target: bytes, extra: list[tuple[bytes, bytes]]
+) -> None:
+    assert request_of(method, target, HANDSHAKE + extra) is None
+
+
+def test_when_websockets_drops_its_header_limits_the_check_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(http11, "MAX_LINE_LENGTH")
+
+    assert check() == ["websockets.http11 no longer has its header limits"]
