@@ -17,8 +17,7 @@ PONG_TIMEOUT_CLOSE = 4504
 INTERNAL_ERROR_CLOSE = 1011  # a failure of the server's own, logged
 PING = '{"type":"ping"}'
 PONG = '{"type":"pong"}'
-_OPERATIONS = frozenset({"subscribe", "start"})  # graphql-transport-ws, legacy graphql-ws
-_WITH_ID = frozenset({"subscribe", "start", "complete", "stop"})
+_WITH_ID = frozenset({"subscribe", "complete"})
 _PINGS = frozenset({"ping", "pong"})
 
 
@@ -34,7 +33,7 @@ def problem_with(message: object) -> str | None:
         return f"A {kind} message needs a non-empty string `id`"
     if kind in _PINGS and not isinstance(message.get("payload"), dict | None):
         return f"A {kind} payload must be an object"
-    if kind in _OPERATIONS:
+    if kind == "subscribe":
         return _operation_problem(message.get("payload"))
     return None
 
