@@ -52,8 +52,8 @@ async def main(runs: int, operations: int) -> None:
         partners = Partners(
             {"tipster": PartnerSettings(max_query_cost=2000, requests_per_second=1e9, request_burst=10**9)},
             {"tipster": [Operation(hashlib.sha256(QUERY.encode()).hexdigest(), "Ping", "query", QUERY)]},
+            meter=Metrics(open_connections=lambda: 0),
         )
-        partners.meter = Metrics(open_connections=lambda: 0)
         contexts = {
             "no client (baseline)": Context(db=db, hub=hub, odds=odds, viewer=ANONYMOUS),
             "anonymous, metered": Context(

@@ -98,11 +98,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     odds = OddsWriter(db, hub)
     try:
-        graphql = RacewireGraphQL(schema=_schema_for(settings), settings=settings, db=db, hub=hub, odds=odds)
+        graphql = RacewireGraphQL(
+            schema=_schema_for(settings), settings=settings, db=db, hub=hub, odds=odds, meter=metrics
+        )
     except PartnersError as error:
         print(f"racewire: {error}", file=sys.stderr, flush=True)
         raise SystemExit(STARTUP_FAILURE) from None
-    graphql.partners.meter = metrics
     runtime = Runtime(settings=settings, db=db, broadcast=broadcast, hub=hub, odds=odds, graphql=graphql)
 
     @contextlib.asynccontextmanager

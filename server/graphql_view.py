@@ -47,7 +47,7 @@ from server.live.fanout import FanOut
 from server.live.heartbeat import MIN_HEARTBEAT_MS
 from server.live.messages import FORBIDDEN_CLOSE
 from server.negotiation import GRAPHQL_RESPONSE_JSON, prefers_stream, response_type
-from server.partners import UnsharedForPartners, load_partners
+from server.partners import ClientMeter, UnsharedForPartners, load_partners
 from server.persisted import PersistedQueries, load_trusted
 from server.rate_limits import ConnectionCounter, KeyedBuckets
 from server.settings import Settings
@@ -74,7 +74,16 @@ class ConnectionContext(Context):
 
 
 class RacewireGraphQL(GraphQL[Context, None]):
-    def __init__(self, *, schema: Any, settings: Settings, db: Database, hub: Hub, odds: OddsWriter) -> None:
+    def __init__(
+        self,
+        *,
+        schema: Any,
+        settings: Settings,
+        db: Database,
+        hub: Hub,
+        odds: OddsWriter,
+        meter: ClientMeter | None = None,
+    ) -> None:
         protocols: tuple[str, ...] = (
             GRAPHQL_TRANSPORT_WS_PROTOCOL,
             GRAPHQL_SSE_PROTOCOL,
@@ -96,6 +105,7 @@ class RacewireGraphQL(GraphQL[Context, None]):
             partners_file=settings.partners_file,
             documents_dir=settings.partner_documents_dir,
             default_documents=trusted.keys() if trusted is not None else None,
+            meter=meter,
         )
         planner = UnsharedForPartners(
             self.partners, max_tokens=settings.max_tokens, max_length=settings.max_query_length

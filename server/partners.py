@@ -55,7 +55,7 @@ class Quota:
     """One client's controls and meter (schema.clients.ClientQuota), shared by all its tokens."""
 
     def __init__(
-        self, label: str, settings: PartnerSettings, documents: frozenset[str] | None, partners: Partners
+        self, label: str, settings: PartnerSettings, documents: frozenset[str] | None, meter: ClientMeter
     ) -> None:
         self.label = label
         self.max_cost = settings.max_query_cost
@@ -64,7 +64,7 @@ class Quota:
         self.active_subscriptions = 0
         rate = settings.requests_per_second
         self._bucket = TokenBucket(rate, settings.request_burst or max(1, int(rate))) if rate is not None else None
-        self._partners = partners
+        self._meter = meter
 
     def take_request(self) -> float:
         return self._bucket.take() if self._bucket is not None else 0.0
@@ -73,15 +73,15 @@ class Quota:
         if self.max_subscriptions is not None and self.active_subscriptions >= self.max_subscriptions:
             return False
         self.active_subscriptions += 1
-        self._partners.meter.client_subscriptions(self.label, 1)
+        self._meter.client_subscriptions(self.label, 1)
         return True
 
     def close_subscription(self) -> None:
         self.active_subscriptions -= 1
-        self._partners.meter.client_subscriptions(self.label, -1)
+        self._meter.client_subscriptions(self.label, -1)
 
     def record(self, *, cost: int | None, failed: bool) -> None:
-        self._partners.meter.client_operation(self.label, cost=cost, failed=failed)
+        self._meter.client_operation(self.label, cost=cost, failed=failed)
 
 
 class Partners:
@@ -93,8 +93,9 @@ class Partners:
         manifests: Mapping[str, Iterable[Operation]] | None = None,
         *,
         default_documents: Iterable[str] | None = None,
+        meter: ClientMeter | None = None,
     ) -> None:
-        self.meter: ClientMeter = _NoMeter()
+        meter = meter or _NoMeter()
         settings, manifests = dict(settings or {}), {c: list(o) for c, o in (manifests or {}).items()}
         default = frozenset(default_documents) if default_documents is not None else None
         self.documents = {operation.id: operation.body for ops in manifests.values() for operation in ops}
@@ -103,12 +104,12 @@ class Partners:
                 client,
                 settings.get(client, PartnerSettings()),
                 frozenset(o.id for o in manifests[client]) if client in manifests else default,
-                self,
+                meter,
             )
             for client in sorted({*settings, *manifests})
         }
-        self._other = Quota(OTHER, PartnerSettings(), default, self)
-        self._none = Quota(NONE, PartnerSettings(), default, self)
+        self._other = Quota(OTHER, PartnerSettings(), default, meter)
+        self._none = Quota(NONE, PartnerSettings(), default, meter)
 
     @property
     def clients(self) -> list[str]:
@@ -155,13 +156,15 @@ def _check(path: Path, client: str, name: str, value: Any) -> None:
         )
 
 
-def load_partners(*, partners_file: str, documents_dir: str, default_documents: Iterable[str] | None) -> Partners:
+def load_partners(
+    *, partners_file: str, documents_dir: str, default_documents: Iterable[str] | None, meter: ClientMeter | None = None
+) -> Partners:
     settings = read_settings(Path(partners_file)) if partners_file else {}
     try:
         manifests = load_manifests(Path(documents_dir)) if documents_dir else {}
     except ManifestError as error:
         raise PartnersError(str(error)) from None
-    return Partners(settings, manifests, default_documents=default_documents)
+    return Partners(settings, manifests, default_documents=default_documents, meter=meter)
 
 
 class UnsharedForPartners(Planner):
