@@ -1,5 +1,6 @@
 """What the Redis Cluster backend needs of redis-py's cluster client, in one place: the address in
-a `redis-cluster://` URL, the client, which primary owns a channel, and a fresh slot map.
+a `redis-cluster://` URL, the client, which primary owns a channel, the cluster's slot map as a
+node tells it now, and a fresh slot map in the client.
 
 redis-py refreshes its slot map only when a command of its own fails; the backend must refresh it
 when a subscription connection fails or the server drops a subscription because its slot moved.
@@ -9,12 +10,17 @@ tests/pubsub/test_cluster_topology.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote
 
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 SCHEME = "redis-cluster"
 DEFAULT_PORT = 6379
+
+Node = tuple[str, int]
+# (first slot, last slot, primary, replicas) per range: a handful of ranges, not one entry per slot.
+SlotMap = frozenset[tuple[int, int, Node, tuple[Node, ...]]]
 
 
 @dataclass(frozen=True)
@@ -80,3 +86,20 @@ def primaries(cluster: RedisCluster) -> list[tuple[str, str, int]]:
 async def refresh(cluster: RedisCluster) -> None:
     """Reads the slot map again from any reachable node (CLUSTER SLOTS)."""
     await cluster.nodes_manager.initialize()
+
+
+async def slot_map(cluster: RedisCluster) -> SlotMap:
+    """The slot ranges and their nodes as a node of the cluster answers now (CLUSTER SLOTS), without
+    touching the client's own map: cheap to read and compare. `refresh` builds two maps of all
+    16,384 slots (about 2 MB allocated and dropped each time) and marks every connection of the
+    client for reconnect."""
+    answer: Any = await cluster.cluster_slots()  # redis-py annotates a list; its callback gives a dict
+    return frozenset(
+        (int(first), int(last), _node(nodes["primary"]), tuple(_node(replica) for replica in nodes["replicas"]))
+        for (first, last), nodes in answer.items()
+    )
+
+
+def _node(address: Any) -> Node:
+    host, port = address[0], address[1]
+    return (host.decode() if isinstance(host, bytes) else str(host)), int(port)

@@ -83,11 +83,14 @@ class RedisClusterBackend(BroadcastBackend):
         self._cluster = cluster_topology.cluster_client(self._address)
         self._on_reconnect = on_reconnect
         self._monitor_interval = monitor_interval
-        # redis-py makes every connection of the cluster client reconnect after a slot-map refresh, so
-        # the map is re-read on trouble (a failed connection, a dropped subscription, a failed publish)
-        # and otherwise only this often; the primaries are pinged every monitor interval.
+        # A refresh of redis-py's slot map builds two maps of all 16,384 slots and makes every
+        # connection of the cluster client reconnect, so it runs on trouble (a failed connection, a
+        # dropped subscription, a failed publish); otherwise the cluster's few slot ranges are read
+        # this often and the map is refreshed only if they changed. The primaries are pinged every
+        # monitor interval.
         self._refresh_interval = refresh_interval
         self._refreshed_at = 0.0
+        self._slot_map: cluster_topology.SlotMap | None = None  # as last read, None if unknown
         self._queue: asyncio.Queue[Event] = asyncio.Queue(max_queued)
         self._flooded = False
         self.dropped = 0
@@ -114,7 +117,7 @@ class RedisClusterBackend(BroadcastBackend):
     async def connect(self) -> None:
         await self._cluster.initialize()
         self._topology_known = True
-        await self._check()
+        await self._check(refresh=False)  # nothing read yet: refreshes, and keeps the slot map it read
         self._monitor = asyncio.create_task(self._watch())
 
     async def disconnect(self) -> None:
@@ -236,8 +239,9 @@ class RedisClusterBackend(BroadcastBackend):
             trouble = self._repair.is_set()
             self._repair.clear()
             due = asyncio.get_running_loop().time() - self._refreshed_at > self._refresh_interval
+            urgent = trouble or not self.connected
             try:
-                await self._check(refresh=trouble or due or not self.connected)
+                await self._check(reread=urgent or due, refresh=urgent)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -245,11 +249,12 @@ class RedisClusterBackend(BroadcastBackend):
                 self._repair.set()
                 await asyncio.sleep(self._monitor_interval)
 
-    async def _check(self, *, refresh: bool = True) -> None:
-        """Re-reads the slot map (when asked), pings every primary, places every channel on its owner."""
-        if refresh:
+    async def _check(self, *, reread: bool = True, refresh: bool = True) -> None:
+        """Re-reads the slot map (when asked: refreshes redis-py's if asked or if it changed), pings
+        every primary, places every channel on its owner."""
+        if reread:
             try:
-                await cluster_topology.refresh(self._cluster)
+                await self._reread(refresh=refresh)
                 self._topology_known = True
                 self._refreshed_at = asyncio.get_running_loop().time()
             except _FAILURES as error:
@@ -272,6 +277,17 @@ class RedisClusterBackend(BroadcastBackend):
             self.reconnects += 1
             if self._on_reconnect is not None:
                 self._on_reconnect()
+
+    async def _reread(self, *, refresh: bool) -> None:
+        seen = None  # unknown after a refresh on trouble: the next regular reading refreshes once more
+        if not refresh:
+            # A node that does not answer leaves it unknown: the refresh tries every node it knows.
+            with contextlib.suppress(*_FAILURES):
+                # Read before refreshing: a change in between only makes the next reading refresh again.
+                seen = await asyncio.wait_for(cluster_topology.slot_map(self._cluster), 2)
+        if seen is None or seen != self._slot_map:
+            await cluster_topology.refresh(self._cluster)
+        self._slot_map = seen
 
     async def _ping(self, name: str, host: str, port: int) -> tuple[str, bool]:
         shard = self._shards.get(name)

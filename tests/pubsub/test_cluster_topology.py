@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 from collections.abc import Iterator
 
 import pytest
@@ -38,5 +39,22 @@ async def test_the_owner_of_a_channel_is_the_primary_the_cluster_names(shared: R
         for n in range(20):
             channel = f"racewire:odds:{n}"
             assert cluster_topology.owner(client, channel) == f"127.0.0.1:{shared.owner(channel)}"
+    finally:
+        await client.aclose()
+
+
+async def test_the_slot_map_as_a_node_tells_it_names_every_slot_range_and_its_primary(
+    shared: RedisClusterNodes,
+) -> None:
+    client = cluster_topology.cluster_client(cluster_topology.parse_cluster_url(shared.url))
+    try:
+        await client.initialize()
+        seen = await cluster_topology.slot_map(client)
+        assert seen == await cluster_topology.slot_map(client)  # comparable: the same cluster, the same map
+        covered = sorted((first, last) for first, last, _, _ in seen)
+        assert covered[0][0] == 0 and covered[-1][1] == 16383
+        assert all(b[0] == a[1] + 1 for a, b in itertools.pairwise(covered))
+        assert {port for _, _, (_, port), _ in seen} == set(shared.primaries())
+        assert all(len(replicas) == 1 for _, _, _, replicas in seen)  # 3 primaries, 3 replicas
     finally:
         await client.aclose()

@@ -1,6 +1,7 @@
 """The Redis Cluster backend on a real 3-primary, 3-replica cluster (scripts/redis-cluster):
 channels on their owning primary only while listened to, concurrent subscribes, a slot moved to
-another primary, and a primary killed and replaced by its replica."""
+another primary, a primary killed and replaced by its replica, and the slot map re-read often but
+redis-py's refreshed only when it changed."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from redis.asyncio.retry import Retry as AsyncRetry
 
 from events.envelope import Envelope
 from events.payloads import RunnerScratched
+from pubsub import cluster_topology
 from pubsub.broadcast import create_broadcast
 from pubsub.channels import Namespace
-from pubsub.cluster_topology import ClusterAddress, parse_cluster_url
+from pubsub.cluster_topology import ClusterAddress, RedisCluster, parse_cluster_url
 from pubsub.hub import Hub
 from pubsub.redis_backend import RedisBackend
 from pubsub.redis_cluster_backend import RedisClusterBackend, _Shard
@@ -201,3 +203,61 @@ async def test_a_killed_primary_is_replaced_by_its_replica_and_the_channel_follo
             assert (await asyncio.wait_for(listener.get(), 5)).seq == 1
         private.start()  # the killed node rejoins, as a replica
         assert victim not in private.primaries()
+
+
+class Readings:
+    """Counts the backend's cheap slot-map readings and its refreshes of redis-py's map."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.read = 0
+        self.refreshed = 0
+        read, refresh = cluster_topology.slot_map, cluster_topology.refresh
+
+        async def counted_read(cluster: RedisCluster) -> cluster_topology.SlotMap:
+            self.read += 1
+            return await read(cluster)
+
+        async def counted_refresh(cluster: RedisCluster) -> None:
+            await refresh(cluster)
+            self.refreshed += 1
+
+        monkeypatch.setattr(cluster_topology, "slot_map", counted_read)
+        monkeypatch.setattr(cluster_topology, "refresh", counted_refresh)
+
+
+async def test_an_unchanged_slot_map_is_read_again_without_refreshing_redis_pys(
+    shared: RedisClusterNodes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refresh allocates two maps of all 16,384 slots and reconnects the cluster client: every
+    30 s, it made a server's memory grow and shrink by 1-2 MB while nothing changed."""
+    readings = Readings(monkeypatch)
+    backend = RedisClusterBackend(shared.url, monitor_interval=0.02, refresh_interval=0.05)
+    await backend.connect()
+    try:
+        await backend.subscribe("test:odds:steady")
+        await until(lambda: readings.read >= 10, "ten regular readings of the slot map")
+        assert readings.refreshed == 1  # the first reading, on connect
+        assert backend.connected and backend.shard_of("test:odds:steady") is not None
+    finally:
+        await backend.disconnect()
+
+
+async def test_a_slot_moved_while_nothing_listens_to_it_is_refreshed_at_the_next_reading(
+    private: RedisClusterNodes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No subscription tells of this move (no SUNSUBSCRIBE): only the regular reading sees it."""
+    readings = Readings(monkeypatch)
+    backend = RedisClusterBackend(private.url, monitor_interval=0.02, refresh_interval=0.05)
+    await backend.connect()
+    try:
+        channel = "test:odds:quiet-move"
+        await until(lambda: readings.read >= 3, "regular readings of the slot map")
+        assert readings.refreshed == 1
+        target = next(port for port in private.primaries() if port != private.owner(channel))
+        private.move_slot_of(channel, target)
+        await until(lambda: readings.refreshed >= 2, "a refresh after the move")
+        await backend.subscribe(channel)
+        await until(lambda: backend.shard_of(channel) == f"127.0.0.1:{target}", "the channel on its new owner")
+        assert backend.connected
+    finally:
+        await backend.disconnect()
