@@ -9,11 +9,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from broadcaster import Event
-from broadcaster._backends.base import BroadcastBackend
+from broadcaster import BroadcastBackend, Event
 from redis import asyncio as redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from pubsub.inbox import Inbox
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +36,11 @@ class RedisBackend(BroadcastBackend):
         self._control_channel = control_channel
         self._redis = redis.Redis.from_url(url, health_check_interval=15, socket_connect_timeout=2)
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        # Bounded: anyone who can publish on the Redis server can flood it. What is dropped is only the
-        # doorbell: the hub's watchdog reads every stored event it has not passed on from the log.
-        self._queue: asyncio.Queue[Event] = asyncio.Queue(max_queued)
-        self._flooded = False
-        self.dropped = 0
+        self.inbox = Inbox(max_queued, log)
         self._listener: asyncio.Task[None] | None = None
         self._max_backoff = max_backoff
         self._on_reconnect = on_reconnect
         self.connected = False
-        self.reconnects = 0
 
     async def connect(self) -> None:
         await self._pubsub.subscribe(self._control_channel)
@@ -71,10 +67,7 @@ class RedisBackend(BroadcastBackend):
         await self._redis.publish(channel, message)
 
     async def next_published(self) -> Event:
-        event = await self._queue.get()
-        if self._queue.empty():
-            self._flooded = False
-        return event
+        return await self.inbox.get()
 
     async def _listen(self) -> None:
         backoff = 0.1
@@ -92,22 +85,10 @@ class RedisBackend(BroadcastBackend):
                 # redis-py re-subscribes every channel when it reconnects.
                 log.info("redis pub/sub connection restored")
                 self.connected = True
-                self.reconnects += 1
                 if self._on_reconnect is not None:
                     self._on_reconnect()
             backoff = 0.1
             if message is not None and message["type"] == "message":
                 # The data stays bytes: anyone may publish anything, and the hub's seal judges it.
                 channel = message["channel"].decode(errors="replace")
-                self._enqueue(Event(channel, message["data"]))
-
-    def _enqueue(self, event: Event) -> None:
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
-            if not self._flooded:  # once per flood
-                log.warning(
-                    "%d pub/sub messages wait for the hub: dropping more, the log fills the gap", self._queue.maxsize
-                )
-            self._flooded = True
-            self.dropped += 1
+                self.inbox.put(Event(channel, message["data"]))

@@ -23,8 +23,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from broadcaster import Event
-from broadcaster._backends.base import BroadcastBackend
+from broadcaster import BroadcastBackend, Event
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -32,6 +31,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, RedisError
 
 from pubsub import cluster_topology
+from pubsub.inbox import Inbox
 from pubsub.redis_backend import MAX_QUEUED
 
 log = logging.getLogger(__name__)
@@ -91,9 +91,7 @@ class RedisClusterBackend(BroadcastBackend):
         self._refresh_interval = refresh_interval
         self._refreshed_at = 0.0
         self._slot_map: cluster_topology.SlotMap | None = None  # as last read, None if unknown
-        self._queue: asyncio.Queue[Event] = asyncio.Queue(max_queued)
-        self._flooded = False
-        self.dropped = 0
+        self.inbox = Inbox(max_queued, log)
         self._wanted: set[str] = set()
         self._placed: dict[str, _Shard] = {}
         self._shards: dict[str, _Shard] = {}
@@ -103,7 +101,6 @@ class RedisClusterBackend(BroadcastBackend):
         self._monitor: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
         self._topology_known = False
-        self.reconnects = 0
 
     @property
     def connected(self) -> bool:
@@ -154,10 +151,7 @@ class RedisClusterBackend(BroadcastBackend):
             raise
 
     async def next_published(self) -> Event:
-        event = await self._queue.get()
-        if self._queue.empty():
-            self._flooded = False
-        return event
+        return await self.inbox.get()
 
     async def _place(self, channel: str) -> bool:
         """Subscribes the channel on its owner; False (the channel waits for the monitor) if it cannot now."""
@@ -198,7 +192,7 @@ class RedisClusterBackend(BroadcastBackend):
                     continue
                 channel = message["channel"].decode(errors="replace")
                 if message["type"] == "smessage":
-                    self._enqueue(Event(channel, message["data"]))  # bytes: the hub's seal judges them
+                    self.inbox.put(Event(channel, message["data"]))  # bytes: the hub's seal judges them
                 elif message["type"] == "sunsubscribe":
                     self._dropped_by_server(shard, channel)
         except _FAILURES as error:
@@ -274,7 +268,6 @@ class RedisClusterBackend(BroadcastBackend):
         if moved or (was_down and not self._down):
             if not self._down and self._wanted <= self._placed.keys():
                 log.info("redis cluster: every channel is subscribed on its shard again")
-            self.reconnects += 1
             if self._on_reconnect is not None:
                 self._on_reconnect()
 
@@ -320,14 +313,3 @@ class RedisClusterBackend(BroadcastBackend):
                 await self._leave(current, channel)
             moved += await self._place(channel)
         return moved
-
-    def _enqueue(self, event: Event) -> None:
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
-            if not self._flooded:
-                log.warning(
-                    "%d pub/sub messages wait for the hub: dropping more, the log fills the gap", self._queue.maxsize
-                )
-            self._flooded = True
-            self.dropped += 1
