@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import text
 
-from conftest import _run_apart, card
-from live_server import SECRET, GraphQLWs, ServerProcess, token, wait_subscribed
-from resolvers.race_cards import load_race_cards
+from conftest import _run_apart
+from fixtures.live import stored_race
+from live_server import SECRET, GraphQLWs, ServerProcess, store, wait_subscribed
 from storage.database import Database
 from storage.models import Base
 
@@ -24,7 +23,6 @@ FEED_STATUS = """subscription($sources: [String!]) {
 ODDS = """subscription($ids: [ID!]!) {
   oddsUpdated(raceIds: $ids) { seq source sourceStatus marketStale prices { decimal stale } }
 }"""
-STORE = """mutation($input: StoreOddsInput!) { storeOdds(input: $input) { seq } }"""
 
 
 @pytest.fixture
@@ -56,39 +54,16 @@ async def _empty(url: str) -> None:
         await db.dispose()
 
 
-async def store(server: ServerProcess, race: dict[str, Any], source: str, decimal: float) -> dict[str, Any]:
-    body = {
-        "query": STORE,
-        "variables": {
-            "input": {
-                "raceId": race["id"],
-                "source": source,
-                "observedAt": datetime.now(UTC).isoformat(),
-                "prices": [{"runnerId": race["runners"][0], "decimal": decimal}],
-            }
-        },
-    }
-    async with httpx.AsyncClient(base_url=server.http) as client:
-        response = await client.post("/graphql", json=body, headers={"Authorization": f"Bearer {token('odds:write')}"})
-    assert response.status_code == 200, response.text
-    return response.json()["data"]["storeOdds"]
+async def store_price(server: ServerProcess, race: dict[str, Any], source: str, decimal: float) -> None:
+    response = await store(server, race, decimal, source=source)
+    assert response.status_code == 200 and "errors" not in response.json(), response.text
 
 
 async def test_a_source_going_stale_is_seen_once_by_subscribers_on_both_processes(
     pair: tuple[ServerProcess, ServerProcess], postgres_url: str
 ) -> None:
     source = f"feed-{uuid.uuid4().hex[:8]}"
-    db = Database(postgres_url)
-    try:
-        await load_race_cards(db=db, cards=[card(venue="Stale Park", runners=3)])
-        async with db.read() as session:
-            race_id = (await session.execute(text("SELECT max(id) FROM races"))).scalar_one()
-            runners = [
-                r for (r,) in await session.execute(text("SELECT id FROM runners WHERE race_id = :r"), {"r": race_id})
-            ]
-    finally:
-        await db.dispose()
-    race = {"id": str(race_id), "runners": [str(r) for r in runners]}
+    race = await stored_race(postgres_url, "Stale Park")
     clients = [await GraphQLWs.open(server.ws) for server in pair]  # one per process for each stream
     watchers = [await GraphQLWs.open(server.ws) for server in pair]
     for client, watcher in zip(clients, watchers, strict=True):
@@ -97,7 +72,7 @@ async def test_a_source_going_stale_is_seen_once_by_subscribers_on_both_processe
     for server in pair:
         await wait_subscribed(server, 2)
 
-    await store(pair[0], race, source, 4.0)
+    await store_price(pair[0], race, source, 4.0)
     # Both processes sweep; one of them wins the transition. Each subscriber hears it once,
     # and the next thing it hears is the source coming back.
     went = [(await client.next("feeds"))["feedStatus"] for client in clients]
@@ -109,7 +84,7 @@ async def test_a_source_going_stale_is_seen_once_by_subscribers_on_both_processe
     assert (stale["source"], stale["sourceStatus"], stale["marketStale"]) == (source, "STALE", True)
     assert stale["prices"] == [{"decimal": 4.0, "stale": True}] and stale["seq"] == priced["seq"] + 1
 
-    await store(pair[1], race, source, 4.5)
+    await store_price(pair[1], race, source, 4.5)
     came = [(await client.next("feeds"))["feedStatus"] for client in clients]
     assert came == [{"source": source, "status": "LIVE", "seq": went[0]["seq"] + 1}] * 2
     back = [[(await watcher.next("odds"))["oddsUpdated"] for _ in range(2)] for watcher in watchers]

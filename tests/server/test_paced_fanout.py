@@ -4,25 +4,17 @@ execution (the argument is in the group key), and all get the same merged update
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from live_server import SECRET, GraphQLWs, ServerProcess, store, wait_subscribed
+from live_server import GraphQLWs, ServerProcess, store, wait_subscribed
 
 PACED = """subscription Paced($ids: [ID!]!, $ms: Int) {
   oddsUpdated(raceIds: $ids, conflateMs: $ms) { seq seqFrom conflated cursor prices { decimal } }
 }"""
-
-
-@pytest.fixture
-def server(database_url: str) -> Iterator[ServerProcess]:
-    process = ServerProcess({"RACEWIRE_DATABASE_URL": database_url, "RACEWIRE_JWT_SECRET": SECRET}).start()
-    yield process
-    process.stop()
 
 
 @pytest.fixture

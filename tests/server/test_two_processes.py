@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
-from conftest import card
+from fixtures.live import stored_race
 from live_server import ODDS, SECRET, GraphQLWs, ServerProcess, store, wait_subscribed
-from resolvers.race_cards import load_race_cards
-from storage.database import Database
 
 
 @pytest.fixture
@@ -33,17 +29,7 @@ async def test_an_update_stored_on_one_process_reaches_subscribers_on_another(
     pair: tuple[ServerProcess, ServerProcess], postgres_url: str
 ) -> None:
     writer, reader = pair
-    db = Database(postgres_url)
-    try:
-        await load_race_cards(db=db, cards=[card(venue="Redis Park", runners=3)])
-        async with db.read() as session:
-            race_id = (await session.execute(text("SELECT max(id) FROM races"))).scalar_one()
-            runners = [
-                r for (r,) in await session.execute(text("SELECT id FROM runners WHERE race_id = :r"), {"r": race_id})
-            ]
-    finally:
-        await db.dispose()
-    race: dict[str, Any] = {"id": str(race_id), "runners": [str(r) for r in runners]}
+    race = await stored_race(postgres_url, "Redis Park")
     clients = [await GraphQLWs.open(reader.ws) for _ in range(3)]
     for n, client in enumerate(clients):
         await client.subscribe(str(n), ODDS, ids=[race["id"]])
